@@ -1,0 +1,11 @@
+"""A local SailPoint ISC tenant serving the role-mining API, for tests, demos and pipelines.
+
+Start it with `rmsync sandbox`, or in-process: `with Sandbox() as sb: ...sb.base_url...`.
+"""
+
+from rmsync.sandbox.ratelimit import Limit
+from rmsync.sandbox.seed import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Seed, load_seed
+from rmsync.sandbox.server import Sandbox
+from rmsync.sandbox.state import Schedule
+
+__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "Limit", "Sandbox", "Schedule", "Seed", "load_seed"]

@@ -1,0 +1,39 @@
+"""ISC's rate limit: at most N requests per client id and API version in any window.
+
+Owns: counting requests in a sliding window and saying how long a refused caller must wait.
+Must not: read the clock itself (the tenant's clock is passed in) or know about HTTP.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`requests` per `window` seconds; ISC's default is 100 per 10 s."""
+
+    requests: int = 100
+    window: float = 10.0
+
+
+class RateLimiter:
+    """A sliding-window log per key; `None` as the limit turns it off."""
+
+    def __init__(self, limit: Limit | None) -> None:
+        self.limit = limit
+        self._seen: dict[tuple[str, str], deque[float]] = {}
+
+    def admit(self, key: tuple[str, str], now: float) -> int | None:
+        """Count a request at `now`; None if admitted, else whole seconds to wait (Retry-After)."""
+        if self.limit is None:
+            return None
+        log = self._seen.setdefault(key, deque())
+        while log and log[0] <= now - self.limit.window:
+            log.popleft()
+        if len(log) >= self.limit.requests:
+            return max(1, math.ceil(log[0] + self.limit.window - now))
+        log.append(now)
+        return None

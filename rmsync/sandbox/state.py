@@ -1,0 +1,214 @@
+"""The sandbox tenant's live state: tokens, sessions, potential roles and exports.
+
+Owns: every change a request can make and every rule about it (who may call, what
+exists, how an export progresses with the clock). Not thread-safe by itself: the
+server holds `Tenant.lock` around each request. Must not: parse HTTP or build JSON.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from rmsync.sandbox import archive
+from rmsync.sandbox.faults import Fault, bad_request, not_found, unauthorized
+from rmsync.sandbox.seed import PotentialRole, RoleEntitlement, Seed, Session
+
+Clock = Callable[[], float]
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as the tenant writes times: `2026-09-14T09:02:11.000Z`."""
+    text = datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return text.replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Seconds an async export spends QUEUED, then IN_PROGRESS, before it ends."""
+
+    queued: float = 0.5
+    running: float = 1.0
+
+
+@dataclass
+class RoleState:
+    seed: PotentialRole
+    session_id: str
+    name: str
+    description: str | None
+    saved: bool
+    excluded: set[str]
+    modified: str
+    provision_state: str = "POTENTIAL"
+
+    @property
+    def included(self) -> list[RoleEntitlement]:
+        return [e for e in self.seed.entitlements if e.entitlement.id not in self.excluded]
+
+
+@dataclass
+class SessionState:
+    seed: Session
+    name: str | None
+    saved: bool
+    prune_threshold: int | None
+    min_identities: int | None
+    created: str
+    modified: str
+    state: str
+    roles: dict[str, RoleState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Export:
+    id: str
+    session_id: str
+    role_id: str
+    min_popularity: int
+    include_common: bool
+    started: float
+    outcome: str
+    archive: bytes
+
+
+class Tenant:
+    """All state of one sandbox tenant, seeded once and changed only by requests."""
+
+    def __init__(
+        self, seed: Seed, clock: Clock, token_lifetime: int = 749, schedule: Schedule = Schedule()
+    ) -> None:
+        self.lock = threading.RLock()
+        self.name = seed.tenant
+        self.tenant_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{seed.tenant}.sandbox.rmsync"))
+        self.clock = clock
+        self.token_lifetime = token_lifetime
+        self.schedule = schedule
+        self.clients = {c.client_id: c.client_secret for c in seed.clients}
+        self.tokens: dict[str, tuple[str, float]] = {}
+        self.sessions = {s.id: _session_state(s) for s in seed.sessions}
+        self.role_index = {r: s.seed.id for s in self.sessions.values() for r in s.roles}
+        self.exports: dict[str, Export] = {}
+
+    # -- auth -------------------------------------------------------------------------
+
+    def issue_token(self, client_id: str, client_secret: str) -> str:
+        known = self.clients.get(client_id)
+        if known is None or not secrets.compare_digest(known, client_secret):
+            raise Fault(401, "Bad credentials")
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = (client_id, self.clock() + self.token_lifetime)
+        return token
+
+    def client_for(self, token: str | None) -> str:
+        """The client id a Bearer token was issued to; 401 if missing, unknown or expired."""
+        if not token:
+            raise unauthorized("Missing or malformed Authorization header")
+        entry = self.tokens.get(token)
+        if entry is None:
+            raise unauthorized("JWT validation failed: JWT is invalid")
+        if self.clock() >= entry[1]:
+            raise unauthorized("JWT validation failed: JWT is expired")
+        return entry[0]
+
+    # -- sessions and roles ---------------------------------------------------------------
+
+    def session(self, session_id: str) -> SessionState:
+        found = self.sessions.get(_uuid(session_id, "sessionId"))
+        if found is None:
+            raise not_found("role mining session", session_id)
+        return found
+
+    def role(self, session_id: str, role_id: str) -> RoleState:
+        session = self.session(session_id)
+        found = session.roles.get(_uuid(role_id, "potentialRoleId"))
+        if found is None:
+            raise not_found(f"potential role in session {session_id}", role_id)
+        return found
+
+    def any_role(self, role_id: str) -> RoleState:
+        session_id = self.role_index.get(_uuid(role_id, "potentialRoleId"))
+        if session_id is None:
+            raise not_found("potential role", role_id)
+        return self.sessions[session_id].roles[role_id]
+
+    def all_roles(self) -> list[RoleState]:
+        return [r for s in self.sessions.values() for r in s.roles.values()]
+
+    def touch(self, role: RoleState) -> None:
+        role.modified = iso(self.clock())
+
+    def edit_entitlements(self, role: RoleState, ids: list[str], exclude: bool) -> None:
+        known = {e.entitlement.id for e in role.seed.entitlements}
+        unknown = sorted(set(ids) - known)
+        if unknown:
+            raise bad_request(f"Entitlements not in potential role {role.seed.id}: {', '.join(unknown)}")
+        before = set(role.excluded)
+        role.excluded = role.excluded | set(ids) if exclude else role.excluded - set(ids)
+        if role.excluded != before:
+            self.touch(role)
+
+    def create_session(self, name: str | None, criteria: str | None, prune: int | None, min_ids: int | None) -> SessionState:
+        now = iso(self.clock())
+        seed = Session(str(uuid.uuid4()), name, now, None, criteria, prune, min_ids, "SPECIALIZED", False, ())
+        state = SessionState(seed, name, False, prune, min_ids, now, now, "CREATED")
+        self.sessions[seed.id] = state
+        return state
+
+    # -- exports ----------------------------------------------------------------------
+
+    def start_export(self, role: RoleState, min_popularity: int, include_common: bool) -> Export:
+        export = Export(
+            str(uuid.uuid4()), role.session_id, role.seed.id, min_popularity, include_common,
+            self.clock(), role.seed.export_outcome, self.archive(role, min_popularity, include_common),
+        )
+        self.exports[export.id] = export
+        return export
+
+    def archive(self, role: RoleState, min_popularity: int, include_common: bool) -> bytes:
+        ents = archive.included(role.seed.entitlements, role.excluded, min_popularity, include_common)
+        stamp = parse_iso(role.modified).timetuple()[:6]
+        return archive.build_zip(role.seed.identities, ents, (stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5]))
+
+    def export(self, role: RoleState, export_id: str) -> Export:
+        found = self.exports.get(_uuid(export_id, "exportId"))
+        if found is None or found.role_id != role.seed.id or found.session_id != role.session_id:
+            raise not_found(f"export of potential role {role.seed.id}", export_id)
+        return found
+
+    def status(self, export: Export) -> str:
+        elapsed = self.clock() - export.started
+        if elapsed < self.schedule.queued:
+            return "QUEUED"
+        if elapsed < self.schedule.queued + self.schedule.running:
+            return "IN_PROGRESS"
+        return export.outcome
+
+
+def _uuid(value: str, name: str) -> str:
+    try:
+        parsed = uuid.UUID(value)
+    except ValueError:
+        raise bad_request(f"{name} {value!r} is not a valid id (a UUID such as 9f36f5e5-1e81-4eca-b087-548959d91c71)") from None
+    if str(parsed) != value.lower():
+        raise bad_request(f"{name} {value!r} is not a valid id")
+    return value.lower()
+
+
+def _session_state(s: Session) -> SessionState:
+    modified = max([s.created, *(r.modified for r in s.roles)])
+    state = SessionState(
+        s, s.name, s.saved, s.prune_threshold, s.min_identities, s.created, modified,
+        "POTENTIAL_ROLES_CREATED",
+    )
+    for r in s.roles:
+        state.roles[r.id] = RoleState(r, s.id, r.name, r.description, r.saved, set(r.excluded), r.modified)
+    return state
