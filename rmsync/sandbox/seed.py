@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,12 @@ def default_seed_text() -> str:
 
 def load_seed(path: Path | None = None) -> Seed:
     """Load `path`, or the packaged default seed; raise DocumentError listing every problem."""
-    doc = load_file(path) if path else load_text(default_seed_text(), "<default seed>")
-    return parse_seed(doc)
+    return parse_seed(load_file(path)) if path else _default_seed()
+
+
+@cache
+def _default_seed() -> Seed:
+    return parse_seed(load_text(default_seed_text(), "<default seed>"))
 
 
 def parse_seed(doc: Located) -> Seed:

@@ -58,7 +58,7 @@ class Sandbox:
         return f"http://{shown}:{port}"
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="rmsync-sandbox", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="rmsync-sandbox", daemon=True)
         self._thread.start()
         return self
 
