@@ -31,7 +31,9 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return (
+            f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        )
 
 
 class DocumentError(RmsyncError):
@@ -79,17 +81,17 @@ def field_name(path: Iterable[str | int]) -> str:
 def load_text(text: str, file: str) -> Located:
     """Parse one YAML document; raise DocumentError naming every duplicate key or syntax error."""
     loader = _Loader(text)
+    lines: dict[JsonPath, int] = {}
+    problems: list[Problem] = []
     try:
         node = loader.get_single_node()
+        data = _build(loader, node, (), lines, problems, file) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise DocumentError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
     finally:
         loader.dispose()
-    lines: dict[JsonPath, int] = {}
-    problems: list[Problem] = []
-    data = _build(loader, node, (), lines, problems, file) if node is not None else None
     if problems:
         raise DocumentError(problems)
     return Located(file, data, lines)
@@ -154,10 +156,17 @@ def _problem(doc: Located, error: ValidationError) -> Problem:
         key = extra[0] if extra else ""
         hint = ", ".join(sorted(error.schema.get("properties", {})))
         where = (*path, key)
-        return Problem(doc.file, doc.line_of(where), field_name(where), f"unknown field (expected one of: {hint})")
+        return Problem(
+            doc.file,
+            doc.line_of(where),
+            field_name(where),
+            f"unknown field (expected one of: {hint})",
+        )
     if error.validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else ""
         where = (*path, missing)
         return Problem(doc.file, doc.line_of(path), field_name(where), "required field is missing")
     message = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
-    return Problem(doc.file, doc.line_of(path), field_name(path) or "(document)", message or error.message)
+    return Problem(
+        doc.file, doc.line_of(path), field_name(path) or "(document)", message or error.message
+    )

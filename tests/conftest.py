@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import ssl
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -56,7 +56,9 @@ def sandbox(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
     return make_sandbox()
 
 
-def token(base_url: str, client_id: str = DEFAULT_CLIENT_ID, secret: str = DEFAULT_CLIENT_SECRET) -> str:
+def token(
+    base_url: str, client_id: str = DEFAULT_CLIENT_ID, secret: str = DEFAULT_CLIENT_SECRET
+) -> str:
     response = httpx.post(
         f"{base_url}/oauth/token",
         verify=TLS,

@@ -35,7 +35,6 @@ METHODS = ("get", "post", "patch", "put", "delete")
 FORMATS = FormatChecker()
 
 
-@FORMATS.checks("date-time", raises=ValueError)
 def _date_time(value: object) -> bool:
     if isinstance(value, str):
         if not re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", value):
@@ -44,13 +43,20 @@ def _date_time(value: object) -> bool:
     return True
 
 
+FORMATS.checks("date-time", raises=ValueError)(_date_time)
+
+
 def to_json_schema(node: Any) -> Any:
     """OpenAPI 3.0 schema objects → JSON Schema 2020-12 (`nullable` becomes a null type)."""
     if isinstance(node, list):
         return [to_json_schema(item) for item in node]
     if not isinstance(node, dict):
         return node
-    out = {k: to_json_schema(v) for k, v in node.items() if k not in ("nullable", "example", "examples")}
+    out = {
+        k: to_json_schema(v)
+        for k, v in node.items()
+        if k not in ("nullable", "example", "examples")
+    }
     if node.get("nullable") is True:
         if isinstance(out.get("type"), str):
             out["type"] = [out["type"], "null"]
@@ -80,7 +86,9 @@ class Spec:
     def __init__(self, version: str) -> None:
         path = SPEC_DIR / FILES[version]
         if not path.exists():
-            raise FileNotFoundError(f"{path} is missing: CI has ../shared beside the repo; set RMSYNC_SPEC_DIR")
+            raise FileNotFoundError(
+                f"{path} is missing: CI has ../shared beside the repo; set RMSYNC_SPEC_DIR"
+            )
         self.version = version
         self.raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         self.schema = to_json_schema(copy.deepcopy(self.raw))
@@ -99,7 +107,9 @@ class Spec:
         return next(op for op in self.operations() if op.id == op_id)
 
     def _validator(self, pointer: str) -> Draft202012Validator:
-        return Draft202012Validator({"$ref": f"urn:spec#{pointer}"}, registry=self.registry, format_checker=FORMATS)
+        return Draft202012Validator(
+            {"$ref": f"urn:spec#{pointer}"}, registry=self.registry, format_checker=FORMATS
+        )
 
     def _pointer(self, op: Operation) -> str:
         escaped = op.path.replace("~", "~0").replace("/", "~1")
@@ -112,7 +122,10 @@ class Spec:
         if str(status) in responses:
             pointer, found = f"{self._pointer(op)}/responses/{status}", responses[str(status)]
         else:
-            pointer, found = f"/components/responses/{status}", self.raw["components"]["responses"][str(status)]
+            pointer, found = (
+                f"/components/responses/{status}",
+                self.raw["components"]["responses"][str(status)],
+            )
         while "$ref" in found:
             pointer = found["$ref"].removeprefix("#")
             found = self._resolve(pointer)

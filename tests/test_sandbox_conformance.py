@@ -1,4 +1,4 @@
-"""Every operation of every API version, success and error paths, checked against the official spec."""
+"""Every operation of every API version, success and error paths, checked against the spec."""
 
 from __future__ import annotations
 
@@ -17,16 +17,41 @@ from tests.spec import Operation, spec
 EXPORT_BODY = {"minEntitlementPopularity": 20, "includeCommonAccess": False}
 # Request bodies and query strings for operations whose spec gives no example (or a partial one).
 BODIES: dict[str, Any] = {
-    "createRoleMiningSessions": {"scope": {"criteria": "attributes.department:Finance"}, "pruneThreshold": 60, "name": "New"},
+    "createRoleMiningSessions": {
+        "scope": {"criteria": "attributes.department:Finance"},
+        "pruneThreshold": 60,
+        "name": "New",
+    },
     "updateEntitlementsPotentialRole": {"ids": ["not-in-role"], "exclude": True},
     "exportRoleMiningPotentialRoleAsync": EXPORT_BODY,
-    "createPotentialRoleProvisionRequest": {"roleName": "Accounting", "ownerId": "2b568c65bc3c4c57a43bd97e3a8e41"},
+    "createPotentialRoleProvisionRequest": {
+        "roleName": "Accounting",
+        "ownerId": "2b568c65bc3c4c57a43bd97e3a8e41",
+    },
 }
 QUERIES: dict[str, dict[str, str]] = {
-    "getRoleMiningSessions": {"count": "true", "limit": "2", "offset": "1", "filters": "saved eq true", "sorters": "-createdDate"},
-    "getPotentialRoleSummaries": {"count": "true", "filters": 'name sw "Acc" and quality ge 10', "sorters": "createdDate"},
-    "getAllPotentialRoleSummaries": {"count": "true", "sorters": "-quality,identityCount", "filters": "freshness gt 0"},
-    "getEntitlementsPotentialRole": {"includeCommonAccess": "false", "sorters": "entitlementName", "filters": 'applicationName sw "SAP"'},
+    "getRoleMiningSessions": {
+        "count": "true",
+        "limit": "2",
+        "offset": "1",
+        "filters": "saved eq true",
+        "sorters": "-createdDate",
+    },
+    "getPotentialRoleSummaries": {
+        "count": "true",
+        "filters": 'name sw "Acc" and quality ge 10',
+        "sorters": "createdDate",
+    },
+    "getAllPotentialRoleSummaries": {
+        "count": "true",
+        "sorters": "-quality,identityCount",
+        "filters": "freshness gt 0",
+    },
+    "getEntitlementsPotentialRole": {
+        "includeCommonAccess": "false",
+        "sorters": "entitlementName",
+        "filters": 'applicationName sw "SAP"',
+    },
     "getEntitlementDistributionPotentialRole": {"includeCommonAccess": "true"},
     "getIdentitiesPotentialRole": {"sorters": "name", "filters": 'name sw "A"', "count": "true"},
     "getExcludedEntitlementsPotentialRole": {"sorters": "popularity"},
@@ -34,10 +59,17 @@ QUERIES: dict[str, dict[str, str]] = {
     "getPotentialRoleEntitlements": {"filters": 'entitlementRef.name sw "FI"'},
     "getSavedPotentialRoles": {"sorters": "modified", "limit": "5"},
     "getPotentialRoleSourceIdentityUsage": {"sorters": "-usageCount"},
-    "createPotentialRoleProvisionRequest": {"min-entitlement-popularity": "10", "include-common-access": "false"},
+    "createPotentialRoleProvisionRequest": {
+        "min-entitlement-popularity": "10",
+        "include-common-access": "false",
+    },
 }
 EXPECTED_STATUS = {"POST": 201, "PATCH": 200}
-STATUS = {"exportRoleMiningPotentialRoleAsync": 202, "patchRoleMiningSession": 202, "createPotentialRoleProvisionRequest": 202}
+STATUS = {
+    "exportRoleMiningPotentialRoleAsync": 202,
+    "patchRoleMiningSession": 202,
+    "createPotentialRoleProvisionRequest": 202,
+}
 
 
 def all_operations() -> list[Operation]:
@@ -59,7 +91,9 @@ class World:
 
 
 @pytest.fixture
-def conformant(make_sandbox: Callable[..., Sandbox], clock: FakeClock) -> Iterator[Callable[[str], tuple[httpx.Client, World]]]:
+def conformant(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> Iterator[Callable[[str], tuple[httpx.Client, World]]]:
     sandbox = make_sandbox(rate_limit=None)
     clients: list[httpx.Client] = []
 
@@ -77,37 +111,68 @@ def _send(client: httpx.Client, op: Operation, url: str, body: Any) -> httpx.Res
     media = next(iter(op.raw.get("requestBody", {}).get("content", {"application/json": None})))
     content = None if body is None else httpx.Request("POST", "/", json=body).content
     headers = {"Content-Type": media} if content is not None else {}
-    return client.request(op.method, url, params=QUERIES.get(op.id), content=content, headers=headers)
+    return client.request(
+        op.method, url, params=QUERIES.get(op.id), content=content, headers=headers
+    )
 
 
 @pytest.mark.parametrize("op", all_operations(), ids=lambda op: f"{op.version}-{op.id}")
-def test_every_operation_answers_as_the_spec_says(op: Operation, conformant: Callable[[str], tuple[httpx.Client, World]]) -> None:
+def test_every_operation_answers_as_the_spec_says(
+    op: Operation, conformant: Callable[[str], tuple[httpx.Client, World]]
+) -> None:
     client, world = conformant(op.version)
-    body = BODIES.get(op.id, spec(op.version).request_example(op)) if "requestBody" in op.raw else None
+    body = (
+        BODIES.get(op.id, spec(op.version).request_example(op)) if "requestBody" in op.raw else None
+    )
     if body is not None:
         media = next(iter(op.raw["requestBody"]["content"]))
         spec(op.version).check_request(op, body, media)
     response = _send(client, op, op.url(**world.params), body)
     expected = STATUS.get(op.id, EXPECTED_STATUS.get(op.method, 200))
     assert response.status_code == expected, response.text
-    spec(op.version).check_response(op, response.status_code, response.headers["content-type"], _body(response))
+    spec(op.version).check_response(
+        op, response.status_code, response.headers["content-type"], _body(response)
+    )
 
 
 def _body(response: httpx.Response) -> Any:
-    return response.json() if response.headers["content-type"].startswith("application/json") else response.content
+    return (
+        response.json()
+        if response.headers["content-type"].startswith("application/json")
+        else response.content
+    )
 
 
-# -- error paths: every operation, every version ---------------------------------------------------------
+# -- error paths: every operation, every version -----
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-ERROR_CASES = ["no-token", "bad-token", "expired-token", "no-experimental-header", "unknown-ids", "malformed-ids", "rate-limited"]
+ERROR_CASES = [
+    "no-token",
+    "bad-token",
+    "expired-token",
+    "no-experimental-header",
+    "unknown-ids",
+    "malformed-ids",
+    "rate-limited",
+]
 
 
-@pytest.mark.parametrize(("op", "case"), list(itertools.product(all_operations(), ERROR_CASES)), ids=lambda v: v if isinstance(v, str) else f"{v.version}-{v.id}")
-def test_every_error_answer_conforms(op: Operation, case: str, make_sandbox: Callable[..., Sandbox], clock: FakeClock) -> None:
+@pytest.mark.parametrize(
+    ("op", "case"),
+    list(itertools.product(all_operations(), ERROR_CASES)),
+    ids=lambda v: v if isinstance(v, str) else f"{v.version}-{v.id}",
+)
+def test_every_error_answer_conforms(
+    op: Operation, case: str, make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
     if case == "no-experimental-header" and op.version == "beta":
         pytest.skip("beta needs no experimental header")
-    params = {"sessionId": FINANCE, "potentialRoleId": ACCOUNTING, "exportId": UNKNOWN, "sourceId": "x"}
+    params = {
+        "sessionId": FINANCE,
+        "potentialRoleId": ACCOUNTING,
+        "exportId": UNKNOWN,
+        "sourceId": "x",
+    }
     if case == "unknown-ids":
         params = dict.fromkeys(params, UNKNOWN)
         if "{" not in op.path:
@@ -118,8 +183,15 @@ def test_every_error_answer_conforms(op: Operation, case: str, make_sandbox: Cal
             pytest.skip("the operation takes no id")
     sandbox = make_sandbox(token_lifetime=30, rate_limit=_limit(case))
     client = api_client(sandbox.base_url, op.version)
-    expected = {"no-token": 401, "bad-token": 401, "expired-token": 401, "no-experimental-header": 400,
-                "unknown-ids": 404, "malformed-ids": 400, "rate-limited": 429}[case]
+    expected = {
+        "no-token": 401,
+        "bad-token": 401,
+        "expired-token": 401,
+        "no-experimental-header": 400,
+        "unknown-ids": 404,
+        "malformed-ids": 400,
+        "rate-limited": 429,
+    }[case]
     if case == "no-token":
         del client.headers["Authorization"]
     elif case == "bad-token":
@@ -130,7 +202,7 @@ def test_every_error_answer_conforms(op: Operation, case: str, make_sandbox: Cal
         del client.headers["X-SailPoint-Experimental"]
     elif case == "rate-limited":
         client.get(op.url(**params))
-    body = {} if op.method != "GET" else None
+    body: Any = {} if op.method != "GET" else None
     if op.raw.get("requestBody", {}).get("content", {}).get("application/json-patch+json"):
         body = []
     response = _send(client, op, op.url(**params), body)
@@ -138,7 +210,9 @@ def test_every_error_answer_conforms(op: Operation, case: str, make_sandbox: Cal
     assert response.status_code == expected, response.text
     if case == "rate-limited":
         assert int(response.headers["Retry-After"]) >= 1
-    spec(op.version).check_response(op, response.status_code, response.headers["content-type"], response.json())
+    spec(op.version).check_response(
+        op, response.status_code, response.headers["content-type"], response.json()
+    )
 
 
 def _limit(case: str) -> Any:

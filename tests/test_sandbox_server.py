@@ -31,7 +31,7 @@ def _csv(data: bytes, member: str) -> list[dict[str, str]]:
         return list(csv.DictReader(io.StringIO(archive.read(member).decode())))
 
 
-# -- auth ---------------------------------------------------------------------------------------------
+# -- auth -----
 
 
 @pytest.mark.parametrize("where", ["form", "query", "basic"])
@@ -55,16 +55,34 @@ def test_token_from_form_query_or_basic_auth(sandbox: Sandbox, where: str) -> No
 
 def test_token_refused_for_wrong_secret_unknown_client_or_grant(sandbox: Sandbox) -> None:
     url = f"{sandbox.base_url}/oauth/token"
-    wrong = httpx.post(url, data={"grant_type": "client_credentials", "client_id": DEFAULT_CLIENT_ID, "client_secret": "nope"})
+    wrong = httpx.post(
+        url,
+        data={
+            "grant_type": "client_credentials",
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": "nope",
+        },
+    )
     assert (wrong.status_code, wrong.json()["error"]) == (401, "invalid_client")
-    unknown = httpx.post(url, data={"grant_type": "client_credentials", "client_id": "who", "client_secret": "x"})
+    unknown = httpx.post(
+        url, data={"grant_type": "client_credentials", "client_id": "who", "client_secret": "x"}
+    )
     assert unknown.status_code == 401
-    grant = httpx.post(url, data={"grant_type": "password", "client_id": DEFAULT_CLIENT_ID, "client_secret": DEFAULT_CLIENT_SECRET})
+    grant = httpx.post(
+        url,
+        data={
+            "grant_type": "password",
+            "client_id": DEFAULT_CLIENT_ID,
+            "client_secret": DEFAULT_CLIENT_SECRET,
+        },
+    )
     assert (grant.status_code, grant.json()["error"]) == (400, "unsupported_grant_type")
     assert "nope" not in wrong.text
 
 
-def test_token_lifetime_is_configurable_and_expiry_is_401(make_sandbox: Callable[..., Sandbox], clock: FakeClock) -> None:
+def test_token_lifetime_is_configurable_and_expiry_is_401(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
     sandbox = make_sandbox(token_lifetime=60)
     with api_client(sandbox.base_url) as api:
         clock.advance(59)
@@ -92,13 +110,18 @@ def test_second_seeded_client_gets_its_own_token(sandbox: Sandbox) -> None:
         assert api.get("/beta/role-mining-sessions").status_code == 200
 
 
-# -- versions ------------------------------------------------------------------------------------------
+# -- versions -----
 
 
 @pytest.mark.parametrize(
     "path",
-    ["/beta/role-mining-sessions", "/v2024/role-mining-sessions", "/v2025/role-mining-sessions",
-     "/v2026/role-mining-sessions", "/role-mining-sessions/v1"],
+    [
+        "/beta/role-mining-sessions",
+        "/v2024/role-mining-sessions",
+        "/v2025/role-mining-sessions",
+        "/v2026/role-mining-sessions",
+        "/role-mining-sessions/v1",
+    ],
 )
 def test_every_version_serves_the_same_sessions(sandbox: Sandbox, path: str) -> None:
     with api_client(sandbox.base_url, "v2025") as api:
@@ -125,12 +148,17 @@ def test_unknown_path_is_404_and_wrong_method_405(api: httpx.Client) -> None:
     assert set(wrong.headers["Allow"].split(", ")) == {"GET", "PATCH"}
 
 
-# -- rate limit ----------------------------------------------------------------------------------------
+# -- rate limit -----
 
 
-def test_rate_limit_per_client_and_version(make_sandbox: Callable[..., Sandbox], clock: FakeClock) -> None:
+def test_rate_limit_per_client_and_version(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
     sandbox = make_sandbox(rate_limit=Limit(100, 10.0))
-    with api_client(sandbox.base_url) as api, api_client(sandbox.base_url, "v2025", bearer=api.headers["Authorization"][7:]) as v2025:
+    with (
+        api_client(sandbox.base_url) as api,
+        api_client(sandbox.base_url, "v2025", bearer=api.headers["Authorization"][7:]) as v2025,
+    ):
         statuses = [api.get("/beta/role-mining-sessions").status_code for _ in range(100)]
         assert statuses == [200] * 100
         refused = api.get("/beta/role-mining-sessions")
@@ -138,7 +166,10 @@ def test_rate_limit_per_client_and_version(make_sandbox: Callable[..., Sandbox],
         assert refused.json() == {"message": " Rate Limit Exceeded "}
         assert refused.headers["Retry-After"] == "10"
         assert v2025.get("/v2025/role-mining-sessions").status_code == 200
-        with api_client(sandbox.base_url, bearer=token(sandbox.base_url, "rmsync-ci", "ci-secret-not-for-production")) as other:
+        with api_client(
+            sandbox.base_url,
+            bearer=token(sandbox.base_url, "rmsync-ci", "ci-secret-not-for-production"),
+        ) as other:
             assert other.get("/beta/role-mining-sessions").status_code == 200
         clock.advance(4)
         assert api.get("/beta/role-mining-sessions").headers["Retry-After"] == "6"
@@ -152,11 +183,15 @@ def test_rate_limit_can_be_turned_off(make_sandbox: Callable[..., Sandbox]) -> N
         assert {api.get("/beta/role-mining-sessions").status_code for _ in range(150)} == {200}
 
 
-# -- exports -------------------------------------------------------------------------------------------
+# -- exports -----
 
 
-def test_export_moves_queued_in_progress_success_and_downloads_a_zip(api: httpx.Client, clock: FakeClock) -> None:
-    started = api.post(f"{ROLE}/export-async", json={"minEntitlementPopularity": 0, "includeCommonAccess": True})
+def test_export_moves_queued_in_progress_success_and_downloads_a_zip(
+    api: httpx.Client, clock: FakeClock
+) -> None:
+    started = api.post(
+        f"{ROLE}/export-async", json={"minEntitlementPopularity": 0, "includeCommonAccess": True}
+    )
     assert started.status_code == 202
     export_id = started.json()["exportId"]
     assert started.json()["status"] == "QUEUED"
@@ -192,7 +227,9 @@ def test_exports_honour_popularity_and_common_access(api: httpx.Client, clock: F
     def entitlements(body: dict[str, object]) -> list[dict[str, str]]:
         export_id = api.post(f"{ROLE}/export-async", json=body).json()["exportId"]
         clock.advance(2)
-        return _csv(api.get(f"{ROLE}/export-async/{export_id}/download").content, "entitlements.csv")
+        return _csv(
+            api.get(f"{ROLE}/export-async/{export_id}/download").content, "entitlements.csv"
+        )
 
     everything = entitlements({})
     popular = entitlements({"minEntitlementPopularity": 90})
@@ -206,7 +243,9 @@ def test_exports_honour_popularity_and_common_access(api: httpx.Client, clock: F
     assert len(no_common) == sum(r["common_access"] == "false" for r in everything)
 
 
-def test_same_state_and_parameters_give_a_byte_identical_zip(api: httpx.Client, clock: FakeClock) -> None:
+def test_same_state_and_parameters_give_a_byte_identical_zip(
+    api: httpx.Client, clock: FakeClock
+) -> None:
     def download(body: dict[str, object]) -> bytes:
         export_id = api.post(f"{ROLE}/export-async", json=body).json()["exportId"]
         clock.advance(2)
@@ -218,7 +257,9 @@ def test_same_state_and_parameters_give_a_byte_identical_zip(api: httpx.Client, 
     assert api.get(f"{ROLE}/export").content == download({})
 
 
-def test_seeded_error_role_ends_in_error_and_has_no_zip(api: httpx.Client, clock: FakeClock) -> None:
+def test_seeded_error_role_ends_in_error_and_has_no_zip(
+    api: httpx.Client, clock: FakeClock
+) -> None:
     session_id, role_id = _role_id(api, "Legacy mainframe operators")
     base = f"/beta/role-mining-sessions/{session_id}/potential-roles/{role_id}"
     export_id = api.post(f"{base}/export-async", json={}).json()["exportId"]
@@ -232,7 +273,9 @@ def test_seeded_error_role_ends_in_error_and_has_no_zip(api: httpx.Client, clock
 def test_export_ids_belong_to_their_role(api: httpx.Client) -> None:
     export_id = api.post(f"{ROLE}/export-async", json={}).json()["exportId"]
     session_id, other = _role_id(api, "Accounts payable clerks")
-    elsewhere = api.get(f"/beta/role-mining-sessions/{session_id}/potential-roles/{other}/export-async/{export_id}")
+    elsewhere = api.get(
+        f"/beta/role-mining-sessions/{session_id}/potential-roles/{other}/export-async/{export_id}"
+    )
     assert elsewhere.status_code == 404
     unknown = api.get(f"{ROLE}/export-async/6d1f4e2a-7d0e-4c1e-9a57-0b8f3f1d2c3b")
     assert unknown.status_code == 404
@@ -258,16 +301,20 @@ def test_bad_export_requests_are_400(api: httpx.Client, body: object) -> None:
 
 
 def test_malformed_json_and_ids_are_400_with_fresh_tracking_ids(api: httpx.Client) -> None:
-    first = api.post(f"{ROLE}/export-async", content=b"{not json", headers={"Content-Type": "application/json"})
+    first = api.post(
+        f"{ROLE}/export-async", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     second = api.get("/beta/role-mining-sessions/not-a-uuid")
     assert (first.status_code, second.status_code) == (400, 400)
     assert first.json()["trackingId"] != second.json()["trackingId"]
 
 
-# -- role edits ----------------------------------------------------------------------------------------
+# -- role edits -----
 
 
-def test_edit_entitlements_changes_counts_dates_and_exports(api: httpx.Client, clock: FakeClock) -> None:
+def test_edit_entitlements_changes_counts_dates_and_exports(
+    api: httpx.Client, clock: FakeClock
+) -> None:
     before = api.get(SUMMARY).json()
     ent_id = api.get(f"{ROLE}/entitlement-popularities").json()[0]["entitlementRef"]["id"]
     clock.advance(600)
@@ -288,7 +335,10 @@ def test_edit_entitlements_changes_counts_dates_and_exports(api: httpx.Client, c
 
 
 def test_patch_role_changes_what_later_gets_return(api: httpx.Client) -> None:
-    ops = [{"op": "replace", "path": "/description", "value": "Renamed"}, {"op": "replace", "path": "/saved", "value": "false"}]
+    ops = [
+        {"op": "replace", "path": "/description", "value": "Renamed"},
+        {"op": "replace", "path": "/saved", "value": "false"},
+    ]
     response = api.patch(SUMMARY, json=ops, headers={"Content-Type": "application/json-patch+json"})
     assert response.status_code == 200
     role = api.get(f"/beta/role-mining-potential-roles/{ACCOUNTING}").json()
@@ -297,37 +347,58 @@ def test_patch_role_changes_what_later_gets_return(api: httpx.Client) -> None:
     assert bad.status_code == 400
 
 
-# -- collections ---------------------------------------------------------------------------------------
+# -- collections -----
 
 
 def test_pagination_offset_limit_and_total_count(api: httpx.Client) -> None:
     everything = api.get("/beta/role-mining-potential-roles").json()
     assert len(everything) == 12
-    page = api.get("/beta/role-mining-potential-roles", params={"offset": 5, "limit": 4, "count": "true"})
+    page = api.get(
+        "/beta/role-mining-potential-roles", params={"offset": 5, "limit": 4, "count": "true"}
+    )
     assert [r["id"] for r in page.json()] == [r["id"] for r in everything[5:9]]
     assert page.headers["X-Total-Count"] == "12"
     assert "X-Total-Count" not in api.get("/beta/role-mining-potential-roles").headers
     assert api.get("/beta/role-mining-potential-roles", params={"limit": 0}).json() == []
 
 
-@pytest.mark.parametrize("params", [{"limit": 251}, {"limit": -1}, {"offset": -1}, {"limit": "ten"}, {"count": "yes"}])
-def test_bad_paging_is_400(api: httpx.Client, params: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "params", [{"limit": 251}, {"limit": -1}, {"offset": -1}, {"limit": "ten"}, {"count": "yes"}]
+)
+def test_bad_paging_is_400(api: httpx.Client, params: dict[str, str | int]) -> None:
     assert api.get("/beta/role-mining-potential-roles", params=params).status_code == 400
 
 
 def test_filters_and_sorters(api: httpx.Client) -> None:
-    found = api.get("/beta/role-mining-potential-roles", params={"filters": 'name sw "acc"', "sorters": "name"})
+    found = api.get(
+        "/beta/role-mining-potential-roles", params={"filters": 'name sw "acc"', "sorters": "name"}
+    )
     assert found.status_code == 400  # name is filterable, not sortable, on this route
-    found = api.get("/beta/role-mining-potential-roles", params={"filters": 'name sw "acc"', "sorters": "-quality"})
-    assert [r["name"] for r in found.json()] == ["Accounting core", "Accounts payable clerks", "Account executives"]
-    assert api.get("/beta/role-mining-potential-roles", params={"filters": "density gt 3"}).status_code == 400
-    assert api.get("/beta/role-mining-potential-roles", params={"filters": "quality zz 3"}).status_code == 400
+    found = api.get(
+        "/beta/role-mining-potential-roles",
+        params={"filters": 'name sw "acc"', "sorters": "-quality"},
+    )
+    assert [r["name"] for r in found.json()] == [
+        "Accounting core",
+        "Accounts payable clerks",
+        "Account executives",
+    ]
+    assert (
+        api.get("/beta/role-mining-potential-roles", params={"filters": "density gt 3"}).status_code
+        == 400
+    )
+    assert (
+        api.get("/beta/role-mining-potential-roles", params={"filters": "quality zz 3"}).status_code
+        == 400
+    )
 
 
-# -- the server itself ---------------------------------------------------------------------------------
+# -- the server itself -----
 
 
-def test_concurrent_clients_are_served_consistently(make_sandbox: Callable[..., Sandbox], clock: FakeClock) -> None:
+def test_concurrent_clients_are_served_consistently(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
     sandbox = make_sandbox(rate_limit=None)
     bearer = token(sandbox.base_url)
     export_ids: list[str] = []

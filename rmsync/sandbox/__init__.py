@@ -8,4 +8,12 @@ from rmsync.sandbox.seed import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Seed, 
 from rmsync.sandbox.server import Sandbox
 from rmsync.sandbox.state import Schedule
 
-__all__ = ["DEFAULT_CLIENT_ID", "DEFAULT_CLIENT_SECRET", "Limit", "Sandbox", "Schedule", "Seed", "load_seed"]
+__all__ = [
+    "DEFAULT_CLIENT_ID",
+    "DEFAULT_CLIENT_SECRET",
+    "Limit",
+    "Sandbox",
+    "Schedule",
+    "Seed",
+    "load_seed",
+]

@@ -78,18 +78,37 @@ def _identity_rows(identities: Sequence[Identity]) -> list[list[str]]:
     return rows
 
 
-def _entitlement_rows(entitlements: Sequence[RoleEntitlement], identities: int) -> list[list[object]]:
+def _entitlement_rows(
+    entitlements: Sequence[RoleEntitlement], identities: int
+) -> list[list[object]]:
     rows: list[list[object]] = [
         [
-            "id", "name", "attribute", "description", "source_id", "source_name",
-            "popularity", "popularity_in_org", "identity_count", "common_access",
+            "id",
+            "name",
+            "attribute",
+            "description",
+            "source_id",
+            "source_name",
+            "popularity",
+            "popularity_in_org",
+            "identity_count",
+            "common_access",
         ]
     ]
     for item in entitlements:
         e = item.entitlement
-        rows.append([
-            e.id, e.name, e.attribute, e.description or "", e.source.id, e.source.name,
-            f"{item.popularity:g}", f"{e.popularity_in_org:g}",
-            identity_count(item.popularity, identities), str(e.common_access).lower(),
-        ])
+        rows.append(
+            [
+                e.id,
+                e.name,
+                e.attribute,
+                e.description or "",
+                e.source.id,
+                e.source.name,
+                f"{item.popularity:g}",
+                f"{e.popularity_in_org:g}",
+                identity_count(item.popularity, identities),
+                str(e.common_access).lower(),
+            ]
+        )
     return rows

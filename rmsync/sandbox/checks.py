@@ -48,7 +48,9 @@ def optional_int(body: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def patch_ops(body: Any, ops: frozenset[str], fields: dict[str, type]) -> list[tuple[str, str, Any]]:
+def patch_ops(
+    body: Any, ops: frozenset[str], fields: dict[str, type]
+) -> list[tuple[str, str, Any]]:
     """(op, field, value) for each JSON-patch operation; 400 for anything not allowed."""
     if not isinstance(body, list):
         raise bad_request("The request body must be a JSON-patch array")
@@ -57,16 +59,21 @@ def patch_ops(body: Any, ops: frozenset[str], fields: dict[str, type]) -> list[t
         item = obj(item, "patch operation")
         op, path = item.get("op"), item.get("path")
         if op not in ops:
-            raise bad_request(f"Patch op {op!r} is not supported; use one of {', '.join(sorted(ops))}")
+            raise bad_request(
+                f"Patch op {op!r} is not supported; use one of {', '.join(sorted(ops))}"
+            )
         name = path[1:] if isinstance(path, str) and path.startswith("/") else None
         if name not in fields:
-            raise bad_request(f"Patch path {path!r} is not supported; use one of {', '.join('/' + f for f in fields)}")
+            raise bad_request(
+                f"Patch path {path!r} is not supported; use one of "
+                + ", ".join("/" + f for f in fields)
+            )
         if op == "remove":
             result.append((op, name, None))
             continue
         if "value" not in item:
             raise bad_request(f"Patch op {op!r} on {path} needs a value")
-        result.append((op, name, _coerce(item["value"], fields[name], path)))
+        result.append((op, name, _coerce(item["value"], fields[name], str(path))))
     return result
 
 

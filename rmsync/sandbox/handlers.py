@@ -38,14 +38,26 @@ def _role_json(t: Tenant, r: RoleState) -> dict[str, Any]:
     return views.role(r, t.sessions[r.session_id])
 
 
-# -- sessions ------------------------------------------------------------------------------
+# -- sessions -----
 
-_SESSION_FILTERS = {"saved": Field(lambda s: s.saved, _EQ), "name": Field(lambda s: s.name, frozenset({"eq", "sw"}))}
-_SESSION_SORTERS = {"createdDate": lambda s: s.created, "createdBy": lambda s: (s.seed.created_by or ("", ""))[1]}
+_SESSION_FILTERS = {
+    "saved": Field(lambda s: s.saved, _EQ),
+    "name": Field(lambda s: s.name, frozenset({"eq", "sw"})),
+}
+_SESSION_SORTERS = {
+    "createdDate": lambda s: s.created,
+    "createdBy": lambda s: (s.seed.created_by or ("", ""))[1],
+}
 
 
 def list_sessions(t: Tenant, req: Request) -> Response:
-    return _page(list(t.sessions.values()), req, views.session, filters=_SESSION_FILTERS, sorters=_SESSION_SORTERS)
+    return _page(
+        list(t.sessions.values()),
+        req,
+        views.session,
+        filters=_SESSION_FILTERS,
+        sorters=_SESSION_SORTERS,
+    )
 
 
 def get_session(t: Tenant, req: Request) -> Response:
@@ -66,26 +78,36 @@ def create_session(t: Tenant, req: Request) -> Response:
     if name is not None and not isinstance(name, str):
         raise bad_request("name must be text or null")
     created = t.create_session(
-        name, criteria, checks.optional_int(body, "pruneThreshold"),
+        name,
+        criteria,
+        checks.optional_int(body, "pruneThreshold"),
         checks.optional_int(body, "minNumIdentitiesInPotentialRole"),
     )
     return Response(201, views.session(created))
 
 
-_SESSION_PATCH = {"pruneThreshold": int, "minNumIdentitiesInPotentialRole": int, "saved": bool, "name": str}
+_SESSION_PATCH = {
+    "pruneThreshold": int,
+    "minNumIdentitiesInPotentialRole": int,
+    "saved": bool,
+    "name": str,
+}
 
 
 def patch_session(t: Tenant, req: Request) -> Response:
     session = t.session(req.params["sessionId"])
     ops = checks.patch_ops(req.json(), frozenset({"add", "replace"}), _SESSION_PATCH)
-    attrs = {"pruneThreshold": "prune_threshold", "minNumIdentitiesInPotentialRole": "min_identities"}
+    attrs = {
+        "pruneThreshold": "prune_threshold",
+        "minNumIdentitiesInPotentialRole": "min_identities",
+    }
     for _, name, value in ops:
         setattr(session, attrs.get(name, name), value)
     session.state = "UPDATED" if ops else session.state
     return Response(202, views.session(session))
 
 
-# -- potential roles ---------------------------------------------------------------------------
+# -- potential roles -----
 
 _ROLE_FILTERS = {
     "createdById": Field(lambda r: r.by[0], _TEXT),
@@ -120,12 +142,16 @@ class _Row:
 def _rows(t: Tenant, roles: list[RoleState]) -> list[_Row]:
     sessions = t.sessions
     return [
-        _Row(r, sessions[r.session_id].seed.created_by or ("", ""), sessions[r.session_id].seed.type)
+        _Row(
+            r, sessions[r.session_id].seed.created_by or ("", ""), sessions[r.session_id].seed.type
+        )
         for r in roles
     ]
 
 
-def _summaries(t: Tenant, req: Request, roles: list[RoleState], sorters: dict[str, Any]) -> Response:
+def _summaries(
+    t: Tenant, req: Request, roles: list[RoleState], sorters: dict[str, Any]
+) -> Response:
     def render(row: _Row) -> Any:
         return views.role_summary(row.role, t.sessions[row.role.session_id])
 
@@ -186,7 +212,7 @@ def provision(t: Tenant, req: Request) -> Response:
     return Response(202, views.role_summary(role, t.sessions[role.session_id]))
 
 
-# -- what a role holds ---------------------------------------------------------------------------
+# -- what a role holds -----
 
 _ENT_FILTERS = {
     "applicationName": Field(lambda e: e.entitlement.source.name, frozenset({"sw"})),
@@ -199,10 +225,14 @@ _ENT_SORTERS = {
 }
 
 
-def _entitlement_page(req: Request, role: RoleState, items: list[Any], sorters: dict[str, Any]) -> Response:
+def _entitlement_page(
+    req: Request, role: RoleState, items: list[Any], sorters: dict[str, Any]
+) -> Response:
     items = sorted(items, key=lambda e: (-e.popularity, e.entitlement.name))
     size = len(role.seed.identities)
-    return _page(items, req, lambda e: views.entitlement(e, size), filters=_ENT_FILTERS, sorters=sorters)
+    return _page(
+        items, req, lambda e: views.entitlement(e, size), filters=_ENT_FILTERS, sorters=sorters
+    )
 
 
 def popularities(t: Tenant, req: Request) -> Response:
@@ -235,7 +265,12 @@ def role_entitlements(t: Tenant, req: Request) -> Response:
     def render(e: Any) -> Any:
         return {"id": e.entitlement.id, "name": e.entitlement.name}
 
-    return _page(role.included, req, render, filters={"entitlementRef.name": _ENT_FILTERS["entitlementRef.name"]})
+    return _page(
+        role.included,
+        req,
+        render,
+        filters={"entitlementRef.name": _ENT_FILTERS["entitlementRef.name"]},
+    )
 
 
 def applications(t: Tenant, req: Request) -> Response:
@@ -248,7 +283,13 @@ def applications(t: Tenant, req: Request) -> Response:
 def identities(t: Tenant, req: Request) -> Response:
     role = _role(t, req)
     name = {"name": Field(lambda i: i.name, frozenset({"sw"}))}
-    return _page(list(role.seed.identities), req, views.identity, filters=name, sorters={"name": lambda i: i.name})
+    return _page(
+        list(role.seed.identities),
+        req,
+        views.identity,
+        filters=name,
+        sorters={"name": lambda i: i.name},
+    )
 
 
 def edit_entitlements(t: Tenant, req: Request) -> Response:
@@ -263,11 +304,16 @@ def identity_usage(t: Tenant, req: Request) -> Response:
     source_id = req.params["sourceId"]
     if source_id not in {e.entitlement.source.id for e in role.seed.entitlements}:
         raise not_found(f"source of potential role {role.seed.id}", source_id)
-    sorters = {"displayName": lambda u: u["displayName"], "email": lambda u: u["email"], "usageCount": lambda u: u["usageCount"]}
+    sorters = {
+        "displayName": lambda u: u["displayName"],
+        "email": lambda u: u["email"],
+        "usageCount": lambda u: u["usageCount"],
+    }
     return _page(views.source_usage(role, source_id), req, lambda u: u, sorters=sorters)
 
 
-# -- exports -------------------------------------------------------------------------------------------
+# -- exports -----
+
 
 def _zip(data: bytes, name: str) -> Response:
     disposition = {"Content-Disposition": f'attachment; filename="{name}.zip"'}
@@ -296,11 +342,13 @@ def export_download(t: Tenant, req: Request) -> Response:
     export = t.export(_role(t, req), req.params["exportId"])
     status = t.status(export)
     if status != "SUCCESS":
-        raise Fault(400, f"Export {export.id} is {status}; its archive can be downloaded once it is SUCCESS")
+        raise Fault(
+            400, f"Export {export.id} is {status}; its archive can be downloaded once it is SUCCESS"
+        )
     return _zip(export.archive, export.id)
 
 
-# -- the table ---------------------------------------------------------------------------------------------
+# -- the table -----
 
 _S = "/role-mining-sessions/{sessionId}"
 _R = _S + "/potential-roles/{potentialRoleId}"
@@ -348,5 +396,9 @@ def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
                 return handler, match.groupdict()
             allowed.append(verb)
     if allowed:
-        raise Fault(405, f"Method {method} is not allowed here; use {', '.join(allowed)}", {"Allow": ", ".join(allowed)})
+        raise Fault(
+            405,
+            f"Method {method} is not allowed here; use {', '.join(allowed)}",
+            {"Allow": ", ".join(allowed)},
+        )
     raise not_found("resource", path)

@@ -99,14 +99,19 @@ def _filter(items: list[T], text: str, fields: Mapping[str, Field]) -> list[T]:
 def _clause(text: str, fields: Mapping[str, Field]) -> Callable[[Any], bool]:
     match = _CLAUSE.fullmatch(text)
     if not match:
-        raise bad_request(f"Invalid filter {text!r}; write it as: field op value (for example name sw \"Acc\")")
+        raise bad_request(
+            f'Invalid filter {text!r}; write it as: field op value (for example name sw "Acc")'
+        )
     name, op, raw = match.group("field", "op", "value")
     spec = fields.get(name)
     if spec is None:
         allowed = ", ".join(sorted(fields)) or "none"
         raise bad_request(f"Filtering is not supported on {name!r}; supported fields: {allowed}")
     if op not in spec.ops:
-        raise bad_request(f"Operator {op!r} is not supported for {name!r}; use one of {', '.join(sorted(spec.ops))}")
+        raise bad_request(
+            f"Operator {op!r} is not supported for {name!r}; "
+            f"use one of {', '.join(sorted(spec.ops))}"
+        )
     value = _value(raw)
     test = _TESTS[op]
 
@@ -129,7 +134,9 @@ def _value(raw: str) -> Any:
     try:
         return float(raw) if "." in raw else int(raw)
     except ValueError:
-        raise bad_request(f"Filter value {raw!r} must be quoted text, a number, true or false") from None
+        raise bad_request(
+            f"Filter value {raw!r} must be quoted text, a number, true or false"
+        ) from None
 
 
 def _sort(items: list[T], text: str, fields: Mapping[str, Getter]) -> list[T]:

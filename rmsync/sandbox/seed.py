@@ -135,7 +135,10 @@ class _Builder:
         self.identities = {
             i["id"]: _identity(i) for i in self._unique(data.get("identities", []), "identities")
         }
-        self.sources = {s["id"]: Source(s["id"], s["name"]) for s in self._unique(data.get("sources", []), "sources")}
+        self.sources = {
+            s["id"]: Source(s["id"], s["name"])
+            for s in self._unique(data.get("sources", []), "sources")
+        }
         self.entitlements = {
             e["id"]: self._entitlement(e, n)
             for n, e in enumerate(self._unique(data.get("entitlements", []), "entitlements"))
@@ -147,12 +150,17 @@ class _Builder:
             Client(c["client_id"], c["client_secret"], c.get("name", c["client_id"]))
             for c in self._unique(data["clients"], "clients", key="client_id")
         )
-        sessions = tuple(self._session(s, n) for n, s in enumerate(self._unique(data["sessions"], "sessions")))
+        sessions = tuple(
+            self._session(s, n) for n, s in enumerate(self._unique(data["sessions"], "sessions"))
+        )
         role_ids = [(r.id, n) for n, s in enumerate(sessions) for r in s.roles]
         seen: set[str] = set()
         for role_id, n in role_ids:
             if role_id in seen:
-                self._problem(("sessions", n), f"potential role id {role_id} is used twice; ids are tenant-wide")
+                self._problem(
+                    ("sessions", n),
+                    f"potential role id {role_id} is used twice; ids are tenant-wide",
+                )
             seen.add(role_id)
         if self.problems:
             raise DocumentError(self.problems)
@@ -161,42 +169,70 @@ class _Builder:
     def _problem(self, path: tuple[str | int, ...], message: str) -> None:
         from rmsync.yamlload import field_name
 
-        self.problems.append(Problem(self.doc.file, self.doc.line_of(path), field_name(path), message))
+        self.problems.append(
+            Problem(self.doc.file, self.doc.line_of(path), field_name(path), message)
+        )
 
-    def _unique(self, items: list[dict[str, Any]], where: str, key: str = "id") -> Iterator[dict[str, Any]]:
+    def _unique(
+        self, items: list[dict[str, Any]], where: str, key: str = "id"
+    ) -> Iterator[dict[str, Any]]:
         seen: set[str] = set()
         for n, item in enumerate(items):
             if item[key] in seen:
-                self._problem((where, n, key), f"{item[key]!r} is defined twice; ids must be unique")
+                self._problem(
+                    (where, n, key), f"{item[key]!r} is defined twice; ids must be unique"
+                )
             seen.add(item[key])
             yield item
 
     def _entitlement(self, e: dict[str, Any], n: int) -> Entitlement:
         source = self.sources.get(e["source"])
         if source is None:
-            self._problem(("entitlements", n, "source"), f"no source with id {e['source']!r} in sources")
+            self._problem(
+                ("entitlements", n, "source"), f"no source with id {e['source']!r} in sources"
+            )
             source = Source(e["source"], e["source"])
         return Entitlement(
-            e["id"], e["name"], e.get("attribute", "groups"), e.get("description"), source,
-            float(e.get("popularity_in_org", 0.0)), bool(e.get("common_access", False)),
+            e["id"],
+            e["name"],
+            e.get("attribute", "groups"),
+            e.get("description"),
+            source,
+            float(e.get("popularity_in_org", 0.0)),
+            bool(e.get("common_access", False)),
         )
 
     def _session(self, s: dict[str, Any], n: int) -> Session:
         by = s.get("created_by")
-        roles = tuple(self._role(r, ("sessions", n, "potential_roles", k), s["created"])
-                      for k, r in enumerate(s.get("potential_roles", [])))
+        roles = tuple(
+            self._role(r, ("sessions", n, "potential_roles", k), s["created"])
+            for k, r in enumerate(s.get("potential_roles", []))
+        )
         return Session(
-            s["id"], s["name"], s["created"], (by["id"], by["name"]) if by else None,
-            s.get("criteria"), s.get("prune_threshold"), s.get("min_identities"),
-            s.get("type", "SPECIALIZED"), bool(s.get("saved", True)), roles,
+            s["id"],
+            s["name"],
+            s["created"],
+            (by["id"], by["name"]) if by else None,
+            s.get("criteria"),
+            s.get("prune_threshold"),
+            s.get("min_identities"),
+            s.get("type", "SPECIALIZED"),
+            bool(s.get("saved", True)),
+            roles,
         )
 
     def _role(self, r: dict[str, Any], at: tuple[str | int, ...], created: str) -> PotentialRole:
-        identities = tuple(self._ref(self.identities, i, (*at, "identities", k), "identities")
-                           for k, i in enumerate(r["identities"]))
+        identities = tuple(
+            self._ref(self.identities, i, (*at, "identities", k), "identities")
+            for k, i in enumerate(r["identities"])
+        )
         ents = tuple(
-            RoleEntitlement(self._ref(self.entitlements, e["id"], (*at, "entitlements", k), "entitlements"),
-                            float(e["popularity"]))
+            RoleEntitlement(
+                self._ref(
+                    self.entitlements, e["id"], (*at, "entitlements", k, "id"), "entitlements"
+                ),
+                float(e["popularity"]),
+            )
             for k, e in enumerate(r["entitlements"])
         )
         role_ents = {e["id"] for e in r["entitlements"]}
@@ -204,10 +240,18 @@ class _Builder:
             if x not in role_ents:
                 self._problem((*at, "excluded", k), f"{x!r} is not one of this role's entitlements")
         return PotentialRole(
-            r["id"], r["name"], r.get("description"), r.get("created", created),
-            r.get("modified", r.get("created", created)), r.get("density", 0), r.get("freshness", 0),
-            r.get("quality", 0), bool(r.get("saved", False)), r.get("export_outcome", "SUCCESS"),
-            tuple(i for i in identities if i is not None), tuple(e for e in ents if e.entitlement is not None),
+            r["id"],
+            r["name"],
+            r.get("description"),
+            r.get("created", created),
+            r.get("modified", r.get("created", created)),
+            r.get("density", 0),
+            r.get("freshness", 0),
+            r.get("quality", 0),
+            bool(r.get("saved", False)),
+            r.get("export_outcome", "SUCCESS"),
+            tuple(i for i in identities if i is not None),
+            tuple(e for e in ents if e.entitlement is not None),
             tuple(sorted(set(r.get("excluded", [])))),
         )
 

@@ -53,12 +53,14 @@ class Sandbox:
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        host, port = str(self._server.server_address[0]), self._server.server_address[1]
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}"
 
     def start(self) -> Sandbox:
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), name="rmsync-sandbox", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name="rmsync-sandbox", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -79,10 +81,12 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
-    # -- request handling (called on server threads) ---------------------------------------------------
+    # -- request handling (called on server threads) -----
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
         url = urlsplit(target)
@@ -99,7 +103,9 @@ class Sandbox:
                 self.log(traceback.format_exc())
             return Response(500, Fault(500, "An internal fault occurred.").body())
 
-    def _api(self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Response:
+    def _api(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Response:
         split = split_version(path)
         if split is None:
             raise not_found("resource", path)
@@ -110,35 +116,56 @@ class Sandbox:
         wait = self.limiter.admit((client, version), self.tenant.clock())
         if wait is not None:
             raise Fault(429, "Rate Limit Exceeded", {"Retry-After": str(wait)})
-        if version in EXPERIMENTAL and headers.get("x-sailpoint-experimental", "").lower() != "true":
-            raise bad_request(f"This API ({version}) is experimental: send the header X-SailPoint-Experimental: true")
+        if (
+            version in EXPERIMENTAL
+            and headers.get("x-sailpoint-experimental", "").lower() != "true"
+        ):
+            raise bad_request(
+                f"This API ({version}) is experimental: "
+                "send the header X-SailPoint-Experimental: true"
+            )
         handler, params = handlers.resolve(method, route)
         return handler(self.tenant, Request(method, version, route, params, query, body))
 
-    def _token(self, method: str, query: dict[str, str], headers: dict[str, str], body: bytes) -> Response:
+    def _token(
+        self, method: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Response:
         if method != "POST":
             raise Fault(405, "Use POST for /oauth/token", {"Allow": "POST"})
         form = dict(query)
-        if "application/x-www-form-urlencoded" in headers.get("content-type", "") or not headers.get("content-type"):
+        if "application/x-www-form-urlencoded" in headers.get(
+            "content-type", ""
+        ) or not headers.get("content-type"):
             form.update(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
         basic = _basic(headers.get("authorization", ""))
         client_id = form.get("client_id") or basic[0]
         secret = form.get("client_secret") or basic[1]
         if form.get("grant_type") != "client_credentials":
-            return Response(400, {"error": "unsupported_grant_type", "error_description": "Use grant_type=client_credentials"})
+            return Response(
+                400,
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "Use grant_type=client_credentials",
+                },
+            )
         try:
             token = self.tenant.issue_token(client_id, secret)
         except Fault:
-            return Response(401, {"error": "invalid_client", "error_description": "Bad credentials"})
-        return Response(200, {
-            "access_token": token,
-            "token_type": "bearer",
-            "expires_in": self.tenant.token_lifetime,
-            "scope": "sp:scopes:all",
-            "tenant_id": self.tenant.tenant_id,
-            "org": self.tenant.name,
-            "jti": token[:16],
-        })
+            return Response(
+                401, {"error": "invalid_client", "error_description": "Bad credentials"}
+            )
+        return Response(
+            200,
+            {
+                "access_token": token,
+                "token_type": "bearer",
+                "expires_in": self.tenant.token_lifetime,
+                "scope": "sp:scopes:all",
+                "tenant_id": self.tenant.tenant_id,
+                "org": self.tenant.name,
+                "jti": token[:16],
+            },
+        )
 
 
 def _basic(header: str) -> tuple[str, str]:
@@ -200,5 +227,5 @@ class _Handler(BaseHTTPRequestHandler):
         if log:  # the path only: a query string may carry a client secret
             log(f"{self.command} {urlsplit(self.path).path} {code}")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib's name)
+    def log_message(self, format: str, *args: Any) -> None:
         pass

@@ -147,15 +147,19 @@ class Tenant:
         role.modified = iso(self.clock())
 
     def edit_entitlements(self, role: RoleState, ids: list[str], exclude: bool) -> None:
-        """Add `ids` to (or take them off) the exclusion list; ids the role lacks are kept as given."""
+        """Add `ids` to (or take them off) the exclusion list; unknown ids are kept as given."""
         before = set(role.excluded)
         role.excluded = role.excluded | set(ids) if exclude else role.excluded - set(ids)
         if role.excluded != before:
             self.touch(role)
 
-    def create_session(self, name: str | None, criteria: str | None, prune: int | None, min_ids: int | None) -> SessionState:
+    def create_session(
+        self, name: str | None, criteria: str | None, prune: int | None, min_ids: int | None
+    ) -> SessionState:
         now = iso(self.clock())
-        seed = Session(str(uuid.uuid4()), name, now, None, criteria, prune, min_ids, "SPECIALIZED", False, ())
+        seed = Session(
+            str(uuid.uuid4()), name, now, None, criteria, prune, min_ids, "SPECIALIZED", False, ()
+        )
         state = SessionState(seed, name, False, prune, min_ids, now, now, "CREATED")
         self.sessions[seed.id] = state
         return state
@@ -164,16 +168,26 @@ class Tenant:
 
     def start_export(self, role: RoleState, min_popularity: int, include_common: bool) -> Export:
         export = Export(
-            str(uuid.uuid4()), role.session_id, role.seed.id, min_popularity, include_common,
-            self.clock(), role.seed.export_outcome, self.archive(role, min_popularity, include_common),
+            str(uuid.uuid4()),
+            role.session_id,
+            role.seed.id,
+            min_popularity,
+            include_common,
+            self.clock(),
+            role.seed.export_outcome,
+            self.archive(role, min_popularity, include_common),
         )
         self.exports[export.id] = export
         return export
 
     def archive(self, role: RoleState, min_popularity: int, include_common: bool) -> bytes:
-        ents = archive.included(role.seed.entitlements, role.excluded, min_popularity, include_common)
+        ents = archive.included(
+            role.seed.entitlements, role.excluded, min_popularity, include_common
+        )
         stamp = parse_iso(role.modified).timetuple()[:6]
-        return archive.build_zip(role.seed.identities, ents, (stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5]))
+        return archive.build_zip(
+            role.seed.identities, ents, (stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5])
+        )
 
     def export(self, role: RoleState, export_id: str) -> Export:
         found = self.exports.get(_uuid(export_id, "exportId"))
@@ -194,7 +208,10 @@ def _uuid(value: str, name: str) -> str:
     try:
         parsed = uuid.UUID(value)
     except ValueError:
-        raise bad_request(f"{name} {value!r} is not a valid id (a UUID such as 9f36f5e5-1e81-4eca-b087-548959d91c71)") from None
+        raise bad_request(
+            f"{name} {value!r} is not a valid id "
+            "(a UUID such as 9f36f5e5-1e81-4eca-b087-548959d91c71)"
+        ) from None
     if str(parsed) != value.lower():
         raise bad_request(f"{name} {value!r} is not a valid id")
     return value.lower()
@@ -203,9 +220,17 @@ def _uuid(value: str, name: str) -> str:
 def _session_state(s: Session) -> SessionState:
     modified = max([s.created, *(r.modified for r in s.roles)])
     state = SessionState(
-        s, s.name, s.saved, s.prune_threshold, s.min_identities, s.created, modified,
+        s,
+        s.name,
+        s.saved,
+        s.prune_threshold,
+        s.min_identities,
+        s.created,
+        modified,
         "POTENTIAL_ROLES_CREATED",
     )
     for r in s.roles:
-        state.roles[r.id] = RoleState(r, s.id, r.name, r.description, r.saved, set(r.excluded), r.modified)
+        state.roles[r.id] = RoleState(
+            r, s.id, r.name, r.description, r.saved, set(r.excluded), r.modified
+        )
     return state

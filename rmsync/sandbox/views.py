@@ -111,7 +111,12 @@ def distribution(identities: tuple[Identity, ...]) -> list[Json]:
 def entitlement(item: RoleEntitlement, identities: int, usage: bool = False) -> Json:
     e = item.entitlement
     return {
-        "entitlementRef": {"id": e.id, "name": e.name, "description": e.description, "attribute": e.attribute},
+        "entitlementRef": {
+            "id": e.id,
+            "name": e.name,
+            "description": e.description,
+            "attribute": e.attribute,
+        },
         "name": e.name,
         "applicationName": e.source.name,
         "identityCount": archive.identity_count(item.popularity, identities),
@@ -156,7 +161,9 @@ def source_usage(r: RoleState, source_id: str) -> list[Json]:
     rows = []
     for i in r.seed.identities:
         digest = hashlib.sha256(f"{i.id}:{source_id}".encode()).digest()
-        rows.append({"id": i.id, "displayName": i.name, "email": i.email, "usageCount": digest[0] % 91})
+        rows.append(
+            {"id": i.id, "displayName": i.name, "email": i.email, "usageCount": digest[0] % 91}
+        )
     return rows
 
 
