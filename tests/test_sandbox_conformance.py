@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from rmsync.sandbox import Sandbox
+from rmsync.sandbox import Limit, Sandbox
 from rmsync.sandbox.http import VERSIONS
 from tests.conftest import ACCOUNTING, FINANCE, FakeClock, api_client
 from tests.spec import Operation, spec
@@ -146,52 +146,40 @@ def _body(response: httpx.Response) -> Any:
 # -- error paths: every operation, every version -----
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
-ERROR_CASES = [
-    "no-token",
-    "bad-token",
-    "expired-token",
-    "no-experimental-header",
-    "unknown-ids",
-    "malformed-ids",
-    "rate-limited",
-]
+ERROR_CASES = {
+    "no-token": 401,
+    "bad-token": 401,
+    "expired-token": 401,
+    "no-experimental-header": 400,
+    "unknown-ids": 404,
+    "malformed-ids": 400,
+    "rate-limited": 429,
+}
 
 
-@pytest.mark.parametrize(
-    ("op", "case"),
-    list(itertools.product(all_operations(), ERROR_CASES)),
-    ids=lambda v: v if isinstance(v, str) else f"{v.version}-{v.id}",
-)
-def test_every_error_answer_conforms(
-    op: Operation, case: str, make_sandbox: Callable[..., Sandbox], clock: FakeClock
-) -> None:
-    if case == "no-experimental-header" and op.version == "beta":
-        pytest.skip("beta needs no experimental header")
-    params = {
+def _applies(op: Operation, case: str) -> bool:
+    if case == "no-experimental-header":
+        return op.version != "beta"
+    if case in ("unknown-ids", "malformed-ids"):
+        return "{" in op.path
+    return True
+
+
+def _ids(case: str) -> dict[str, str]:
+    if case == "unknown-ids":
+        return dict.fromkeys(("sessionId", "potentialRoleId", "exportId", "sourceId"), UNKNOWN)
+    if case == "malformed-ids":
+        return dict.fromkeys(("sessionId", "potentialRoleId", "exportId", "sourceId"), "not-a-uuid")
+    return {
         "sessionId": FINANCE,
         "potentialRoleId": ACCOUNTING,
         "exportId": UNKNOWN,
         "sourceId": "x",
     }
-    if case == "unknown-ids":
-        params = dict.fromkeys(params, UNKNOWN)
-        if "{" not in op.path:
-            pytest.skip("the operation takes no id")
-    if case == "malformed-ids":
-        params = dict.fromkeys(params, "not-a-uuid")
-        if "{" not in op.path:
-            pytest.skip("the operation takes no id")
-    sandbox = make_sandbox(token_lifetime=30, rate_limit=_limit(case))
-    client = api_client(sandbox.base_url, op.version)
-    expected = {
-        "no-token": 401,
-        "bad-token": 401,
-        "expired-token": 401,
-        "no-experimental-header": 400,
-        "unknown-ids": 404,
-        "malformed-ids": 400,
-        "rate-limited": 429,
-    }[case]
+
+
+def _break(client: httpx.Client, case: str, clock: FakeClock, url: str) -> None:
+    """Make the next request from `client` fail the way `case` names."""
     if case == "no-token":
         del client.headers["Authorization"]
     elif case == "bad-token":
@@ -201,21 +189,69 @@ def test_every_error_answer_conforms(
     elif case == "no-experimental-header":
         del client.headers["X-SailPoint-Experimental"]
     elif case == "rate-limited":
-        client.get(op.url(**params))
-    body: Any = {} if op.method != "GET" else None
-    if op.raw.get("requestBody", {}).get("content", {}).get("application/json-patch+json"):
-        body = []
-    response = _send(client, op, op.url(**params), body)
-    client.close()
-    assert response.status_code == expected, response.text
+        client.get(url)
+
+
+@pytest.mark.parametrize(
+    ("op", "case"),
+    [(op, case) for op in all_operations() for case in ERROR_CASES if _applies(op, case)],
+    ids=lambda v: v if isinstance(v, str) else f"{v.version}-{v.id}",
+)
+def test_every_error_answer_conforms(
+    op: Operation, case: str, make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    limit = Limit(1, 10.0) if case == "rate-limited" else None
+    sandbox = make_sandbox(token_lifetime=30, rate_limit=limit)
+    url = op.url(**_ids(case))
+    with api_client(sandbox.base_url, op.version) as client:
+        _break(client, case, clock, url)
+        patch = "application/json-patch+json" in op.raw.get("requestBody", {}).get("content", {})
+        body: Any = None if op.method == "GET" else ([] if patch else {})
+        response = _send(client, op, url, body)
+    assert response.status_code == ERROR_CASES[case], response.text
     if case == "rate-limited":
         assert int(response.headers["Retry-After"]) >= 1
-    spec(op.version).check_response(
-        op, response.status_code, response.headers["content-type"], response.json()
-    )
+    content_type = response.headers["content-type"]
+    spec(op.version).check_response(op, response.status_code, content_type, response.json())
 
 
-def _limit(case: str) -> Any:
-    from rmsync.sandbox import Limit
+# -- the query parameters each collection documents -----
 
-    return Limit(1, 10.0) if case == "rate-limited" else None
+_DOCUMENTED = re.compile(r"\*\*([\w.]+)\*\*: \*([\w, ]+)\*")
+_SORTABLE = re.compile(r"Sorting is supported for the following fields: \*\*([\w, ]+)\*\*")
+_SAMPLE = {"saved": "true", "freshness": "50", "quality": "50", "type": '"SPECIALIZED"'}
+_DATES = ("startDate", "endDate")
+
+
+def documented_queries() -> list[tuple[Operation, str, str]]:
+    """(operation, parameter, value) for every filter field/operator and sorter the spec lists."""
+    cases = []
+    for op in all_operations():
+        for param in op.raw.get("parameters", []):
+            text = param.get("description", "")
+            if param.get("name") == "filters":
+                for field, ops in _DOCUMENTED.findall(text):
+                    value = (
+                        '"2026-01-01T00:00:00Z"' if field in _DATES else _SAMPLE.get(field, '"A"')
+                    )
+                    cases += [
+                        (op, "filters", f"{field} {o.strip()} {value}") for o in ops.split(",")
+                    ]
+            if param.get("name") == "sorters":
+                for fields in _SORTABLE.findall(text):
+                    cases += [(op, "sorters", f"-{f.strip()}") for f in fields.split(",")]
+    return cases
+
+
+@pytest.mark.parametrize(
+    ("op", "name", "value"),
+    documented_queries(),
+    ids=lambda v: v if isinstance(v, str) else f"{v.version}-{v.id}",
+)
+def test_every_documented_filter_and_sorter_is_accepted(
+    op: Operation, name: str, value: str, conformant: Callable[[str], tuple[httpx.Client, World]]
+) -> None:
+    client, world = conformant(op.version)
+    response = client.request(op.method, op.url(**world.params), params={name: value})
+    assert response.status_code == 200, response.text
+    spec(op.version).check_response(op, 200, response.headers["content-type"], response.json())

@@ -16,7 +16,7 @@ from rmsync.sandbox import checks, query, views
 from rmsync.sandbox.faults import Fault, bad_request, not_found
 from rmsync.sandbox.http import Request, Response
 from rmsync.sandbox.query import Field
-from rmsync.sandbox.state import RoleState, Tenant
+from rmsync.sandbox.state import RoleState, SessionState, Tenant
 
 Handler = Callable[[Tenant, Request], Response]
 _EQ = frozenset({"eq"})
@@ -109,17 +109,27 @@ def patch_session(t: Tenant, req: Request) -> Response:
 
 # -- potential roles -----
 
+_ORDERED = frozenset({"eq", "ge", "gt", "le", "lt"})
 _ROLE_FILTERS = {
     "createdById": Field(lambda r: r.by[0], _TEXT),
     "createdByName": Field(lambda r: r.by[1], _TEXT),
     "description": Field(lambda r: r.role.description, frozenset({"sw", "co"})),
     "endDate": Field(lambda r: r.role.seed.created, frozenset({"le", "lt"})),
     "startDate": Field(lambda r: r.role.seed.created, frozenset({"ge", "gt"})),
-    "freshness": Field(lambda r: r.role.seed.freshness, _NUM),
-    "quality": Field(lambda r: r.role.seed.quality, _NUM),
+    "freshness": Field(lambda r: r.role.seed.freshness, _ORDERED),
+    "quality": Field(lambda r: r.role.seed.quality, _ORDERED),
     "name": Field(lambda r: r.role.name, _TEXT),
     "saved": Field(lambda r: r.role.saved, _EQ),
-    "type": Field(lambda r: r.type, _EQ),
+    "type": Field(lambda r: r.session.seed.type, _EQ),
+}
+# GET /role-mining-potential-roles documents a few more fields and operators than the
+# per-session listing does.
+_ALL_ROLE_FILTERS = _ROLE_FILTERS | {
+    "name": Field(lambda r: r.role.name, _TEXT | _ORDERED),
+    "type": Field(lambda r: r.session.seed.type, _ORDERED),
+    "scopingMethod": Field(lambda r: views.scoping_method(r.session), _EQ),
+    "sessionState": Field(lambda r: r.session.state, _EQ),
+    "identityAttribute": Field(lambda r: r.attribute_values, frozenset({"co"})),
 }
 _ROLE_SORTERS = {
     "createdDate": lambda r: r.role.seed.created,
@@ -135,36 +145,40 @@ class _Row:
     """A role with the session facts its filters read."""
 
     role: RoleState
-    by: tuple[str, str]
-    type: str
+    session: SessionState
 
+    @property
+    def by(self) -> tuple[str, str]:
+        return self.session.seed.created_by or ("", "")
 
-def _rows(t: Tenant, roles: list[RoleState]) -> list[_Row]:
-    sessions = t.sessions
-    return [
-        _Row(
-            r, sessions[r.session_id].seed.created_by or ("", ""), sessions[r.session_id].seed.type
-        )
-        for r in roles
-    ]
+    @property
+    def attribute_values(self) -> str:
+        """Every identity attribute value, one per line: `co` matches any of them."""
+        return "\n".join(sorted({v for i in self.role.seed.identities for _, v in i.attributes}))
 
 
 def _summaries(
-    t: Tenant, req: Request, roles: list[RoleState], sorters: dict[str, Any]
+    t: Tenant,
+    req: Request,
+    roles: list[RoleState],
+    filters: dict[str, Field],
+    sorters: dict[str, Any],
 ) -> Response:
     def render(row: _Row) -> Any:
-        return views.role_summary(row.role, t.sessions[row.role.session_id])
+        return views.role_summary(row.role, row.session)
 
-    return _page(_rows(t, roles), req, render, filters=_ROLE_FILTERS, sorters=sorters)
+    rows = [_Row(r, t.sessions[r.session_id]) for r in roles]
+    return _page(rows, req, render, filters=filters, sorters=sorters)
 
 
 def list_session_roles(t: Tenant, req: Request) -> Response:
     roles = list(t.session(req.params["sessionId"]).roles.values())
-    return _summaries(t, req, roles, {"createdDate": _ROLE_SORTERS["createdDate"]})
+    sorters = {"createdDate": _ROLE_SORTERS["createdDate"]}
+    return _summaries(t, req, roles, _ROLE_FILTERS, sorters)
 
 
 def list_all_roles(t: Tenant, req: Request) -> Response:
-    return _summaries(t, req, t.all_roles(), _ROLE_SORTERS)
+    return _summaries(t, req, t.all_roles(), _ALL_ROLE_FILTERS, _ROLE_SORTERS)
 
 
 def get_session_role(t: Tenant, req: Request) -> Response:

@@ -25,6 +25,10 @@ def scope(s: SessionState) -> Json:
     return {"identityIds": [], "criteria": s.seed.criteria, "attributeFilterCriteria": None}
 
 
+def scoping_method(s: SessionState) -> str:
+    return "MANUAL" if s.seed.criteria else "AUTO_RM"
+
+
 def session(s: SessionState) -> Json:
     identities = {i.id for r in s.roles.values() for i in r.seed.identities}
     return {
@@ -32,7 +36,7 @@ def session(s: SessionState) -> Json:
         "name": s.name,
         "scope": scope(s),
         "minNumIdentitiesInPotentialRole": s.min_identities,
-        "scopingMethod": "MANUAL" if s.seed.criteria else "AUTO_RM",
+        "scopingMethod": scoping_method(s),
         "prescribedPruneThreshold": s.prune_threshold,
         "pruneThreshold": s.prune_threshold,
         "potentialRoleCount": len(s.roles),
@@ -59,7 +63,7 @@ def session_parameters(s: SessionState) -> Json:
         "scope": scope(s),
         "type": s.seed.type,
         "state": s.state,
-        "scopingMethod": "MANUAL" if s.seed.criteria else "AUTO_RM",
+        "scopingMethod": scoping_method(s),
     }
 
 
