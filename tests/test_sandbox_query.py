@@ -20,7 +20,11 @@ FIELDS = {
     "quality": Field(lambda i: i["quality"], frozenset({"eq", "ge", "gt", "le", "lt", "ne"})),
     "saved": Field(lambda i: i["saved"], frozenset({"eq"})),
 }
-SORTERS = {"name": lambda i: i["name"], "quality": lambda i: i["quality"], "saved": lambda i: i["saved"]}
+SORTERS = {
+    "name": lambda i: i["name"],
+    "quality": lambda i: i["quality"],
+    "saved": lambda i: i["saved"],
+}
 
 
 def names(params: dict[str, str]) -> list[str]:
