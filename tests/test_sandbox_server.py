@@ -347,6 +347,34 @@ def test_patch_role_changes_what_later_gets_return(api: httpx.Client) -> None:
     assert bad.status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/beta/role-mining-sessions", {"type": "WEIRD"}),
+        ("POST", "/beta/role-mining-sessions", {"pruneThreshold": "high"}),
+        ("PATCH", f"/beta/role-mining-sessions/{FINANCE}", [{"op": "move", "path": "/name"}]),
+        ("PATCH", SUMMARY, [{"op": "add", "path": "/name", "value": "x"}]),
+        ("PATCH", SUMMARY, [{"op": "replace", "path": "/saved", "value": "maybe"}]),
+        ("POST", f"{ROLE}/edit-entitlements", {"ids": "one", "exclude": True}),
+        ("POST", f"{ROLE}/edit-entitlements", {"ids": [], "exclude": "yes"}),
+    ],
+)
+def test_unknown_enums_and_wrong_types_are_400(
+    api: httpx.Client, method: str, path: str, body: object
+) -> None:
+    response = api.request(method, path, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["messages"][0]["text"]
+
+
+def test_created_session_is_listed(api: httpx.Client) -> None:
+    body = {"name": "Mine", "type": "COMMON", "scope": {"criteria": "x"}, "pruneThreshold": 50}
+    created = api.post("/beta/role-mining-sessions", json=body)
+    assert created.status_code == 201
+    got = api.get(f"/beta/role-mining-sessions/{created.json()['id']}").json()
+    assert (got["name"], got["type"], got["pruneThreshold"]) == ("Mine", "COMMON", 50)
+
+
 # -- collections -----
 
 

@@ -77,8 +77,12 @@ def create_session(t: Tenant, req: Request) -> Response:
     name = body.get("name")
     if name is not None and not isinstance(name, str):
         raise bad_request("name must be text or null")
+    kind = body.get("type", "SPECIALIZED")
+    if kind not in ("SPECIALIZED", "COMMON"):
+        raise bad_request(f"type must be SPECIALIZED or COMMON, not {kind!r}")
     created = t.create_session(
         name,
+        kind,
         criteria,
         checks.optional_int(body, "pruneThreshold"),
         checks.optional_int(body, "minNumIdentitiesInPotentialRole"),

@@ -15,7 +15,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rmsync.yamlload import DocumentError, Located, Problem, load_file, load_text, schema_problems
+from rmsync.yamlload import (
+    DocumentError,
+    Located,
+    Problem,
+    inline_refs,
+    load_file,
+    load_text,
+    schema_problems,
+)
 
 DEFAULT_CLIENT_ID = "rmsync-sandbox"
 DEFAULT_CLIENT_SECRET = "sandbox-secret-not-for-production"  # noqa: S105 (a documented demo value)
@@ -97,9 +105,10 @@ class Seed:
     sessions: tuple[Session, ...]
 
 
+@cache
 def _schema() -> dict[str, Any]:
     text = resources.files("rmsync.sandbox").joinpath("seed.schema.json").read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = inline_refs(json.loads(text))
     return schema
 
 

@@ -154,11 +154,16 @@ class Tenant:
             self.touch(role)
 
     def create_session(
-        self, name: str | None, criteria: str | None, prune: int | None, min_ids: int | None
+        self,
+        name: str | None,
+        kind: str,
+        criteria: str | None,
+        prune: int | None,
+        min_ids: int | None,
     ) -> SessionState:
         now = iso(self.clock())
         seed = Session(
-            str(uuid.uuid4()), name, now, None, criteria, prune, min_ids, "SPECIALIZED", False, ()
+            str(uuid.uuid4()), name, now, None, criteria, prune, min_ids, kind, False, ()
         )
         state = SessionState(seed, name, False, prune, min_ids, now, now, "CREATED")
         self.sessions[seed.id] = state
