@@ -7,17 +7,29 @@ Must not: hold logic another module could own.
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import sys
 import tempfile
 import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 import yaml
 
-from rmsync import __version__
+from rmsync import __version__, config, lockfile, render
+from rmsync.api import Client, Credentials
+from rmsync.apply import Outcome, apply_plan
+from rmsync.config import Target
 from rmsync.errors import RmsyncError
+from rmsync.lockfile import Lock
+from rmsync.manifest import Manifest, load_manifest
+from rmsync.plan import Action, Plan, make_plan
 from rmsync.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -158,6 +170,230 @@ def generate(
     click.echo(f"wrote {out} ({roles} roles, client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET})")
 
 
+# -- plan, apply and friends -----
+
+manifest_option = click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path),
+    default=Path("rmsync.yaml"),
+    show_default=True,
+    help="A manifest file, or a folder whose *.yaml files are merged.",
+)
+lockfile_option = click.option(
+    "--lockfile",
+    "lockfile_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The lockfile [default: rmsync.lock.yaml beside the manifest].",
+)
+base_url_option = click.option(
+    "--base-url", help="The tenant's API root (over SAIL_BASE_URL and the manifest)."
+)
+color_option = click.option("--no-color", is_flag=True, help="No colour (NO_COLOR works too).")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What plan and apply share: the inputs, the client settings and the computed plan."""
+
+    manifest: Manifest
+    lock_path: Path
+    lock: Lock
+    target: Target
+    plan: Plan
+
+
+def _color(no_color: bool) -> bool:
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def _prepare(
+    manifest_path: Path, lockfile_path: Path | None, target_of: Callable[[Manifest], Target]
+) -> _Job:
+    manifest = load_manifest(manifest_path)
+    path = config.lock_path(manifest, lockfile_path)
+    lock = lockfile.read(path)
+    where = target_of(manifest)
+    with Client(where.base_url, where.credentials, manifest.api_version) as client:
+        pending = [
+            (r.session_id, r.potential_role_id, r.export_id)
+            for r in lock.records.values()
+            if not r.status.final and manifest.export(r.name) is not None
+        ]
+        live = client.live([e.potential_role_id for e in manifest.exports], pending)
+    return _Job(manifest, path, lock, where, make_plan(manifest, lock, live))
+
+
+def _env_target(base_url: str | None) -> Callable[[Manifest], Target]:
+    return lambda manifest: config.target(manifest, base_url, os.environ)
+
+
+@cli.command()
+@manifest_option
+@lockfile_option
+@base_url_option
+@color_option
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes.")
+def plan(
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    base_url: str | None,
+    no_color: bool,
+    as_json: bool,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would do: compare the manifest and lockfile with the tenant."""
+    job = _prepare(manifest_path, lockfile_path, _env_target(base_url))
+    click.echo(
+        render.as_json(job.plan) if as_json else render.text(job.plan, _color(no_color)), nl=False
+    )
+    if detailed_exitcode and job.plan.changed:
+        sys.exit(2)
+
+
+@cli.command()
+@manifest_option
+@lockfile_option
+@base_url_option
+@color_option
+@click.option(
+    "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
+)
+def apply(
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    base_url: str | None,
+    no_color: bool,
+    auto_approve: bool,
+) -> None:
+    """Start the missing exports and record every result in the lockfile."""
+    _apply(
+        _prepare(manifest_path, lockfile_path, _env_target(base_url)),
+        _color(no_color),
+        auto_approve,
+    )
+
+
+def _apply(job: _Job, color: bool, auto_approve: bool) -> None:
+    click.echo(render.text(job.plan, color), nl=False)
+    if not job.plan.changed:
+        return
+    if not auto_approve:
+        if not sys.stdin.isatty():
+            raise RmsyncError(
+                "apply asks for confirmation: run it in a terminal, or pass --auto-approve"
+            )
+        answer = click.prompt(
+            "\nDo you want to perform these actions? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+        )
+        if answer.strip() != "yes":
+            raise RmsyncError("apply cancelled: nothing was changed")
+    click.echo("")
+    where = job.target
+    with Client(where.base_url, where.credentials, job.manifest.api_version) as client:
+        _, outcomes = apply_plan(job.plan, client, job.lock, job.lock_path, _now, _report)
+    failed = [o for o in outcomes if not o.ok]
+    done = Counter(o.step.action for o in outcomes if o.ok)
+    click.echo(
+        f"\nApply complete: {done[Action.EXPORT]} exported, {done[Action.REEXPORT]} re-exported, "
+        f"{done[Action.UPDATE]} updated, {done[Action.FORGET]} forgotten, {len(failed)} failed."
+    )
+    if failed:
+        raise RmsyncError(
+            f"{len(failed)} of {len(outcomes)} actions failed; "
+            f"the others are recorded in {job.lock_path}"
+        )
+
+
+def _report(outcome: Outcome) -> None:
+    step = outcome.step
+    if outcome.ok:
+        detail = f" (export {outcome.export_id})" if outcome.export_id else ""
+        click.echo(f"{step.name}: {step.action.verb} done{detail}")
+    else:
+        click.echo(f"{step.name}: {step.action.verb} FAILED: {outcome.error}", err=True)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@cli.command()
+@manifest_option
+@lockfile_option
+def validate(manifest_path: Path, lockfile_path: Path | None) -> None:
+    """Check the manifest and lockfile offline: schema, names, files."""
+    manifest = load_manifest(manifest_path)
+    lock = lockfile.read(config.lock_path(manifest, lockfile_path))
+    files = len(manifest.files)
+    click.echo(
+        f"Valid: {len(manifest.exports)} exports in {files} manifest "
+        f"file{'s' if files != 1 else ''}; "
+        f"{len(lock.records)} records in the lockfile."
+    )
+
+
+@cli.command()
+@click.option(
+    "--lockfile",
+    "lockfile_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(config.LOCKFILE_NAME),
+    show_default=True,
+)
+def show(lockfile_path: Path) -> None:
+    """Print the lockfile as a table."""
+    if not lockfile_path.exists():
+        raise RmsyncError(f"{lockfile_path}: no lockfile yet (run `rmsync apply` to make one)")
+    lock = lockfile.read(lockfile_path)
+    rows = [("NAME", "STATUS", "EXPORT ID", "ROLE", "STARTED", "FINISHED")]
+    for name in sorted(lock.records):
+        r = lock.records[name]
+        rows.append(
+            (name, r.status.value, r.export_id, r.role.name, r.started_at, r.finished_at or "-")
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@cli.command()
+def demo() -> None:
+    """Run plan, apply and plan again on examples/ against an in-process sandbox tenant."""
+    with (
+        tempfile.TemporaryDirectory(prefix="rmsync-demo-") as tmp,
+        Sandbox(schedule=Schedule(0, 0)) as sb,
+    ):
+        folder = Path(tmp)
+        for example in examples_folder().glob("*.yaml"):
+            shutil.copy(example, folder / example.name)
+        creds = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+        where = Target(sb.base_url, creds)
+        manifest = folder / "rmsync.yaml"
+        click.echo(f"rmsync demo: sandbox tenant at {sb.base_url}; manifest copied to {manifest}\n")
+        click.echo("$ rmsync plan")
+        click.echo(
+            render.text(_prepare(manifest, None, lambda _: where).plan, _color(False)), nl=False
+        )
+        click.echo("\n$ rmsync apply --auto-approve")
+        _apply(_prepare(manifest, None, lambda _: where), _color(False), auto_approve=True)
+        click.echo("\n$ rmsync plan")
+        click.echo(
+            render.text(_prepare(manifest, None, lambda _: where).plan, _color(False)), nl=False
+        )
+        click.echo(f"\n$ cat {config.LOCKFILE_NAME}")
+        click.echo((folder / config.LOCKFILE_NAME).read_text(encoding="utf-8"), nl=False)
+
+
+def examples_folder() -> Path:
+    """examples/ as shipped in the wheel, or beside the package in a source checkout."""
+    packaged = Path(__file__).resolve().parent / "examples"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "examples"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI; every failure is a message and exit 1, never a traceback."""
     try:
@@ -173,6 +409,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except RmsyncError as exc:
         click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: every result so far is recorded in the lockfile.", err=True)
         sys.exit(1)
     except Exception:
         report = _write_report()

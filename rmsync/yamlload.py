@@ -168,28 +168,26 @@ def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
 def schema_problems(doc: Located, schema: dict[str, Any]) -> list[Problem]:
     """Every way `doc` breaks `schema`, each at the line of the offending value."""
     validator = Draft202012Validator(schema)
-    found = {_problem(doc, error) for error in validator.iter_errors(doc.data)}
+    found = {p for error in validator.iter_errors(doc.data) for p in _problems(doc, error)}
     return sorted(found)
 
 
-def _problem(doc: Located, error: ValidationError) -> Problem:
+def _problems(doc: Located, error: ValidationError) -> list[Problem]:
     path: JsonPath = tuple(error.absolute_path)
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        key = extra[0] if extra else ""
-        hint = ", ".join(sorted(error.schema.get("properties", {})))
-        where = (*path, key)
-        return Problem(
-            doc.file,
-            doc.line_of(where),
-            field_name(where),
-            f"unknown field (expected one of: {hint})",
-        )
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and schema.get("additionalProperties") is False:
+        known = schema.get("properties", {})
+        hint = f"unknown field (expected one of: {', '.join(sorted(known))})"
+        extras = sorted(set(error.instance) - set(known))
+        return [_at(doc, (*path, key), hint) for key in extras]
     if error.validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else ""
-        where = (*path, missing)
-        return Problem(doc.file, doc.line_of(path), field_name(where), "required field is missing")
-    message = error.schema.get("errorMessage") if isinstance(error.schema, dict) else None
-    return Problem(
-        doc.file, doc.line_of(path), field_name(path) or "(document)", message or error.message
-    )
+        line = doc.line_of(path)
+        return [Problem(doc.file, line, field_name((*path, missing)), "required field is missing")]
+    if "propertyNames" in error.absolute_schema_path:
+        return [_at(doc, (*path, str(error.instance)), schema.get("errorMessage") or error.message)]
+    return [_at(doc, path, schema.get("errorMessage") or error.message)]
+
+
+def _at(doc: Located, path: JsonPath, message: str) -> Problem:
+    return Problem(doc.file, doc.line_of(path), field_name(path) or "(document)", message)

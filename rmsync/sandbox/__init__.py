@@ -3,7 +3,7 @@
 Start it with `rmsync sandbox`, or in-process: `with Sandbox() as sb: ...sb.base_url...`.
 """
 
-from rmsync.sandbox.ratelimit import Limit
+from rmsync.ratelimit import Limit
 from rmsync.sandbox.seed import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Seed, load_seed
 from rmsync.sandbox.server import Sandbox
 from rmsync.sandbox.state import Schedule

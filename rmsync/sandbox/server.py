@@ -18,10 +18,10 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from rmsync.ratelimit import Limit, RateLimiter, retry_after
 from rmsync.sandbox import handlers
 from rmsync.sandbox.faults import Fault, bad_request, not_found
 from rmsync.sandbox.http import EXPERIMENTAL, Request, Response, split_version
-from rmsync.sandbox.ratelimit import Limit, RateLimiter
 from rmsync.sandbox.seed import Seed, load_seed
 from rmsync.sandbox.state import Clock, Schedule, Tenant
 
@@ -115,7 +115,7 @@ class Sandbox:
         client = self.tenant.client_for(token.strip() if scheme.lower() == "bearer" else None)
         wait = self.limiter.admit((client, version), self.tenant.clock())
         if wait is not None:
-            raise Fault(429, "Rate Limit Exceeded", {"Retry-After": str(wait)})
+            raise Fault(429, "Rate Limit Exceeded", {"Retry-After": retry_after(wait)})
         if (
             version in EXPERIMENTAL
             and headers.get("x-sailpoint-experimental", "").lower() != "true"

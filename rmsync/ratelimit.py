@@ -1,7 +1,8 @@
 """ISC's rate limit: at most N requests per client id and API version in any window.
 
-Owns: counting requests in a sliding window and saying how long a refused caller must wait.
-Must not: read the clock itself (the tenant's clock is passed in) or know about HTTP.
+Owns: counting requests in a sliding window and saying how long a refused caller must wait;
+the sandbox enforces it with this, the API client keeps under it with this.
+Must not: read the clock itself (callers pass the time) or know about HTTP.
 """
 
 from __future__ import annotations
@@ -26,14 +27,19 @@ class RateLimiter:
         self.limit = limit
         self._seen: dict[tuple[str, str], deque[float]] = {}
 
-    def admit(self, key: tuple[str, str], now: float) -> int | None:
-        """Count a request at `now`; None if admitted, else whole seconds to wait (Retry-After)."""
+    def admit(self, key: tuple[str, str], now: float) -> float | None:
+        """Count a request at `now`; None if admitted, else the seconds until one would be."""
         if self.limit is None:
             return None
         log = self._seen.setdefault(key, deque())
         while log and log[0] <= now - self.limit.window:
             log.popleft()
         if len(log) >= self.limit.requests:
-            return max(1, math.ceil(log[0] + self.limit.window - now))
+            return log[0] + self.limit.window - now
         log.append(now)
         return None
+
+
+def retry_after(wait: float) -> str:
+    """A wait as the Retry-After header says it: whole seconds, at least 1."""
+    return str(max(1, math.ceil(wait)))

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from rmsync.sandbox.ratelimit import Limit, RateLimiter
+from rmsync.ratelimit import Limit, RateLimiter, retry_after
 
 
 def test_admits_up_to_the_limit_then_says_how_long_to_wait() -> None:
     limiter = RateLimiter(Limit(3, 10.0))
     key = ("client", "beta")
     assert [limiter.admit(key, t) for t in (0.0, 1.0, 2.0)] == [None, None, None]
-    assert limiter.admit(key, 2.5) == 8  # the first request leaves the window at 10.0
-    assert limiter.admit(key, 9.99) == 1
+    assert limiter.admit(key, 2.5) == 7.5  # the first request leaves the window at 10.0
+    assert limiter.admit(key, 9.75) == 0.25
     assert limiter.admit(key, 10.0) is None
-    assert limiter.admit(key, 10.5) == 1  # 1.0 and 2.0 still count, plus 10.0
+    assert limiter.admit(key, 10.5) == 0.5  # 1.0 and 2.0 still count, plus 10.0
+    assert [retry_after(w) for w in (7.5, 0.25, 10.0)] == ["8", "1", "10"]
 
 
 def test_keys_are_independent_and_none_turns_it_off() -> None:

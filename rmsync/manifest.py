@@ -1,0 +1,171 @@
+"""The manifest: the exports a team wants, read from `rmsync.yaml` or a folder of YAML files.
+
+Owns: reading manifests safely, checking them against schemas/manifest.schema.json and
+across files (a name defined twice), reporting every problem at once with file:line, and
+returning frozen records. Must not: talk to the tenant or read the lockfile.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from rmsync.yamlload import DocumentError, Located, Problem, inline_refs, load_file, schema_problems
+
+
+class ManifestError(DocumentError):
+    """The manifest has problems; every one is listed as file:line: field: message."""
+
+
+class ApiVersion(Enum):
+    BETA = "beta"
+    V2024 = "v2024"
+    V2025 = "v2025"
+    V2026 = "v2026"
+    V1 = "v1"
+
+    @property
+    def experimental(self) -> bool:
+        """Versioned APIs need the X-SailPoint-Experimental header; beta does not."""
+        return self is not ApiVersion.BETA
+
+
+@dataclass(frozen=True, order=True)
+class ExportParams:
+    """What an export is asked for: the parameters of export-async."""
+
+    min_entitlement_popularity: int = 0
+    include_common_access: bool = True
+
+
+@dataclass(frozen=True)
+class Export:
+    """One desired export, with where it was declared."""
+
+    name: str
+    session_id: str
+    potential_role_id: str
+    params: ExportParams
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Every export of every manifest file, sorted by name, and the tenant settings."""
+
+    api_version: ApiVersion
+    base_url: str | None
+    exports: tuple[Export, ...]
+    files: tuple[str, ...]
+    folder: Path
+
+    def export(self, name: str) -> Export | None:
+        return next((e for e in self.exports if e.name == name), None)
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The manifest JSON schema (also shipped for editors as schemas/manifest.schema.json)."""
+    packaged = resources.files("rmsync").joinpath("schemas/manifest.schema.json")
+    source = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
+    text = packaged.read_text("utf-8") if packaged.is_file() else source.read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def manifest_files(path: Path) -> list[Path]:
+    """`path` itself, or every *.yaml / *.yml directly in it, sorted."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+        lock_names = {"rmsync.lock.yaml", "rmsync.lock.yml"}
+        return [p for p in files if p.name not in lock_names]
+    return [path]
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Read the manifest at `path` (a file or a folder); raise ManifestError with every problem."""
+    files = manifest_files(path)
+    if not files:
+        raise ManifestError(
+            [Problem(str(path), 1, "", "no *.yaml or *.yml manifest files in this folder")]
+        )
+    problems: list[Problem] = []
+    docs = []
+    for file in files:
+        try:
+            doc = load_file(file)
+        except DocumentError as exc:
+            problems += exc.problems
+            continue
+        found = schema_problems(doc, inline_refs(schema()))
+        problems += found
+        if not found:
+            docs.append(doc)
+    exports, tenant = _merge(docs, problems)
+    if problems:
+        raise ManifestError(problems)
+    return Manifest(
+        ApiVersion(tenant.get("api_version", "beta")),
+        tenant.get("base_url"),
+        tuple(sorted(exports, key=lambda e: e.name)),
+        tuple(str(f) for f in files),
+        path if path.is_dir() else path.parent,
+    )
+
+
+def _merge(docs: list[Located], problems: list[Problem]) -> tuple[list[Export], dict[str, Any]]:
+    exports: dict[str, Export] = {}
+    tenant: dict[str, Any] = {}
+    tenant_from: dict[str, str] = {}
+    for doc in docs:
+        for key, value in (doc.data.get("tenant") or {}).items():
+            where = f"{doc.file}:{doc.line_of(('tenant', key))}"
+            if key in tenant and tenant[key] != value:
+                message = (
+                    f"{value!r} conflicts with {tenant[key]!r} at {tenant_from[key]}; set it once"
+                )
+                problems.append(
+                    Problem(doc.file, doc.line_of(("tenant", key)), f"tenant.{key}", message)
+                )
+                continue
+            tenant[key], tenant_from[key] = value, where
+        for export in _exports(doc):
+            first = exports.get(export.name)
+            if first is not None:
+                message = (
+                    f"export {export.name!r} is also defined at {first.file}:{first.line}; "
+                    "names must be unique"
+                )
+                problems.append(
+                    Problem(export.file, export.line, f"exports.{export.name}", message)
+                )
+                continue
+            exports[export.name] = export
+    return list(exports.values()), tenant
+
+
+def _exports(doc: Located) -> list[Export]:
+    defaults = doc.data.get("defaults") or {}
+    base = ExportParams(
+        defaults.get("min_entitlement_popularity", 0), defaults.get("include_common_access", True)
+    )
+    return [
+        Export(
+            name,
+            body["session_id"].lower(),
+            body["potential_role_id"].lower(),
+            ExportParams(
+                body.get("min_entitlement_popularity", base.min_entitlement_popularity),
+                body.get("include_common_access", base.include_common_access),
+            ),
+            doc.file,
+            doc.line_of(("exports", name)),
+        )
+        for name, body in (doc.data.get("exports") or {}).items()
+    ]

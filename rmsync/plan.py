@@ -1,0 +1,218 @@
+"""The plan: desired (manifest) + recorded (lockfile) + live (tenant) → ordered actions.
+
+Owns: deciding, purely, what apply must do and why: export, re-export, update or forget,
+each with its reasons and field changes; and every reference error at once.
+Must not: do I/O, read the clock, or import HTTP or CLI libraries.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from deepdiff import DeepDiff
+
+from rmsync.lockfile import Lock, Record, Status
+from rmsync.manifest import Export, ExportParams, Manifest
+from rmsync.models import Live, Role
+from rmsync.yamlload import DocumentError, Problem
+
+
+class PlanError(DocumentError):
+    """The manifest names roles the tenant does not have (every one is listed)."""
+
+
+class Action(Enum):
+    """What apply does for one export name; the value is the symbol users see."""
+
+    EXPORT = "+"
+    REEXPORT = "-/+"
+    UPDATE = "~"
+    FORGET = "-"
+
+    @property
+    def verb(self) -> str:
+        return {"+": "export", "-/+": "re-export", "~": "update", "-": "forget"}[self.value]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs: recorded value → wanted or live value."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Step:
+    """One action on one export name, with everything render and apply need."""
+
+    action: Action
+    name: str
+    reasons: tuple[str, ...]
+    changes: tuple[Change, ...]
+    session_id: str
+    potential_role_id: str
+    params: ExportParams
+    role: Role | None
+    record: Record | None
+    status: Status | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    unchanged: tuple[str, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.steps)
+
+    def counts(self) -> dict[Action, int]:
+        found = Counter(step.action for step in self.steps)
+        return {action: found[action] for action in Action}
+
+
+def make_plan(manifest: Manifest, lock: Lock, live: Live) -> Plan:
+    """The plan for `manifest` given what the lockfile records and the tenant reports."""
+    problems = [p for e in manifest.exports if (p := _reference_problem(e, live)) is not None]
+    if problems:
+        raise PlanError(problems)
+    steps: list[Step] = []
+    unchanged: list[str] = []
+    for export in manifest.exports:
+        role = live.roles[export.potential_role_id]
+        assert role is not None  # _reference_problem reported every missing role
+        record = lock.get(export.name)
+        step = _step(export, record, role, live) if record else _new(export, role)
+        if step is None:
+            unchanged.append(export.name)
+        else:
+            steps.append(step)
+    wanted = {e.name for e in manifest.exports}
+    steps += [_forget(record) for name, record in lock.records.items() if name not in wanted]
+    return Plan(tuple(sorted(steps, key=lambda s: s.name)), tuple(sorted(unchanged)))
+
+
+def _reference_problem(export: Export, live: Live) -> Problem | None:
+    role = live.roles.get(export.potential_role_id)
+    field = f"exports.{export.name}.potential_role_id"
+    if role is None:
+        message = f"the tenant has no potential role {export.potential_role_id} (check the id)"
+        return Problem(export.file, export.line, field, message)
+    if role.session_id is not None and role.session_id != export.session_id:
+        message = (
+            f"potential role {export.potential_role_id} ({role.name}) belongs to session "
+            f"{role.session_id}, not {export.session_id}"
+        )
+        return Problem(export.file, export.line, f"exports.{export.name}.session_id", message)
+    return None
+
+
+def _new(export: Export, role: Role) -> Step:
+    return Step(
+        Action.EXPORT,
+        export.name,
+        ("not in the lockfile",),
+        (),
+        export.session_id,
+        export.potential_role_id,
+        export.params,
+        role,
+        None,
+    )
+
+
+def _forget(record: Record) -> Step:
+    reason = "no longer in the manifest (nothing is deleted on the tenant)"
+    return Step(
+        Action.FORGET,
+        record.name,
+        (reason,),
+        (),
+        record.session_id,
+        record.potential_role_id,
+        record.params,
+        None,
+        record,
+    )
+
+
+def _step(export: Export, record: Record, role: Role, live: Live) -> Step | None:
+    changes = _diff(_wanted(record), _wanted_from(export))
+    role_changes = _diff(
+        _role_state(record.role.as_dict()), _role_state(role.fingerprint.as_dict()), "role."
+    )
+    status = _live_status(record, live)
+    reasons = []
+    if changes:
+        reasons.append("the export parameters changed")
+    if role_changes:
+        reasons.append("the role changed since it was exported")
+    if status is None:
+        reasons.append(f"the tenant no longer knows export {record.export_id}")
+    elif status is Status.ERROR:
+        reasons.append("the recorded export ended in ERROR")
+    status_change = (
+        ()
+        if status in (None, record.status)
+        else (Change("status", record.status.value, status.value),)
+    )
+    action = Action.REEXPORT if reasons else Action.UPDATE if status_change else None
+    if action is None:
+        return None
+    if action is Action.UPDATE:
+        reasons.append(
+            f"the export moved on: {record.status.value} → {status.value if status else ''}"
+        )
+    return Step(
+        action,
+        export.name,
+        tuple(reasons),
+        (*changes, *role_changes, *status_change),
+        export.session_id,
+        export.potential_role_id,
+        export.params,
+        role,
+        record,
+        status,
+    )
+
+
+def _live_status(record: Record, live: Live) -> Status | None:
+    """The export's status now: the recorded one if final, else what the tenant reports."""
+    if record.status.final:
+        return record.status
+    job = live.exports.get(record.export_id)
+    return job.status if job else None
+
+
+def _wanted(record: Record) -> dict[str, Any]:
+    return {
+        "session_id": record.session_id,
+        "potential_role_id": record.potential_role_id,
+        "min_entitlement_popularity": record.params.min_entitlement_popularity,
+        "include_common_access": record.params.include_common_access,
+    }
+
+
+def _wanted_from(export: Export) -> dict[str, Any]:
+    return {
+        "session_id": export.session_id,
+        "potential_role_id": export.potential_role_id,
+        "min_entitlement_popularity": export.params.min_entitlement_popularity,
+        "include_common_access": export.params.include_common_access,
+    }
+
+
+def _role_state(fingerprint: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a role's fingerprint whose change means its export is stale (not its name)."""
+    return {k: v for k, v in fingerprint.items() if k != "name"}
+
+
+def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> tuple[Change, ...]:
+    keys = DeepDiff(old, new, ignore_order=True).affected_root_keys
+    return tuple(Change(prefix + str(k), old.get(k), new.get(k)) for k in sorted(keys, key=str))
