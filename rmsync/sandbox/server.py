@@ -42,8 +42,9 @@ class Sandbox:
         rate_limit: Limit | None = Limit(),  # noqa: B008 (frozen value)
         schedule: Schedule = Schedule(),  # noqa: B008 (frozen value)
         log: Log | None = None,
+        id_seed: int | None = None,
     ) -> None:
-        self.tenant = Tenant(seed or load_seed(), clock, token_lifetime, schedule)
+        self.tenant = Tenant(seed or load_seed(), clock, token_lifetime, schedule, id_seed)
         self.limiter = RateLimiter(rate_limit)
         self.log = log
         server_class = _V6Server if ":" in host else _Server

@@ -7,6 +7,7 @@ server holds `Tenant.lock` around each request. Must not: parse HTTP or build JS
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 import uuid
@@ -84,7 +85,12 @@ class Tenant:
     """All state of one sandbox tenant, seeded once and changed only by requests."""
 
     def __init__(
-        self, seed: Seed, clock: Clock, token_lifetime: int = 749, schedule: Schedule = Schedule()
+        self,
+        seed: Seed,
+        clock: Clock,
+        token_lifetime: int = 749,
+        schedule: Schedule = Schedule(),
+        id_seed: int | None = None,
     ) -> None:
         self.lock = threading.RLock()
         self.name = seed.tenant
@@ -97,6 +103,13 @@ class Tenant:
         self.sessions = {s.id: _session_state(s) for s in seed.sessions}
         self.role_index = {r: s.seed.id for s in self.sessions.values() for r in s.roles}
         self.exports: dict[str, Export] = {}
+        self._ids = random.Random(id_seed) if id_seed is not None else None
+
+    def new_id(self) -> str:
+        """A fresh UUID; from a seeded generator when the tenant was given `id_seed`."""
+        if self._ids is None:
+            return str(uuid.uuid4())
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
     # -- auth -------------------------------------------------------------------------
 
@@ -162,9 +175,7 @@ class Tenant:
         min_ids: int | None,
     ) -> SessionState:
         now = iso(self.clock())
-        seed = Session(
-            str(uuid.uuid4()), name, now, None, criteria, prune, min_ids, kind, False, ()
-        )
+        seed = Session(self.new_id(), name, now, None, criteria, prune, min_ids, kind, False, ())
         state = SessionState(seed, name, False, prune, min_ids, now, now, "CREATED")
         self.sessions[seed.id] = state
         return state
@@ -173,7 +184,7 @@ class Tenant:
 
     def start_export(self, role: RoleState, min_popularity: int, include_common: bool) -> Export:
         export = Export(
-            str(uuid.uuid4()),
+            self.new_id(),
             role.session_id,
             role.seed.id,
             min_popularity,
