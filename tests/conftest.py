@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -81,3 +82,26 @@ def api_client(base_url: str, version: str = "beta", bearer: str | None = None) 
 def api(sandbox: Sandbox) -> Iterator[httpx.Client]:
     with api_client(sandbox.base_url) as client:
         yield client
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", help="Rewrite tests/golden/ files.")
+
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """Compare text with tests/golden/<name>; `pytest --update-golden` rewrites it instead."""
+
+    def check(name: str, actual: str) -> None:
+        path = GOLDEN / name
+        if request.config.getoption("--update-golden"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(actual, encoding="utf-8")
+            return
+        assert path.exists(), f"{path} is missing: run pytest --update-golden and review it"
+        assert actual == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+    return check

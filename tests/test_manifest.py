@@ -1,0 +1,89 @@
+"""Manifests: the example, folders of files, defaults, and every problem at file:line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rmsync.manifest import ApiVersion, ExportParams, ManifestError, load_manifest
+from tests.conftest import ACCOUNTING, FINANCE
+
+ROOT = Path(__file__).resolve().parents[1]
+INVALID = sorted((Path(__file__).parent / "data" / "manifests" / "invalid").glob("*.yaml"))
+ENTRY = "  {name}:\n    session_id: {session}\n    potential_role_id: {role}\n"
+
+
+def write(path: Path, names: list[str], extra: str = "") -> Path:
+    body = "".join(ENTRY.format(name=n, session=FINANCE, role=ACCOUNTING) for n in names)
+    path.write_text(f"version: 1\n{extra}exports:\n{body}", encoding="utf-8")
+    return path
+
+
+def test_example_manifest_loads_with_defaults_applied() -> None:
+    manifest = load_manifest(ROOT / "examples" / "rmsync.yaml")
+    assert manifest.api_version is ApiVersion.V2025
+    names = [e.name for e in manifest.exports]
+    assert names == sorted(names) == ["account-executives", "accounting-core", "accounts-payable", "payroll", "sre-on-call"]
+    core = manifest.export("accounting-core")
+    assert core is not None and core.params == ExportParams(10, False)
+    assert (core.session_id, core.potential_role_id, core.line) == (FINANCE, ACCOUNTING, 19)
+    payroll = manifest.export("payroll")
+    assert payroll is not None and payroll.params == ExportParams(0, True)
+
+
+@pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
+def test_broken_manifest_reports_every_problem_at_its_line(path: Path) -> None:
+    expected = [line.removeprefix("# expect: ") for line in path.read_text().splitlines() if line.startswith("# expect: ")]
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    reported = str(caught.value).splitlines()
+    assert len(reported) == len(expected), reported
+    for want in expected:
+        assert any(want in line for line in reported), f"{want!r} not in {reported}"
+
+
+def test_folder_merges_files_and_each_file_has_its_own_defaults(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", ["one"], "defaults:\n  min_entitlement_popularity: 30\n")
+    write(tmp_path / "b.yml", ["two"])
+    (tmp_path / "rmsync.lock.yaml").write_text("version: 1\nexports: {}\n")
+    (tmp_path / "notes.txt").write_text("not a manifest")
+    manifest = load_manifest(tmp_path)
+    assert [(e.name, e.params.min_entitlement_popularity) for e in manifest.exports] == [("one", 30), ("two", 0)]
+    assert manifest.folder == tmp_path
+    assert len(manifest.files) == 2
+
+
+def test_a_name_defined_in_two_files_names_both_places(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", ["same", "other"])
+    write(tmp_path / "b.yaml", ["x", "same"])
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(tmp_path)
+    assert str(caught.value) == (
+        f"{tmp_path / 'b.yaml'}:6: exports.same: export 'same' is also defined at "
+        f"{tmp_path / 'a.yaml'}:3; names must be unique"
+    )
+
+
+def test_conflicting_tenant_settings_across_files(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", ["one"], "tenant:\n  api_version: v2025\n")
+    write(tmp_path / "b.yaml", ["two"], "tenant:\n  api_version: beta\n")
+    with pytest.raises(ManifestError, match=r"b.yaml:3: tenant.api_version: 'beta' conflicts with 'v2025' at .*a.yaml:3"):
+        load_manifest(tmp_path)
+
+
+def test_problems_in_several_files_are_reported_together(tmp_path: Path) -> None:
+    for path in INVALID:
+        shutil.copy(path, tmp_path / path.name)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(tmp_path)
+    files = {line.split(":")[0] for line in str(caught.value).splitlines()}
+    assert files == {str(tmp_path / p.name) for p in INVALID}
+
+
+def test_missing_manifest_and_empty_folder(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match="cannot read file: No such file or directory"):
+        load_manifest(tmp_path / "rmsync.yaml")
+    with pytest.raises(ManifestError, match="no \\*.yaml or \\*.yml manifest files in this folder"):
+        load_manifest(tmp_path)
