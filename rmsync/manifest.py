@@ -104,7 +104,9 @@ def load_manifest(path: Path) -> Manifest:
             problems += exc.problems
             continue
         if doc.data is None:
-            problems.append(Problem(doc.file, 1, "", "the file is empty; a manifest starts with: version: 1"))
+            problems.append(
+                Problem(doc.file, 1, "", "the file is empty; a manifest starts with: version: 1")
+            )
             continue
         found = schema_problems(doc, inline_refs(schema()))
         problems += found

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from rmsync.cli import cli, main
-from rmsync.sandbox import DEFAULT_CLIENT_SECRET
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from tests.conftest import TLS, token
 
 RMSYNC = [sys.executable, "-m", "rmsync"]
@@ -127,3 +131,169 @@ def test_main_exits_0_for_help() -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
     assert exit_.value.code == 0
+
+
+# -- plan, apply, validate, show, demo -----
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "rmsync.yaml"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(EXAMPLE, tmp_path / "rmsync.yaml")
+    return tmp_path
+
+
+@pytest.fixture
+def tenant_env(make_sandbox: Callable[..., Sandbox]) -> dict[str, str]:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_") and k != "NO_COLOR"}
+    return env | {
+        "SAIL_BASE_URL": sandbox.base_url,
+        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+    }
+
+
+def rmsync(
+    *args: str, cwd: Path, env: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*RMSYNC, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_plan_apply_plan_round_trip(project: Path, tenant_env: dict[str, str]) -> None:
+    first = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
+    assert first.returncode == 2, first.stderr
+    assert first.stdout.endswith("Plan: 5 to export, 0 to re-export, 0 to update, 0 to forget.\n")
+    assert '"Accounting core" (6 identities, 9 entitlements)' in first.stdout
+    refused = rmsync("apply", cwd=project, env=tenant_env)
+    assert refused.returncode == 1
+    assert "pass --auto-approve" in refused.stderr
+    assert not (project / "rmsync.lock.yaml").exists()
+    applied = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
+    assert applied.returncode == 0, applied.stderr
+    assert (
+        "Apply complete: 5 exported, 0 re-exported, 0 updated, 0 forgotten, 0 failed."
+        in applied.stdout
+    )
+    again = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
+    assert (again.returncode, again.stdout) == (
+        0,
+        "No changes. The lockfile matches the manifest and the tenant.\n",
+    )
+    shown = rmsync("show", cwd=project, env=tenant_env)
+    assert shown.stdout.splitlines()[0].split() == [
+        "NAME",
+        "STATUS",
+        "EXPORT",
+        "ID",
+        "ROLE",
+        "STARTED",
+        "FINISHED",
+    ]
+    assert len(shown.stdout.splitlines()) == 6
+    secret = tenant_env["SAIL_CLIENT_SECRET"]
+    assert all(
+        secret not in text
+        for text in (
+            first.stdout,
+            applied.stdout,
+            applied.stderr,
+            (project / "rmsync.lock.yaml").read_text(),
+        )
+    )
+
+
+def test_changed_parameters_and_removed_exports_are_planned(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    assert rmsync("apply", "--auto-approve", cwd=project, env=tenant_env).returncode == 0
+    manifest = project / "rmsync.yaml"
+    text = manifest.read_text().replace(
+        "min_entitlement_popularity: 10 ", "min_entitlement_popularity: 40 "
+    )
+    start = text.index("  sre-on-call:")
+    manifest.write_text(text[:start] + text[text.index('  # "Legacy') :])
+    plan = rmsync("plan", "--no-color", cwd=project, env=tenant_env)
+    assert "-/+ re-export accounting-core" in plan.stdout
+    assert "~ min_entitlement_popularity = 10 → 40" in plan.stdout
+    assert "  - forget sre-on-call" in plan.stdout
+    assert plan.stdout.endswith("Plan: 0 to export, 1 to re-export, 0 to update, 1 to forget.\n")
+    as_json = json.loads(rmsync("plan", "--json", cwd=project, env=tenant_env).stdout)
+    assert [a["action"] for a in as_json["actions"]] == ["re-export", "forget"]
+    applied = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
+    assert applied.returncode == 0
+    lock = (project / "rmsync.lock.yaml").read_text()
+    assert "sre-on-call" not in lock
+    assert "min_entitlement_popularity: 40" in lock
+
+
+def test_unknown_roles_are_all_reported_and_exit_1(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    manifest = project / "rmsync.yaml"
+    text = manifest.read_text()
+    text = text.replace(
+        "e0cc5d7d-bf7f-4f81-b2af-8885b09d9923", "00000000-0000-4000-8000-000000000000"
+    )
+    text = text.replace(
+        "c7affc9a-ec78-55b6-8a8e-d584dceea31d", "9f36f5e5-1e81-4eca-b087-548959d91c71"
+    )
+    manifest.write_text(text)
+    result = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert (
+        "rmsync.yaml:19: exports.accounting-core.potential_role_id: the tenant has no potential role"
+        in lines[0]
+    )
+    assert (
+        "rmsync.yaml:33: exports.account-executives.session_id: potential role 741f3176" in lines[1]
+    )
+
+
+def test_missing_credentials_and_url_are_explained(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    no_creds = {
+        k: v for k, v in tenant_env.items() if k not in ("SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET")
+    }
+    result = rmsync("plan", cwd=project, env=no_creds)
+    assert result.returncode == 1
+    assert "no credentials: set SAIL_CLIENT_ID and SAIL_CLIENT_SECRET" in result.stderr
+    no_url = {k: v for k, v in tenant_env.items() if k != "SAIL_BASE_URL"}
+    assert "no tenant URL" in rmsync("plan", cwd=project, env=no_url).stderr
+    bad_secret = tenant_env | {"SAIL_CLIENT_SECRET": "hunter2-wrong"}
+    refused = rmsync("plan", cwd=project, env=bad_secret)
+    assert refused.returncode == 1
+    assert "hunter2-wrong" not in refused.stderr + refused.stdout
+
+
+def test_validate_is_offline_and_reports_problems(project: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+    ok = rmsync("validate", cwd=project, env=env)
+    assert (ok.returncode, ok.stdout) == (
+        0,
+        "Valid: 5 exports in 1 manifest file; 0 records in the lockfile.\n",
+    )
+    broken = Path(__file__).parent / "data" / "manifests" / "invalid" / "types.yaml"
+    bad = rmsync("validate", "--manifest", str(broken), cwd=project, env=env)
+    assert bad.returncode == 1
+    assert f"{broken}:12: tenant.api_version: must be one of" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_demo_runs_plan_apply_plan_on_the_embedded_default(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [*RMSYNC, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert (
+        out.index("Plan: 5 to export")
+        < out.index("Apply complete: 5 exported")
+        < out.index("No changes.")
+    )
+    assert "version: 1" in out

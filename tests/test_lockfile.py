@@ -56,7 +56,10 @@ def test_missing_file_is_an_empty_lock(tmp_path: Path) -> None:
         ("version: 2\nexports: {}\n", "lockfile version 2 is not 1; upgrade rmsync"),
         ("version: x\nexports: {}\n", "restore it from Git"),
         ("- a\n- b\n", "not an rmsync lockfile"),
-        ("version: 1\nexports:\n  a:\n    session_id: s\n", "exports.a: record is damaged (missing 'role')"),
+        (
+            "version: 1\nexports:\n  a:\n    session_id: s\n",
+            "exports.a: record is damaged (missing 'role')",
+        ),
         ("version: 1\nexports: [\n", "not valid YAML"),
     ],
 )
@@ -69,5 +72,8 @@ def test_with_status_sets_finished_once() -> None:
     queued = record("a", 0, Status.QUEUED)
     done = queued.with_status(Status.SUCCESS, "2026-11-02T00:00:00Z")
     assert (done.status, done.finished_at) == (Status.SUCCESS, "2026-11-02T00:00:00Z")
-    assert done.with_status(Status.SUCCESS, "2027-01-01T00:00:00Z").finished_at == "2026-11-02T00:00:00Z"
+    assert (
+        done.with_status(Status.SUCCESS, "2027-01-01T00:00:00Z").finished_at
+        == "2026-11-02T00:00:00Z"
+    )
     assert queued.with_status(Status.IN_PROGRESS, "x").finished_at is None

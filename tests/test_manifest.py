@@ -25,7 +25,11 @@ def test_example_manifest_loads_with_defaults_applied() -> None:
     manifest = load_manifest(ROOT / "examples" / "rmsync.yaml")
     assert manifest.api_version is ApiVersion.V2025
     names = [e.name for e in manifest.exports]
-    assert names == sorted(names) == ["account-executives", "accounting-core", "accounts-payable", "payroll", "sre-on-call"]
+    assert (
+        names
+        == sorted(names)
+        == ["account-executives", "accounting-core", "accounts-payable", "payroll", "sre-on-call"]
+    )
     core = manifest.export("accounting-core")
     assert core is not None and core.params == ExportParams(10, False)
     assert (core.session_id, core.potential_role_id, core.line) == (FINANCE, ACCOUNTING, 19)
@@ -35,7 +39,11 @@ def test_example_manifest_loads_with_defaults_applied() -> None:
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_broken_manifest_reports_every_problem_at_its_line(path: Path) -> None:
-    expected = [line.removeprefix("# expect: ") for line in path.read_text().splitlines() if line.startswith("# expect: ")]
+    expected = [
+        line.removeprefix("# expect: ")
+        for line in path.read_text().splitlines()
+        if line.startswith("# expect: ")
+    ]
     with pytest.raises(ManifestError) as caught:
         load_manifest(path)
     reported = str(caught.value).splitlines()
@@ -50,7 +58,10 @@ def test_folder_merges_files_and_each_file_has_its_own_defaults(tmp_path: Path) 
     (tmp_path / "rmsync.lock.yaml").write_text("version: 1\nexports: {}\n")
     (tmp_path / "notes.txt").write_text("not a manifest")
     manifest = load_manifest(tmp_path)
-    assert [(e.name, e.params.min_entitlement_popularity) for e in manifest.exports] == [("one", 30), ("two", 0)]
+    assert [(e.name, e.params.min_entitlement_popularity) for e in manifest.exports] == [
+        ("one", 30),
+        ("two", 0),
+    ]
     assert manifest.folder == tmp_path
     assert len(manifest.files) == 2
 
@@ -69,7 +80,10 @@ def test_a_name_defined_in_two_files_names_both_places(tmp_path: Path) -> None:
 def test_conflicting_tenant_settings_across_files(tmp_path: Path) -> None:
     write(tmp_path / "a.yaml", ["one"], "tenant:\n  api_version: v2025\n")
     write(tmp_path / "b.yaml", ["two"], "tenant:\n  api_version: beta\n")
-    with pytest.raises(ManifestError, match=r"b.yaml:3: tenant.api_version: 'beta' conflicts with 'v2025' at .*a.yaml:3"):
+    with pytest.raises(
+        ManifestError,
+        match=r"b.yaml:3: tenant.api_version: 'beta' conflicts with 'v2025' at .*a.yaml:3",
+    ):
         load_manifest(tmp_path)
 
 

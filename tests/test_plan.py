@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rmsync.lockfile import Fingerprint, Lock, Record, Status
+from rmsync.lockfile import Lock, Record, Status
 from rmsync.manifest import ApiVersion, Export, ExportParams, Manifest
 from rmsync.models import ExportJob, Live, Role
 from rmsync.plan import Action, Change, PlanError, make_plan
@@ -22,19 +22,40 @@ def role(n: int, session: str = S1, **kw: object) -> Role:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def export(name: str, n: int, session: str = S1, params: ExportParams = ExportParams(), line: int = 1) -> Export:
+def export(
+    name: str, n: int, session: str = S1, params: ExportParams = ExportParams(), line: int = 1
+) -> Export:
     return Export(name, session, R[n], params, "rmsync.yaml", line)
 
 
-def record(name: str, n: int, status: Status = Status.SUCCESS, params: ExportParams = ExportParams(), session: str = S1) -> Record:
+def record(
+    name: str,
+    n: int,
+    status: Status = Status.SUCCESS,
+    params: ExportParams = ExportParams(),
+    session: str = S1,
+) -> Record:
     return Record(
-        name, session, R[n], params, f"exp-{name}", status, "2026-11-01T00:00:00Z",
-        "2026-11-01T00:00:02Z" if status.final else None, role(n, session).fingerprint,
+        name,
+        session,
+        R[n],
+        params,
+        f"exp-{name}",
+        status,
+        "2026-11-01T00:00:00Z",
+        "2026-11-01T00:00:02Z" if status.final else None,
+        role(n, session).fingerprint,
     )
 
 
 def manifest(*exports: Export) -> Manifest:
-    return Manifest(ApiVersion.BETA, None, tuple(sorted(exports, key=lambda e: e.name)), ("rmsync.yaml",), Path())
+    return Manifest(
+        ApiVersion.BETA,
+        None,
+        tuple(sorted(exports, key=lambda e: e.name)),
+        ("rmsync.yaml",),
+        Path(),
+    )
 
 
 def test_every_kind_of_action_with_reasons_and_changes() -> None:
@@ -47,28 +68,38 @@ def test_every_kind_of_action_with_reasons_and_changes() -> None:
         export("same", 5),
         export("vanished", 6),
     )
-    lock = Lock({
-        "params": record("params", 1),
-        "role-changed": record("role-changed", 2),
-        "errored": record("errored", 3, Status.ERROR),
-        "finished": record("finished", 4, Status.QUEUED),
-        "same": record("same", 5),
-        "vanished": record("vanished", 6, Status.IN_PROGRESS),
-        "gone": record("gone", 7),
-    })
+    lock = Lock(
+        {
+            "params": record("params", 1),
+            "role-changed": record("role-changed", 2),
+            "errored": record("errored", 3, Status.ERROR),
+            "finished": record("finished", 4, Status.QUEUED),
+            "same": record("same", 5),
+            "vanished": record("vanished", 6, Status.IN_PROGRESS),
+            "gone": record("gone", 7),
+        }
+    )
     roles = {R[n]: role(n) for n in range(7)}
-    roles[R[2]] = role(2, entitlement_count=6, excluded_entitlements=("e1",), modified="2026-11-02T00:00:00.000Z")
+    roles[R[2]] = role(
+        2, entitlement_count=6, excluded_entitlements=("e1",), modified="2026-11-02T00:00:00.000Z"
+    )
     exports = {"exp-finished": ExportJob("exp-finished", Status.SUCCESS, ExportParams())}
     plan = make_plan(m, lock, Live(roles, exports))
     by_name = {s.name: s for s in plan.steps}
     assert [s.name for s in plan.steps] == sorted(by_name)
     assert plan.unchanged == ("same",)
     assert {n: s.action for n, s in by_name.items()} == {
-        "new": Action.EXPORT, "params": Action.REEXPORT, "role-changed": Action.REEXPORT,
-        "errored": Action.REEXPORT, "finished": Action.UPDATE, "vanished": Action.REEXPORT, "gone": Action.FORGET,
+        "new": Action.EXPORT,
+        "params": Action.REEXPORT,
+        "role-changed": Action.REEXPORT,
+        "errored": Action.REEXPORT,
+        "finished": Action.UPDATE,
+        "vanished": Action.REEXPORT,
+        "gone": Action.FORGET,
     }
     assert by_name["params"].changes == (
-        Change("include_common_access", True, False), Change("min_entitlement_popularity", 0, 20),
+        Change("include_common_access", True, False),
+        Change("min_entitlement_popularity", 0, 20),
     )
     assert by_name["role-changed"].reasons == ("the role changed since it was exported",)
     assert by_name["role-changed"].changes == (
@@ -80,7 +111,12 @@ def test_every_kind_of_action_with_reasons_and_changes() -> None:
     assert by_name["finished"].changes == (Change("status", "QUEUED", "SUCCESS"),)
     assert by_name["finished"].status is Status.SUCCESS
     assert by_name["vanished"].reasons == ("the tenant no longer knows export exp-vanished",)
-    assert plan.counts() == {Action.EXPORT: 1, Action.REEXPORT: 4, Action.UPDATE: 1, Action.FORGET: 1}
+    assert plan.counts() == {
+        Action.EXPORT: 1,
+        Action.REEXPORT: 4,
+        Action.UPDATE: 1,
+        Action.FORGET: 1,
+    }
 
 
 def test_a_moved_session_is_a_reexport_and_a_rename_is_not() -> None:
@@ -101,7 +137,9 @@ def test_still_running_export_is_unchanged_until_it_moves() -> None:
 
 
 def test_missing_roles_and_wrong_sessions_are_all_reported() -> None:
-    m = manifest(export("ghost", 0, line=7), export("elsewhere", 1, line=12), export("fine", 2, line=20))
+    m = manifest(
+        export("ghost", 0, line=7), export("elsewhere", 1, line=12), export("fine", 2, line=20)
+    )
     live = Live({R[0]: None, R[1]: role(1, session=S2), R[2]: role(2)})
     with pytest.raises(PlanError) as caught:
         make_plan(m, Lock(), live)

@@ -20,12 +20,14 @@ def every_action() -> Plan:
         export("sales-reps", 2),
         export("sre-on-call", 3),
     )
-    lock = Lock({
-        "payroll": record("payroll", 1),
-        "sales-reps": record("sales-reps", 2, Status.QUEUED),
-        "sre-on-call": record("sre-on-call", 3),
-        "treasury": record("treasury", 4),
-    })
+    lock = Lock(
+        {
+            "payroll": record("payroll", 1),
+            "sales-reps": record("sales-reps", 2, Status.QUEUED),
+            "sre-on-call": record("sre-on-call", 3),
+            "treasury": record("treasury", 4),
+        }
+    )
     roles = {R[n]: role(n) for n in range(4)}
     roles[R[3]] = role(3, identity_count=6, modified="2026-11-02T00:00:00.000Z")
     jobs = {"exp-sales-reps": ExportJob("exp-sales-reps", Status.SUCCESS, ExportParams())}
@@ -44,7 +46,13 @@ def test_plan_json_matches_golden_and_is_stable(golden: Callable[[str, str], Non
     golden("plan/plan.json", doc)
     parsed = json.loads(doc)
     assert parsed["format_version"] == 1
-    assert [a["action"] for a in parsed["actions"]] == ["export", "re-export", "update", "re-export", "forget"]
+    assert [a["action"] for a in parsed["actions"]] == [
+        "export",
+        "re-export",
+        "update",
+        "re-export",
+        "forget",
+    ]
     assert render.as_json(every_action()) == doc
 
 

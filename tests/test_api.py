@@ -1,0 +1,184 @@
+"""The ISC client against the real sandbox: versions, tokens, rate limits, retries, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from rmsync.api import ApiError, Client, Credentials, check_base_url
+from rmsync.lockfile import Status
+from rmsync.manifest import ApiVersion, ExportParams
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sandbox
+from tests.conftest import ACCOUNTING, FINANCE, FakeClock, token
+
+CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+
+
+class Recorder:
+    """The sandbox's request log, kept for assertions."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+    def count(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+
+def sleeper(clock: FakeClock, slept: list[float]) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    return sleep
+
+
+@pytest.mark.parametrize("version", list(ApiVersion))
+def test_reads_roles_and_runs_exports_on_every_version(
+    sandbox: Sandbox, clock: FakeClock, version: ApiVersion
+) -> None:
+    with Client(sandbox.base_url, CREDS, version, clock=clock) as client:
+        role = client.role(ACCOUNTING)
+        assert role is not None
+        assert (role.name, role.session_id, role.identity_count, role.entitlement_count) == (
+            "Accounting core",
+            FINANCE,
+            6,
+            9,
+        )
+        assert client.role("00000000-0000-4000-8000-000000000000") is None
+        job = client.start_export(FINANCE, ACCOUNTING, ExportParams(10, False))
+        assert (job.status, job.params) == (Status.QUEUED, ExportParams(10, False))
+        clock.advance(2)
+        status = client.export_status(FINANCE, ACCOUNTING, job.export_id)
+        assert status is not None and status.status is Status.SUCCESS
+        assert status.params == ExportParams(10, False)
+        assert (
+            client.export_status(FINANCE, ACCOUNTING, "00000000-0000-4000-8000-000000000000")
+            is None
+        )
+
+
+def test_one_token_reused_then_refreshed_before_expiry(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    log = Recorder()
+    sandbox = make_sandbox(token_lifetime=120, log=log)
+    with Client(sandbox.base_url, CREDS, clock=clock) as client:
+        for _ in range(5):
+            client.role(ACCOUNTING)
+        assert log.count("POST /oauth/token 200") == 1
+        clock.advance(59)
+        client.role(ACCOUNTING)
+        assert log.count("POST /oauth/token 200") == 1
+        clock.advance(2)  # within a minute of expiry: refreshed before the tenant refuses it
+        client.role(ACCOUNTING)
+    assert log.count("POST /oauth/token 200") == 2
+    assert log.count(" 401") == 0
+
+
+def test_access_token_from_the_environment_is_used_as_is(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    with Client(
+        sandbox.base_url, Credentials(access_token=token(sandbox.base_url)), clock=clock
+    ) as client:
+        assert client.role(ACCOUNTING) is not None
+
+
+def test_429_is_retried_after_retry_after(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    log = Recorder()
+    sandbox = make_sandbox(rate_limit=Limit(3, 10.0), log=log)
+    slept: list[float] = []
+    with Client(
+        sandbox.base_url, CREDS, clock=clock, sleep=sleeper(clock, slept), limit=None
+    ) as client:
+        roles = [client.role(ACCOUNTING) for _ in range(5)]
+    assert all(r is not None for r in roles)
+    assert log.count(" 429") == 1
+    assert slept == [10.0]
+
+
+def test_client_keeps_under_the_rate_limit_by_itself(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    log = Recorder()
+    sandbox = make_sandbox(rate_limit=Limit(3, 10.0), log=log)
+    slept: list[float] = []
+    sleep = sleeper(clock, slept)
+    with Client(sandbox.base_url, CREDS, clock=clock, sleep=sleep, limit=Limit(3, 10.0)) as client:
+        for _ in range(7):
+            client.role(ACCOUNTING)
+    assert log.count(" 429") == 0
+    assert log.count("GET /beta/role-mining-potential-roles") == 7
+    assert slept == [10.0, 10.0]
+
+
+def test_concurrent_live_read_gets_every_role_and_export(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    with Client(sandbox.base_url, CREDS, ApiVersion.V2026, clock=clock) as client:
+        job = client.start_export(FINANCE, ACCOUNTING, ExportParams())
+        missing = "00000000-0000-4000-8000-000000000000"
+        live = client.live(
+            [ACCOUNTING, missing, ACCOUNTING], [(FINANCE, ACCOUNTING, job.export_id)]
+        )
+    assert set(live.roles) == {ACCOUNTING, missing}
+    assert live.roles[missing] is None
+    assert live.exports[job.export_id] is not None
+
+
+def test_refused_credentials_never_echo_the_secret(sandbox: Sandbox) -> None:
+    with (
+        Client(sandbox.base_url, Credentials(DEFAULT_CLIENT_ID, "wrong-secret-123")) as client,
+        pytest.raises(ApiError) as caught,
+    ):
+        client.role(ACCOUNTING)
+    assert "check SAIL_CLIENT_ID and SAIL_CLIENT_SECRET" in str(caught.value)
+    assert "wrong-secret-123" not in str(caught.value)
+    assert "wrong-secret-123" not in repr(Credentials(DEFAULT_CLIENT_ID, "wrong-secret-123"))
+
+
+def test_tenant_errors_carry_the_message_and_tracking_id(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    with Client(sandbox.base_url, CREDS, clock=clock) as client, pytest.raises(ApiError) as caught:
+        client.start_export(FINANCE, ACCOUNTING, ExportParams(101, True))
+    error = caught.value
+    assert error.status == 400
+    assert error.tracking_id and f"(trackingId {error.tracking_id})" in str(error)
+    assert "minEntitlementPopularity must be from 0 to 100" in str(error)
+
+
+def test_unreachable_tenant_is_a_clear_error(clock: FakeClock) -> None:
+    slept: list[float] = []
+    with (
+        Client("http://127.0.0.1:9", CREDS, clock=clock, sleep=sleeper(clock, slept)) as client,
+        pytest.raises(ApiError, match="cannot reach http://127.0.0.1:9"),
+    ):
+        client.role(ACCOUNTING)
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("https://acme.api.identitynow.com", True),
+        ("https://acme.api.identitynow.com/", True),
+        ("http://127.0.0.1:8787", True),
+        ("http://localhost:8787", True),
+        ("http://acme.api.identitynow.com", False),
+        ("https://acme.api.identitynow.com/beta", False),
+        ("acme.api.identitynow.com", False),
+    ],
+)
+def test_base_url_rules(url: str, ok: bool) -> None:
+    if ok:
+        assert check_base_url(url) == url.rstrip("/")
+    else:
+        with pytest.raises(ApiError):
+            check_base_url(url)

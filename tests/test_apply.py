@@ -1,0 +1,111 @@
+"""Apply against the real sandbox: records land one by one, failures don't stop the rest."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from rmsync import lockfile
+from rmsync.api import Client, Credentials
+from rmsync.apply import Outcome, apply_plan
+from rmsync.lockfile import Lock, Status
+from rmsync.manifest import ExportParams, Manifest, load_manifest
+from rmsync.plan import Action, Plan, make_plan
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
+from tests.conftest import FakeClock
+
+ROOT = Path(__file__).resolve().parents[1]
+CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+
+
+def fixed_now() -> str:
+    return "2026-11-23T12:00:00Z"
+
+
+@pytest.fixture
+def example(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    return tmp_path / "rmsync.yaml"
+
+
+def planned(client: Client, manifest: Manifest, lock: Lock) -> Plan:
+    pending = [
+        (r.session_id, r.potential_role_id, r.export_id)
+        for r in lock.records.values()
+        if not r.status.final
+    ]
+    return make_plan(
+        manifest, lock, client.live([e.potential_role_id for e in manifest.exports], pending)
+    )
+
+
+def test_apply_records_every_export_and_the_lockfile_matches_golden(
+    make_sandbox: Callable[..., Sandbox],
+    clock: FakeClock,
+    example: Path,
+    golden: Callable[[str, str], None],
+) -> None:
+    sandbox = make_sandbox(id_seed=7)
+    lock_path = example.parent / "rmsync.lock.yaml"
+    manifest = load_manifest(example)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
+        plan = planned(client, manifest, Lock())
+        lock, outcomes = apply_plan(plan, client, Lock(), lock_path, fixed_now)
+        assert all(o.ok for o in outcomes)
+        golden("apply/rmsync.lock.yaml", lock_path.read_text())
+        assert lockfile.read(lock_path) == lock
+        assert {r.status for r in lock.records.values()} == {Status.QUEUED}
+        clock.advance(5)
+        again = planned(client, manifest, lock)
+        assert [s.action for s in again.steps] == [Action.UPDATE] * 5
+        lock, _ = apply_plan(again, client, lock, lock_path, fixed_now)
+        assert not planned(client, manifest, lock).changed
+    assert {r.status for r in lockfile.read(lock_path).records.values()} == {Status.SUCCESS}
+
+
+def test_a_failure_does_not_stop_the_others_and_keeps_the_old_record(
+    sandbox: Sandbox, clock: FakeClock, example: Path
+) -> None:
+    lock_path = example.parent / "rmsync.lock.yaml"
+    manifest = load_manifest(example)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
+        lock, _ = apply_plan(
+            planned(client, manifest, Lock()), client, Lock(), lock_path, fixed_now
+        )
+        before = lock.records["payroll"]
+        plan = planned(client, manifest, lock.drop("accounting-core"))
+        bad = next(s for s in plan.steps if s.name == "accounting-core")
+        # A step the tenant refuses (popularity out of range), among good ones.
+        broken = replace(bad, params=ExportParams(101, True))
+        clock.advance(5)
+        mixed = Plan((broken, *planned(client, manifest, lock).steps), ())
+        seen: list[Outcome] = []
+        lock2, outcomes = apply_plan(mixed, client, lock, lock_path, fixed_now, seen.append)
+    assert [o.ok for o in outcomes] == [False] + [True] * (len(outcomes) - 1)
+    assert outcomes[0].tracking_id and "400" in (outcomes[0].error or "")
+    assert seen == outcomes
+    assert "accounting-core" in lock2.records  # the old record stays
+    assert lock2.records["payroll"].export_id == before.export_id
+    assert lockfile.read(lock_path) == lock2
+
+
+def test_interrupted_apply_keeps_what_landed(
+    sandbox: Sandbox, clock: FakeClock, example: Path
+) -> None:
+    lock_path = example.parent / "rmsync.lock.yaml"
+    manifest = load_manifest(example)
+
+    def interrupt_after_two(outcome: Outcome) -> None:
+        if len(lockfile.read(lock_path).records) == 2:
+            raise KeyboardInterrupt
+
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
+        plan = planned(client, manifest, Lock())
+        with pytest.raises(KeyboardInterrupt):
+            apply_plan(plan, client, Lock(), lock_path, fixed_now, interrupt_after_two)
+    kept = lockfile.read(lock_path)
+    assert sorted(kept.records) == [s.name for s in plan.steps[:2]]
