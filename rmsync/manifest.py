@@ -152,7 +152,24 @@ def _merge(docs: list[Located], problems: list[Problem]) -> tuple[list[Export], 
                 )
                 continue
             exports[export.name] = export
+    problems += _same_work(list(exports.values()))
     return list(exports.values()), tenant
+
+
+def _same_work(exports: list[Export]) -> list[Problem]:
+    """Two names asking for the very same export would only export it twice."""
+    seen: dict[tuple[str, str, ExportParams], Export] = {}
+    problems = []
+    for export in sorted(exports, key=lambda e: (e.file, e.line)):
+        key = (export.session_id, export.potential_role_id, export.params)
+        first = seen.setdefault(key, export)
+        if first is not export:
+            message = (
+                f"asks for the same export as {first.name!r} ({first.file}:{first.line}): "
+                "same role and parameters; keep one"
+            )
+            problems.append(Problem(export.file, export.line, f"exports.{export.name}", message))
+    return problems
 
 
 def _exports(doc: Located) -> list[Export]:

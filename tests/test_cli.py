@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import shutil
 import signal
 import socket
@@ -297,3 +298,28 @@ def test_demo_runs_plan_apply_plan_on_the_embedded_default(tmp_path: Path) -> No
         < out.index("No changes.")
     )
     assert "version: 1" in out
+
+
+@pytest.mark.parametrize(("answer", "code"), [("yes", 0), ("no", 1)])
+def test_apply_asks_on_a_terminal(
+    project: Path, tenant_env: dict[str, str], answer: str, code: int
+) -> None:
+    main_fd, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [*RMSYNC, "apply"],
+        cwd=project,
+        env=tenant_env,
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(terminal)
+    os.write(main_fd, f"{answer}\n".encode())
+    out, err = proc.communicate(timeout=60)
+    os.close(main_fd)
+    assert proc.returncode == code, err
+    assert "Do you want to perform these actions? Only 'yes' will be accepted" in out
+    assert (project / "rmsync.lock.yaml").exists() is (answer == "yes")
+    if answer == "no":
+        assert "apply cancelled: nothing was changed" in err

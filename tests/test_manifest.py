@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,9 @@ ENTRY = "  {name}:\n    session_id: {session}\n    potential_role_id: {role}\n"
 
 
 def write(path: Path, names: list[str], extra: str = "") -> Path:
-    body = "".join(ENTRY.format(name=n, session=FINANCE, role=ACCOUNTING) for n in names)
+    body = "".join(
+        ENTRY.format(name=n, session=FINANCE, role=uuid.uuid5(uuid.NAMESPACE_URL, n)) for n in names
+    )
     path.write_text(f"version: 1\n{extra}exports:\n{body}", encoding="utf-8")
     return path
 
@@ -74,6 +77,22 @@ def test_a_name_defined_in_two_files_names_both_places(tmp_path: Path) -> None:
     assert str(caught.value) == (
         f"{tmp_path / 'b.yaml'}:6: exports.same: export 'same' is also defined at "
         f"{tmp_path / 'a.yaml'}:3; names must be unique"
+    )
+
+
+def test_two_names_for_the_same_export_are_an_error(tmp_path: Path) -> None:
+    text = "version: 1\nexports:\n" + ENTRY.format(name="a", session=FINANCE, role=ACCOUNTING)
+    text += ENTRY.format(name="b", session=FINANCE, role=ACCOUNTING)
+    text += (
+        ENTRY.format(name="c", session=FINANCE, role=ACCOUNTING)
+        + "    min_entitlement_popularity: 5\n"
+    )
+    (tmp_path / "rmsync.yaml").write_text(text)
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(tmp_path / "rmsync.yaml")
+    assert str(caught.value) == (
+        f"{tmp_path / 'rmsync.yaml'}:6: exports.b: asks for the same export as 'a' "
+        f"({tmp_path / 'rmsync.yaml'}:3): same role and parameters; keep one"
     )
 
 
