@@ -124,6 +124,8 @@ def loads(text: str, file: str) -> Lock:
         doc = load_text(text, file)
     except DocumentError as exc:
         raise LockfileError(exc.problems) from None
+    if doc.problems:
+        raise LockfileError(doc.problems)
     data = doc.data
     if data is None:
         return Lock()

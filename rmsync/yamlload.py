@@ -46,11 +46,16 @@ class DocumentError(RmsyncError):
 
 @dataclass(frozen=True)
 class Located:
-    """Parsed data plus the 1-based line of each value, keyed by its path."""
+    """Parsed data plus the 1-based line of each value, keyed by its path.
+
+    `problems` holds what parsing could survive (duplicate keys: the first one is kept), so
+    that they are reported together with the schema's problems.
+    """
 
     file: str
     data: Any
     lines: dict[JsonPath, int]
+    problems: tuple[Problem, ...] = ()
 
     def line_of(self, path: Iterable[str | int]) -> int:
         """The line of the value at `path`, or of its nearest parent that has one."""
@@ -82,7 +87,8 @@ def field_name(path: Iterable[str | int]) -> str:
 
 
 def load_text(text: str, file: str) -> Located:
-    """Parse one YAML document; raise DocumentError naming every duplicate key or syntax error."""
+    """Parse one YAML document; raise DocumentError for a syntax error (duplicate keys are
+    kept in `problems`)."""
     loader = _Loader(text)
     lines: dict[JsonPath, int] = {}
     problems: list[Problem] = []
@@ -95,9 +101,7 @@ def load_text(text: str, file: str) -> Located:
         raise DocumentError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
     finally:
         loader.dispose()
-    if problems:
-        raise DocumentError(problems)
-    return Located(file, data, lines)
+    return Located(file, data, lines, tuple(problems))
 
 
 def load_file(path: Path, shown_as: str | None = None) -> Located:
@@ -169,7 +173,7 @@ def schema_problems(doc: Located, schema: dict[str, Any]) -> list[Problem]:
     """Every way `doc` breaks `schema`, each at the line of the offending value."""
     validator = Draft202012Validator(schema)
     found = {p for error in validator.iter_errors(doc.data) for p in _problems(doc, error)}
-    return sorted(found)
+    return sorted(found | set(doc.problems))
 
 
 def _problems(doc: Located, error: ValidationError) -> list[Problem]:
