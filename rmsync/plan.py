@@ -142,7 +142,7 @@ def _forget(record: Record) -> Step:
 
 
 def _step(export: Export, record: Record, role: Role, live: Live) -> Step | None:
-    changes = _diff(_wanted(record), _wanted_from(export))
+    changes = _diff(_wanted(record), _wanted(export))
     role_changes = _diff(
         _role_state(record.role.as_dict()), _role_state(role.fingerprint.as_dict()), "role."
     )
@@ -190,21 +190,13 @@ def _live_status(record: Record, live: Live) -> Status | None:
     return job.status if job else None
 
 
-def _wanted(record: Record) -> dict[str, Any]:
+def _wanted(source: Record | Export) -> dict[str, Any]:
+    """What an export is asked for, as comparable fields (the recorded or the desired one)."""
     return {
-        "session_id": record.session_id,
-        "potential_role_id": record.potential_role_id,
-        "min_entitlement_popularity": record.params.min_entitlement_popularity,
-        "include_common_access": record.params.include_common_access,
-    }
-
-
-def _wanted_from(export: Export) -> dict[str, Any]:
-    return {
-        "session_id": export.session_id,
-        "potential_role_id": export.potential_role_id,
-        "min_entitlement_popularity": export.params.min_entitlement_popularity,
-        "include_common_access": export.params.include_common_access,
+        "session_id": source.session_id,
+        "potential_role_id": source.potential_role_id,
+        "min_entitlement_popularity": source.params.min_entitlement_popularity,
+        "include_common_access": source.params.include_common_access,
     }
 
 

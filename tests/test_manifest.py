@@ -10,6 +10,7 @@ import pytest
 
 from rmsync.manifest import ApiVersion, ExportParams, ManifestError, load_manifest
 from tests.conftest import ACCOUNTING, FINANCE
+from tests.expect import check_reported
 
 ROOT = Path(__file__).resolve().parents[1]
 INVALID = sorted((Path(__file__).parent / "data" / "manifests" / "invalid").glob("*.yaml"))
@@ -42,17 +43,9 @@ def test_example_manifest_loads_with_defaults_applied() -> None:
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)
 def test_broken_manifest_reports_every_problem_at_its_line(path: Path) -> None:
-    expected = [
-        line.removeprefix("# expect: ")
-        for line in path.read_text().splitlines()
-        if line.startswith("# expect: ")
-    ]
     with pytest.raises(ManifestError) as caught:
         load_manifest(path)
-    reported = str(caught.value).splitlines()
-    assert len(reported) == len(expected), reported
-    for want in expected:
-        assert any(want in line for line in reported), f"{want!r} not in {reported}"
+    check_reported(path, caught.value)
 
 
 def test_folder_merges_files_and_each_file_has_its_own_defaults(tmp_path: Path) -> None:
