@@ -7,13 +7,15 @@ its old record as it was and the others go on. Must not: compute plans or print.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from rmsync import lockfile
 from rmsync.api import ApiError, Client
-from rmsync.lockfile import Lock, Record
+from rmsync.errors import RmsyncError
+from rmsync.lockfile import Lock, Record, Status
 from rmsync.plan import Action, Plan, Step
 
 
@@ -75,3 +77,71 @@ def _run(step: Step, client: Client, lock: Lock, now: Callable[[], str]) -> tupl
         step.role.fingerprint,
     )
     return lock.put(record), job.export_id
+
+
+class WaitTimeout(RmsyncError):
+    """Exports were still running when --timeout ran out; their last states are recorded."""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One export's state change while waiting, and how many are still running."""
+
+    name: str
+    old: Status
+    new: Status
+    running: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How long to wait and how: injectable so tests need not sleep."""
+
+    timeout: float = 1800.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    first_delay: float = 1.0
+    max_delay: float = 15.0
+
+
+def wait_for(
+    client: Client,
+    lock: Lock,
+    lock_path: Path,
+    names: list[str],
+    now: Callable[[], str],
+    timing: Timing,
+    report: Callable[[Progress], None] = lambda _: None,
+) -> Lock:
+    """Poll the named exports (backing off) until each ends; record every change as it is seen."""
+    deadline = timing.clock() + timing.timeout
+    delay = timing.first_delay
+    watched = [n for n in names if n in lock.records and not lock.records[n].status.final]
+    while True:
+        running = [lock.records[n] for n in watched if not lock.records[n].status.final]
+        if not running:
+            return lock
+        left = deadline - timing.clock()
+        if left <= 0:
+            listing = ", ".join(f"{r.name} ({r.status.value})" for r in running)
+            raise WaitTimeout(
+                f"timed out waiting for {len(running)} exports: {listing}; "
+                "their states are recorded"
+            )
+        timing.sleep(min(delay, left))
+        delay = min(delay * 2, timing.max_delay)
+        jobs = client.live(
+            [], [(r.session_id, r.potential_role_id, r.export_id) for r in running]
+        ).exports
+        for record in running:
+            job = jobs.get(record.export_id)
+            if job is None:
+                raise ApiError(
+                    f"{record.name}: the tenant no longer knows export {record.export_id}"
+                )
+            if job.status is not record.status:
+                lock = lock.put(record.with_status(job.status, now()))
+                lockfile.write(lock_path, lock)
+                still = sum(not lock.records[n].status.final for n in watched)
+                report(Progress(record.name, record.status, job.status, still, len(watched)))

@@ -15,21 +15,22 @@ import tempfile
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import yaml
 
-from rmsync import __version__, config, lockfile, render
+from rmsync import __version__, config, lockfile, render, runlock
 from rmsync.api import Client, Credentials
-from rmsync.apply import Outcome, apply_plan
+from rmsync.apply import Outcome, Progress, Timing, apply_plan, wait_for
 from rmsync.config import Target
 from rmsync.errors import RmsyncError
 from rmsync.lockfile import Lock
 from rmsync.manifest import Manifest, load_manifest
-from rmsync.plan import Action, Plan, make_plan
+from rmsync.plan import Action, Options, Plan, make_plan, refresh_only
 from rmsync.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -192,6 +193,37 @@ base_url_option = click.option(
 color_option = click.option("--no-color", is_flag=True, help="No colour (NO_COLOR works too).")
 
 
+if TYPE_CHECKING:  # click.ParamType is generic in its stubs only in newer releases
+    _ParamType = click.ParamType[float, object]
+else:
+    _ParamType = click.ParamType
+
+
+class _Seconds(_ParamType):
+    """A duration such as 90s, 30m or 1h (a bare number is seconds)."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip()
+        units = {"s": 1, "m": 60, "h": 3600}
+        try:
+            if text and text[-1] in units:
+                return float(text[:-1]) * units[text[-1]]
+            return float(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration such as 90s, 30m or 1h", param, ctx)
+
+
+target_option = click.option(
+    "--target", "targets", multiple=True, metavar="NAME", help="Only this export (repeatable)."
+)
+
+
 @dataclass(frozen=True)
 class _Job:
     """What plan and apply share: the inputs, the client settings and the computed plan."""
@@ -201,27 +233,41 @@ class _Job:
     lock: Lock
     target: Target
     plan: Plan
+    options: Options
 
 
 def _color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
+def _options(targets: tuple[str, ...] = (), replace: tuple[str, ...] = ()) -> Options:
+    return Options(datetime.now(UTC), frozenset(replace), frozenset(targets) if targets else None)
+
+
 def _prepare(
-    manifest_path: Path, lockfile_path: Path | None, target_of: Callable[[Manifest], Target]
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    target_of: Callable[[Manifest], Target],
+    options: Options,
 ) -> _Job:
     manifest = load_manifest(manifest_path)
     path = config.lock_path(manifest, lockfile_path)
     lock = lockfile.read(path)
     where = target_of(manifest)
+    chosen = options.targets
+
+    def wanted(name: str) -> bool:
+        return chosen is None or name in chosen
+
     with Client(where.base_url, where.credentials, manifest.api_version) as client:
         pending = [
             (r.session_id, r.potential_role_id, r.export_id)
             for r in lock.records.values()
-            if not r.status.final and manifest.export(r.name) is not None
+            if not r.status.final and manifest.export(r.name) is not None and wanted(r.name)
         ]
-        live = client.live([e.potential_role_id for e in manifest.exports], pending)
-    return _Job(manifest, path, lock, where, make_plan(manifest, lock, live))
+        roles = [e.potential_role_id for e in manifest.exports if wanted(e.name)]
+        live = client.live(roles, pending)
+    return _Job(manifest, path, lock, where, make_plan(manifest, lock, live, options), options)
 
 
 def _env_target(base_url: str | None) -> Callable[[Manifest], Target]:
@@ -233,6 +279,10 @@ def _env_target(base_url: str | None) -> Callable[[Manifest], Target]:
 @lockfile_option
 @base_url_option
 @color_option
+@target_option
+@click.option(
+    "--replace", multiple=True, metavar="NAME", help="Re-export this one anyway (repeatable)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes.")
 def plan(
@@ -240,11 +290,13 @@ def plan(
     lockfile_path: Path | None,
     base_url: str | None,
     no_color: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
     as_json: bool,
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would do: compare the manifest and lockfile with the tenant."""
-    job = _prepare(manifest_path, lockfile_path, _env_target(base_url))
+    job = _prepare(manifest_path, lockfile_path, _env_target(base_url), _options(targets, replace))
     click.echo(
         render.as_json(job.plan) if as_json else render.text(job.plan, _color(no_color)), nl=False
     )
@@ -252,60 +304,148 @@ def plan(
         sys.exit(2)
 
 
+wait_option = click.option(
+    "--wait", is_flag=True, help="Follow started and pending exports until SUCCESS or ERROR."
+)
+timeout_option = click.option(
+    "--timeout", type=_Seconds(), default="30m", show_default=True, help="How long --wait waits."
+)
+lock_timeout_option = click.option(
+    "--lock-timeout",
+    type=_Seconds(),
+    default="0s",
+    show_default=True,
+    help="How long to wait for another apply to finish.",
+)
+
+
 @cli.command()
 @manifest_option
 @lockfile_option
 @base_url_option
 @color_option
+@target_option
+@click.option(
+    "--replace", multiple=True, metavar="NAME", help="Re-export this one anyway (repeatable)."
+)
 @click.option(
     "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
 )
+@wait_option
+@timeout_option
+@lock_timeout_option
 def apply(
     manifest_path: Path,
     lockfile_path: Path | None,
     base_url: str | None,
     no_color: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
     auto_approve: bool,
+    wait: bool,
+    timeout: float,
+    lock_timeout: float,
 ) -> None:
     """Start the missing exports and record every result in the lockfile."""
-    _apply(
-        _prepare(manifest_path, lockfile_path, _env_target(base_url)),
-        _color(no_color),
-        auto_approve,
-    )
-
-
-def _apply(job: _Job, color: bool, auto_approve: bool) -> None:
-    click.echo(render.text(job.plan, color), nl=False)
-    if not job.plan.changed:
-        return
-    if not auto_approve:
-        if not sys.stdin.isatty():
-            raise RmsyncError(
-                "apply asks for confirmation: run it in a terminal, or pass --auto-approve"
-            )
-        answer = click.prompt(
-            "\nDo you want to perform these actions? Only 'yes' will be accepted",
-            default="",
-            show_default=False,
+    lock_path = config.lock_path(load_manifest(manifest_path), lockfile_path)
+    with runlock.held(lock_path, lock_timeout):
+        job = _prepare(
+            manifest_path, lockfile_path, _env_target(base_url), _options(targets, replace)
         )
-        if answer.strip() != "yes":
-            raise RmsyncError("apply cancelled: nothing was changed")
-    click.echo("")
+        _apply(job, _color(no_color), auto_approve, timeout if wait else None)
+
+
+@cli.command()
+@manifest_option
+@lockfile_option
+@base_url_option
+@target_option
+@wait_option
+@timeout_option
+@lock_timeout_option
+def refresh(
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    base_url: str | None,
+    targets: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    lock_timeout: float,
+) -> None:
+    """Update recorded export statuses from the tenant; start nothing."""
+    lock_path = config.lock_path(load_manifest(manifest_path), lockfile_path)
+    with runlock.held(lock_path, lock_timeout):
+        job = _prepare(manifest_path, lockfile_path, _env_target(base_url), _options(targets))
+        only = replace(job, plan=refresh_only(job.plan))
+        _apply(only, False, True, timeout if wait else None)
+
+
+def _apply(job: _Job, color: bool, auto_approve: bool, wait: float | None = None) -> None:
+    click.echo(render.text(job.plan, color), nl=False)
+    if job.plan.changed and not auto_approve:
+        _confirm()
     where = job.target
+    outcomes: list[Outcome] = []
     with Client(where.base_url, where.credentials, job.manifest.api_version) as client:
-        _, outcomes = apply_plan(job.plan, client, job.lock, job.lock_path, _now, _report)
+        lock = job.lock
+        if job.plan.changed:
+            click.echo("")
+            lock, outcomes = apply_plan(job.plan, client, job.lock, job.lock_path, _now, _report)
+            _summary(job, outcomes)
+        if wait is not None:
+            chosen = job.options.targets
+            names = sorted(n for n in lock.records if chosen is None or n in chosen)
+            lock = wait_for(
+                client, lock, job.lock_path, names, _now, Timing(timeout=wait), _progress()
+            )
     failed = [o for o in outcomes if not o.ok]
-    done = Counter(o.step.action for o in outcomes if o.ok)
-    click.echo(
-        f"\nApply complete: {done[Action.EXPORT]} exported, {done[Action.REEXPORT]} re-exported, "
-        f"{done[Action.UPDATE]} updated, {done[Action.FORGET]} forgotten, {len(failed)} failed."
-    )
     if failed:
         raise RmsyncError(
             f"{len(failed)} of {len(outcomes)} actions failed; "
             f"the others are recorded in {job.lock_path}"
         )
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise RmsyncError(
+            "apply asks for confirmation: run it in a terminal, or pass --auto-approve"
+        )
+    answer = click.prompt(
+        "\nDo you want to perform these actions? Only 'yes' will be accepted",
+        default="",
+        show_default=False,
+    )
+    if answer.strip() != "yes":
+        raise RmsyncError("apply cancelled: nothing was changed")
+
+
+def _summary(job: _Job, outcomes: list[Outcome]) -> None:
+    failed = sum(not o.ok for o in outcomes)
+    done = Counter(o.step.action for o in outcomes if o.ok)
+    click.echo(
+        f"\nApply complete: {done[Action.EXPORT]} exported, {done[Action.REEXPORT]} re-exported, "
+        f"{done[Action.UPDATE]} updated, {done[Action.FORGET]} forgotten, {failed} failed."
+    )
+
+
+def _progress() -> Callable[[Progress], None]:
+    """On a terminal, one line rewritten in place; elsewhere (CI), one line per state change."""
+    terminal = sys.stdout.isatty()
+
+    def report(p: Progress) -> None:
+        if terminal:
+            done = p.total - p.running
+            bar = "#" * round(20 * done / p.total)
+            end = "\n" if p.running == 0 else ""
+            line = f"Waiting: [{bar:<20}] {done}/{p.total} finished ({p.name}: {p.new.value})"
+            click.echo(f"\r{line}\x1b[K{end}", nl=False)
+        else:
+            click.echo(
+                f"{p.name}: {p.old.value} → {p.new.value} ({p.running} of {p.total} still running)"
+            )
+
+    return report
 
 
 def _report(outcome: Outcome) -> None:
@@ -376,13 +516,17 @@ def demo() -> None:
         click.echo(f"rmsync demo: sandbox tenant at {sb.base_url}; manifest copied to {manifest}\n")
         click.echo("$ rmsync plan")
         click.echo(
-            render.text(_prepare(manifest, None, lambda _: where).plan, _color(False)), nl=False
+            render.text(_prepare(manifest, None, lambda _: where, _options()).plan, _color(False)),
+            nl=False,
         )
         click.echo("\n$ rmsync apply --auto-approve")
-        _apply(_prepare(manifest, None, lambda _: where), _color(False), auto_approve=True)
+        _apply(
+            _prepare(manifest, None, lambda _: where, _options()), _color(False), auto_approve=True
+        )
         click.echo("\n$ rmsync plan")
         click.echo(
-            render.text(_prepare(manifest, None, lambda _: where).plan, _color(False)), nl=False
+            render.text(_prepare(manifest, None, lambda _: where, _options()).plan, _color(False)),
+            nl=False,
         )
         click.echo(f"\n$ cat {config.LOCKFILE_NAME}")
         click.echo((folder / config.LOCKFILE_NAME).read_text(encoding="utf-8"), nl=False)

@@ -44,6 +44,19 @@ class ExportParams:
 
 
 @dataclass(frozen=True)
+class Duration:
+    """A manifest duration such as `30d`: its text as written and its length in seconds."""
+
+    text: str
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        unit = {"m": 60, "h": 3600, "d": 86400, "w": 604800}[text[-1]]
+        return cls(text, int(text[:-1]) * unit)
+
+
+@dataclass(frozen=True)
 class Export:
     """One desired export, with where it was declared."""
 
@@ -53,6 +66,8 @@ class Export:
     params: ExportParams
     file: str
     line: int
+    refresh_after: Duration | None = None
+    download: str | None = None
 
 
 @dataclass(frozen=True)
@@ -177,17 +192,23 @@ def _exports(doc: Located) -> list[Export]:
     base = ExportParams(
         defaults.get("min_entitlement_popularity", 0), defaults.get("include_common_access", True)
     )
-    return [
-        Export(
-            name,
-            body["session_id"].lower(),
-            body["potential_role_id"].lower(),
-            ExportParams(
-                body.get("min_entitlement_popularity", base.min_entitlement_popularity),
-                body.get("include_common_access", base.include_common_access),
-            ),
-            doc.file,
-            doc.line_of(("exports", name)),
+    exports = []
+    for name, body in (doc.data.get("exports") or {}).items():
+        refresh = body.get("refresh_after", defaults.get("refresh_after"))
+        params = ExportParams(
+            body.get("min_entitlement_popularity", base.min_entitlement_popularity),
+            body.get("include_common_access", base.include_common_access),
         )
-        for name, body in (doc.data.get("exports") or {}).items()
-    ]
+        exports.append(
+            Export(
+                name,
+                body["session_id"].lower(),
+                body["potential_role_id"].lower(),
+                params,
+                doc.file,
+                doc.line_of(("exports", name)),
+                Duration.parse(refresh) if refresh else None,
+                body.get("download"),
+            )
+        )
+    return exports

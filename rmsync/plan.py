@@ -8,7 +8,8 @@ Must not: do I/O, read the clock, or import HTTP or CLI libraries.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -76,25 +77,58 @@ class Plan:
         return {action: found[action] for action in Action}
 
 
-def make_plan(manifest: Manifest, lock: Lock, live: Live) -> Plan:
+@dataclass(frozen=True)
+class Options:
+    """How to plan: the time (for refresh_after), names to re-export anyway, names to limit to."""
+
+    now: datetime | None = None
+    replace: frozenset[str] = frozenset()
+    targets: frozenset[str] | None = None
+
+
+def make_plan(manifest: Manifest, lock: Lock, live: Live, options: Options = Options()) -> Plan:
     """The plan for `manifest` given what the lockfile records and the tenant reports."""
-    problems = [p for e in manifest.exports if (p := _reference_problem(e, live)) is not None]
+    exports, records = _targeted(manifest, lock, options)
+    problems = [p for e in exports if (p := _reference_problem(e, live)) is not None]
     if problems:
         raise PlanError(problems)
     steps: list[Step] = []
     unchanged: list[str] = []
-    for export in manifest.exports:
+    for export in exports:
         role = live.roles[export.potential_role_id]
         assert role is not None  # _reference_problem reported every missing role
-        record = lock.get(export.name)
-        step = _step(export, record, role, live) if record else _new(export, role)
+        record = records.get(export.name)
+        step = _step(export, record, role, live, options) if record else _new(export, role)
         if step is None:
             unchanged.append(export.name)
         else:
             steps.append(step)
     wanted = {e.name for e in manifest.exports}
-    steps += [_forget(record) for name, record in lock.records.items() if name not in wanted]
+    steps += [_forget(record) for name, record in records.items() if name not in wanted]
     return Plan(tuple(sorted(steps, key=lambda s: s.name)), tuple(sorted(unchanged)))
+
+
+def _targeted(
+    manifest: Manifest, lock: Lock, options: Options
+) -> tuple[list[Export], dict[str, Record]]:
+    """The exports and records the plan covers; unknown --target or --replace names are errors."""
+    known = {e.name for e in manifest.exports} | set(lock.records)
+    problems = [
+        Problem(
+            "<command line>", 1, flag, f"{name!r} is not an export in the manifest or the lockfile"
+        )
+        for flag, names in (
+            ("--target", options.targets or frozenset()),
+            ("--replace", options.replace),
+        )
+        for name in sorted(names - known)
+    ]
+    if problems:
+        raise PlanError(problems)
+    chosen = options.targets
+    exports = [e for e in manifest.exports if chosen is None or e.name in chosen]
+    records = {n: r for n, r in lock.records.items() if chosen is None or n in chosen}
+    return exports, records
 
 
 def _reference_problem(export: Export, live: Live) -> Problem | None:
@@ -141,7 +175,7 @@ def _forget(record: Record) -> Step:
     )
 
 
-def _step(export: Export, record: Record, role: Role, live: Live) -> Step | None:
+def _step(export: Export, record: Record, role: Role, live: Live, options: Options) -> Step | None:
     changes = _diff(_wanted(record), _wanted(export))
     role_changes = _diff(
         _role_state(record.role.as_dict()), _role_state(role.fingerprint.as_dict()), "role."
@@ -156,6 +190,10 @@ def _step(export: Export, record: Record, role: Role, live: Live) -> Step | None
         reasons.append(f"the tenant no longer knows export {record.export_id}")
     elif status is Status.ERROR:
         reasons.append("the recorded export ended in ERROR")
+    if export.name in options.replace:
+        reasons.append("a replacement was asked for (--replace)")
+    if (stale := _stale(export, record, options.now)) is not None:
+        reasons.append(stale)
     status_change = (
         ()
         if status in (None, record.status)
@@ -180,6 +218,24 @@ def _step(export: Export, record: Record, role: Role, live: Live) -> Step | None
         record,
         status,
     )
+
+
+def _stale(export: Export, record: Record, now: datetime | None) -> str | None:
+    """Why a successful export is too old to keep, per the export's refresh_after."""
+    if now is None or export.refresh_after is None or record.status is not Status.SUCCESS:
+        return None
+    done = datetime.fromisoformat((record.finished_at or record.started_at).replace("Z", "+00:00"))
+    age = now - done
+    if age.total_seconds() <= export.refresh_after.seconds:
+        return None
+    return f"the export is {_age(age)} old (refresh_after {export.refresh_after.text})"
+
+
+def _age(age: timedelta) -> str:
+    hours = int(age.total_seconds() // 3600)
+    if hours >= 48:
+        return f"{hours // 24} days"
+    return f"{hours} hours" if hours >= 2 else f"{int(age.total_seconds() // 60)} minutes"
 
 
 def _live_status(record: Record, live: Live) -> Status | None:
@@ -208,3 +264,20 @@ def _role_state(fingerprint: dict[str, Any]) -> dict[str, Any]:
 def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> tuple[Change, ...]:
     keys = DeepDiff(old, new, ignore_order=True).affected_root_keys
     return tuple(Change(prefix + str(k), old.get(k), new.get(k)) for k in sorted(keys, key=str))
+
+
+def refresh_only(plan: Plan) -> Plan:
+    """Only the lockfile updates of `plan`: recorded statuses that moved on, nothing started."""
+    steps = tuple(
+        replace(
+            step,
+            action=Action.UPDATE,
+            reasons=(f"the export moved on: {step.record.status.value} → {step.status.value}",),
+            changes=tuple(c for c in step.changes if c.field == "status"),
+        )
+        for step in plan.steps
+        if step.record is not None
+        and step.status is not None
+        and step.status is not step.record.status
+    )
+    return Plan(steps, ())
