@@ -11,11 +11,11 @@ import pytest
 
 from rmsync import lockfile
 from rmsync.api import Client, Credentials
-from rmsync.apply import Outcome, apply_plan
+from rmsync.apply import Outcome, Progress, Timing, WaitTimeout, apply_plan, wait_for
 from rmsync.lockfile import Lock, Status
 from rmsync.manifest import ExportParams, Manifest, load_manifest
 from rmsync.plan import Action, Plan, make_plan
-from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from tests.conftest import FakeClock
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +109,51 @@ def test_interrupted_apply_keeps_what_landed(
             apply_plan(plan, client, Lock(), lock_path, fixed_now, interrupt_after_two)
     kept = lockfile.read(lock_path)
     assert sorted(kept.records) == [s.name for s in plan.steps[:2]]
+
+
+def test_wait_records_every_state_change_until_all_end(
+    sandbox: Sandbox, clock: FakeClock, example: Path
+) -> None:
+    lock_path = example.parent / "rmsync.lock.yaml"
+    manifest = load_manifest(example)
+    seen: list[Progress] = []
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
+        lock, _ = apply_plan(
+            planned(client, manifest, Lock()), client, Lock(), lock_path, fixed_now
+        )
+        names = sorted(lock.records)
+        timing = Timing(timeout=600, clock=clock, sleep=sleep, first_delay=0.25)
+        lock = wait_for(client, lock, lock_path, names, fixed_now, timing, seen.append)
+    assert {r.status for r in lock.records.values()} == {Status.SUCCESS}
+    assert lockfile.read(lock_path) == lock
+    assert slept == [0.25, 0.5, 1.0]  # backing off: QUEUED until 0.5 s, IN_PROGRESS until 1.5 s
+    assert [(p.old, p.new) for p in seen if p.name == "payroll"] == [
+        (Status.QUEUED, Status.IN_PROGRESS),
+        (Status.IN_PROGRESS, Status.SUCCESS),
+    ]
+    assert seen[-1].running == 0 and seen[-1].total == 5
+
+
+def test_wait_times_out_with_states_recorded(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, example: Path
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(queued=1, running=3600))
+    lock_path = example.parent / "rmsync.lock.yaml"
+    manifest = load_manifest(example)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
+        lock, _ = apply_plan(
+            planned(client, manifest, Lock()), client, Lock(), lock_path, fixed_now
+        )
+        timing = Timing(timeout=60, clock=clock, sleep=clock.advance)
+        with pytest.raises(
+            WaitTimeout,
+            match="timed out waiting for 5 exports: account-executives \\(IN_PROGRESS\\)",
+        ):
+            wait_for(client, lock, lock_path, sorted(lock.records), fixed_now, timing)
+    assert {r.status for r in lockfile.read(lock_path).records.values()} == {Status.IN_PROGRESS}

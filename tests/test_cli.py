@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 
 from rmsync.cli import cli, main
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
-from tests.conftest import TLS, token
+from tests.conftest import TLS, FakeClock, token
 
 RMSYNC = [sys.executable, "-m", "rmsync"]
 
@@ -323,3 +324,83 @@ def test_apply_asks_on_a_terminal(
     assert (project / "rmsync.lock.yaml").exists() is (answer == "yes")
     if answer == "no":
         assert "apply cancelled: nothing was changed" in err
+
+
+def test_apply_wait_prints_one_line_per_state_change_in_ci(
+    project: Path, make_sandbox: Callable[..., Sandbox], tenant_env: dict[str, str]
+) -> None:
+    live_clock = make_sandbox(clock=time.time, schedule=Schedule(0.2, 0.3))
+    env = tenant_env | {"SAIL_BASE_URL": live_clock.base_url}
+    result = rmsync(
+        "apply",
+        "--auto-approve",
+        "--wait",
+        "--timeout",
+        "1m",
+        "--target",
+        "payroll",
+        "--target",
+        "sre-on-call",
+        cwd=project,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    changes = [line for line in result.stdout.splitlines() if "still running)" in line]
+    assert changes and changes[-1].endswith("(0 of 2 still running)")
+    assert all(line.split(":")[0] in ("payroll", "sre-on-call") for line in changes)
+    lock = (project / "rmsync.lock.yaml").read_text()
+    assert lock.count("status: SUCCESS") == 2
+    assert "accounting-core" not in lock
+
+
+def test_refresh_updates_statuses_and_starts_nothing(
+    project: Path, make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    sandbox = make_sandbox()  # the fake clock: exports move only when the test says
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+    env |= {
+        "SAIL_BASE_URL": sandbox.base_url,
+        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+    }
+    assert rmsync("apply", "--auto-approve", cwd=project, env=env).returncode == 0
+    assert (project / "rmsync.lock.yaml").read_text().count("status: QUEUED") == 5
+    clock.advance(5)
+    refreshed = rmsync("refresh", cwd=project, env=env)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert (
+        "Apply complete: 0 exported, 0 re-exported, 5 updated, 0 forgotten, 0 failed."
+        in refreshed.stdout
+    )
+    assert (project / "rmsync.lock.yaml").read_text().count("status: SUCCESS") == 5
+    assert (
+        rmsync("refresh", cwd=project, env=env).stdout
+        == "No changes. The lockfile matches the manifest and the tenant.\n"
+    )
+
+
+def test_a_second_apply_is_refused_while_the_lock_is_held(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    holder = {"host": "ci-runner-7", "pid": 4242, "since": "2026-11-23T12:00:00Z"}
+    (project / ".rmsync.lock.yaml.lock").write_text(json.dumps(holder))
+    result = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
+    assert result.returncode == 1
+    assert (
+        "another apply holds the lock (host ci-runner-7, pid 4242, since 2026-11-23T12:00:00Z)"
+        in result.stderr
+    )
+    assert not (project / "rmsync.lock.yaml").exists()
+    assert rmsync("plan", cwd=project, env=tenant_env).returncode == 0  # plan takes no lock
+
+
+def test_target_and_replace(project: Path, tenant_env: dict[str, str]) -> None:
+    assert rmsync("apply", "--auto-approve", cwd=project, env=tenant_env).returncode == 0
+    plan = rmsync(
+        "plan", "--target", "payroll", "--replace", "payroll", cwd=project, env=tenant_env
+    )
+    assert "-/+ re-export payroll" in plan.stdout
+    assert plan.stdout.endswith("Plan: 0 to export, 1 to re-export, 0 to update, 0 to forget.\n")
+    unknown = rmsync("plan", "--target", "nope", cwd=project, env=tenant_env)
+    assert unknown.returncode == 1
+    assert "--target: 'nope' is not an export" in unknown.stderr

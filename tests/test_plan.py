@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from rmsync.lockfile import Lock, Record, Status
-from rmsync.manifest import ApiVersion, Export, ExportParams, Manifest
+from rmsync.manifest import ApiVersion, Duration, Export, ExportParams, Manifest
 from rmsync.models import ExportJob, Live, Role
-from rmsync.plan import Action, Change, PlanError, make_plan
+from rmsync.plan import Action, Change, Options, PlanError, make_plan, refresh_only
 
 S1 = "9f36f5e5-1e81-4eca-b087-548959d91c71"
 S2 = "c7affc9a-ec78-55b6-8a8e-d584dceea31d"
@@ -153,3 +154,66 @@ def test_empty_everything_is_no_changes() -> None:
     plan = make_plan(manifest(), Lock(), Live())
     assert not plan.changed
     assert plan.counts() == dict.fromkeys(Action, 0)
+
+
+NOW = datetime(2026, 12, 15, tzinfo=UTC)
+
+
+def test_targets_limit_the_plan_and_unknown_names_are_errors() -> None:
+    m = manifest(export("a", 0), export("b", 1))
+    lock = Lock({"gone": record("gone", 2)})
+    live = Live({R[0]: role(0), R[1]: role(1)})
+    plan = make_plan(m, lock, live, Options(targets=frozenset({"b", "gone"})))
+    assert [(s.name, s.action) for s in plan.steps] == [
+        ("b", Action.EXPORT),
+        ("gone", Action.FORGET),
+    ]
+    with pytest.raises(
+        PlanError, match="--target: 'nope' is not an export in the manifest or the lockfile"
+    ):
+        make_plan(m, lock, live, Options(targets=frozenset({"nope"})))
+    with pytest.raises(PlanError, match="--replace: 'zzz' is not an export"):
+        make_plan(m, lock, live, Options(replace=frozenset({"zzz"})))
+
+
+def test_replace_forces_a_reexport() -> None:
+    m = manifest(export("a", 0))
+    plan = make_plan(
+        m, Lock({"a": record("a", 0)}), Live({R[0]: role(0)}), Options(replace=frozenset({"a"}))
+    )
+    assert [(s.action, s.reasons) for s in plan.steps] == [
+        (Action.REEXPORT, ("a replacement was asked for (--replace)",))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("refresh", "expected"),
+    [
+        ("30d", "the export is 43 days old (refresh_after 30d)"),
+        ("7w", None),
+        ("1000h", "the export is 43 days old (refresh_after 1000h)"),
+    ],
+)
+def test_refresh_after_reexports_old_successful_exports(refresh: str, expected: str | None) -> None:
+    m = manifest(replace(export("a", 0), refresh_after=Duration.parse(refresh)))
+    plan = make_plan(m, Lock({"a": record("a", 0)}), Live({R[0]: role(0)}), Options(now=NOW))
+    assert [s.reasons for s in plan.steps] == ([(expected,)] if expected else [])
+
+
+def test_refresh_only_keeps_status_updates_and_starts_nothing() -> None:
+    m = manifest(export("a", 0), export("b", 1, params=ExportParams(5, True)), export("c", 2))
+    lock = Lock({"a": record("a", 0, Status.QUEUED), "b": record("b", 1, Status.QUEUED)})
+    jobs = {
+        "exp-a": ExportJob("exp-a", Status.ERROR, ExportParams()),
+        "exp-b": ExportJob("exp-b", Status.QUEUED, ExportParams()),
+    }
+    full = make_plan(m, lock, Live({R[n]: role(n) for n in range(3)}, jobs))
+    assert [(s.name, s.action) for s in full.steps] == [
+        ("a", Action.REEXPORT),
+        ("b", Action.REEXPORT),
+        ("c", Action.EXPORT),
+    ]
+    only = refresh_only(full)
+    assert [(s.name, s.action, s.changes) for s in only.steps] == [
+        ("a", Action.UPDATE, (Change("status", "QUEUED", "ERROR"),))
+    ]
