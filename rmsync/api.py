@@ -166,6 +166,13 @@ class Client:
             return None
         return _job(body, None)
 
+    def download(
+        self, session_id: str, role_id: str, export_id: str, sink: Callable[[bytes], None]
+    ) -> str:
+        """Stream a finished export's archive into `sink`; return the Content-Type."""
+        path = f"{self._export_path(session_id, role_id)}/{export_id}/download"
+        return str(self._send("GET", path, None, sink).headers.get("content-type", ""))
+
     def live(self, role_ids: Iterable[str], exports: Iterable[tuple[str, str, str]]) -> Live:
         """Roles and export states, fetched concurrently (within the rate limit)."""
         role_list, export_list = sorted(set(role_ids)), sorted(set(exports))
@@ -188,13 +195,25 @@ class Client:
                 f"{method} {path}: the tenant answered {response.status_code} with a non-JSON body"
             ) from None
 
-    def _send(self, method: str, path: str, body: Any) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, body: Any, sink: Callable[[bytes], None] | None = None
+    ) -> httpx.Response:
+        """Send with auth, throttling and retries; a successful body streams into `sink`."""
         refreshed = False
         for attempt in range(1, self._attempts + 1):
             self._throttle()
             headers = {"Authorization": f"Bearer {self._bearer()}"}
             try:
-                response = self._http.request(method, path, json=body, headers=headers)
+                request = self._http.build_request(method, path, json=body, headers=headers)
+                response = self._http.send(request, stream=True)
+                try:
+                    if sink is not None and response.is_success:
+                        for chunk in response.iter_bytes():
+                            sink(chunk)
+                    else:
+                        response.read()
+                finally:
+                    response.close()
             except httpx.TransportError as exc:
                 if method != "GET" or attempt == self._attempts:
                     raise ApiError(

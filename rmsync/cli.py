@@ -25,7 +25,15 @@ import yaml
 
 from rmsync import __version__, config, lockfile, render, runlock
 from rmsync.api import Client, Credentials
-from rmsync.apply import Outcome, Progress, Timing, apply_plan, wait_for
+from rmsync.apply import (
+    Outcome,
+    Progress,
+    Timing,
+    apply_plan,
+    download_ready,
+    hash_files,
+    wait_for,
+)
 from rmsync.config import Target
 from rmsync.errors import RmsyncError
 from rmsync.lockfile import Lock
@@ -267,7 +275,9 @@ def _prepare(
         ]
         roles = [e.potential_role_id for e in manifest.exports if wanted(e.name)]
         live = client.live(roles, pending)
-    return _Job(manifest, path, lock, where, make_plan(manifest, lock, live, options), options)
+    files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
+    plan = make_plan(manifest, lock, live, options, files)
+    return _Job(manifest, path, lock, where, plan, options)
 
 
 def _env_target(base_url: str | None) -> Callable[[Manifest], Target]:
@@ -386,24 +396,32 @@ def _apply(job: _Job, color: bool, auto_approve: bool, wait: float | None = None
         _confirm()
     where = job.target
     outcomes: list[Outcome] = []
+    broken: list[str] = []
     with Client(where.base_url, where.credentials, job.manifest.api_version) as client:
         lock = job.lock
         if job.plan.changed:
             click.echo("")
-            lock, outcomes = apply_plan(job.plan, client, job.lock, job.lock_path, _now, _report)
-            _summary(job, outcomes)
+            lock, outcomes = apply_plan(
+                job.plan, client, job.lock, job.lock_path, _now, _report, job.manifest.folder
+            )
+            _summary(outcomes)
         if wait is not None:
             chosen = job.options.targets
             names = sorted(n for n in lock.records if chosen is None or n in chosen)
-            lock = wait_for(
-                client, lock, job.lock_path, names, _now, Timing(timeout=wait), _progress()
-            )
-    failed = [o for o in outcomes if not o.ok]
-    if failed:
+            timing = Timing(timeout=wait)
+            lock = wait_for(client, lock, job.lock_path, names, _now, timing, _progress())
+        wanted = {s.name: s.download for s in job.plan.steps if s.download and s.action in _STARTS}
+        folder = job.manifest.folder
+        lock, broken = download_ready(client, lock, job.lock_path, wanted, folder, _report)
+    failures = [f"{o.step.name}: {o.error}" for o in outcomes if not o.ok] + broken
+    if failures:
         raise RmsyncError(
-            f"{len(failed)} of {len(outcomes)} actions failed; "
-            f"the others are recorded in {job.lock_path}"
+            f"{len(failures)} actions failed (the rest is recorded in {job.lock_path}):\n  "
+            + "\n  ".join(failures)
         )
+
+
+_STARTS = (Action.EXPORT, Action.REEXPORT, Action.UPDATE)
 
 
 def _confirm() -> None:
@@ -420,12 +438,14 @@ def _confirm() -> None:
         raise RmsyncError("apply cancelled: nothing was changed")
 
 
-def _summary(job: _Job, outcomes: list[Outcome]) -> None:
+def _summary(outcomes: list[Outcome]) -> None:
     failed = sum(not o.ok for o in outcomes)
     done = Counter(o.step.action for o in outcomes if o.ok)
+    downloaded = f"{done[Action.DOWNLOAD]} downloaded, " if done[Action.DOWNLOAD] else ""
     click.echo(
         f"\nApply complete: {done[Action.EXPORT]} exported, {done[Action.REEXPORT]} re-exported, "
-        f"{done[Action.UPDATE]} updated, {done[Action.FORGET]} forgotten, {failed} failed."
+        f"{done[Action.UPDATE]} updated, {downloaded}{done[Action.FORGET]} forgotten, "
+        f"{failed} failed."
     )
 
 

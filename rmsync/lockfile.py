@@ -63,6 +63,15 @@ class Fingerprint:
 
 
 @dataclass(frozen=True)
+class Download:
+    """An export's saved archive: path (relative to the manifest's folder), sha256, size."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
 class Record:
     """One export rmsync started, as last seen."""
 
@@ -75,6 +84,7 @@ class Record:
     started_at: str
     finished_at: str | None
     role: Fingerprint
+    download: Download | None = None
 
     def with_status(self, status: Status, now: str) -> Record:
         finished = self.finished_at or (now if status.final else None)
@@ -115,6 +125,17 @@ def _record_dict(r: Record) -> dict[str, Any]:
         "started_at": r.started_at,
         "finished_at": r.finished_at,
         "role": r.role.as_dict(),
+        **(
+            {
+                "download": {
+                    "path": r.download.path,
+                    "sha256": r.download.sha256,
+                    "size": r.download.size,
+                }
+            }
+            if r.download
+            else {}
+        ),
     }
 
 
@@ -167,12 +188,19 @@ def _record(doc: Located, name: str, body: Any) -> Record:
                 tuple(str(x) for x in role.get("excluded_entitlements") or ()),
                 None if role.get("modified") is None else str(role["modified"]),
             ),
+            _download(body.get("download")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         line = doc.line_of(("exports", name))
         detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         message = f"record is damaged ({detail}); restore the lockfile from Git"
         raise LockfileError([Problem(doc.file, line, f"exports.{name}", message)]) from None
+
+
+def _download(body: Any) -> Download | None:
+    if body is None:
+        return None
+    return Download(str(body["path"]), str(body["sha256"]), int(body["size"]))
 
 
 def read(path: Path) -> Lock:

@@ -128,6 +128,8 @@ def load_manifest(path: Path) -> Manifest:
         if not found:
             docs.append(doc)
     exports, tenant = _merge(docs, problems)
+    folder = path if path.is_dir() else path.parent
+    problems += _download_problems(exports, folder)
     if problems:
         raise ManifestError(problems)
     return Manifest(
@@ -135,7 +137,7 @@ def load_manifest(path: Path) -> Manifest:
         tenant.get("base_url"),
         tuple(sorted(exports, key=lambda e: e.name)),
         tuple(str(f) for f in files),
-        path if path.is_dir() else path.parent,
+        folder,
     )
 
 
@@ -169,6 +171,26 @@ def _merge(docs: list[Located], problems: list[Problem]) -> tuple[list[Export], 
             exports[export.name] = export
     problems += _same_work(list(exports.values()))
     return list(exports.values()), tenant
+
+
+def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
+    """Download paths must stay inside the manifest's folder and belong to one export each."""
+    problems = []
+    owner: dict[Path, Export] = {}
+    root = folder.resolve()
+    for export in sorted(exports, key=lambda e: (e.file, e.line)):
+        if export.download is None:
+            continue
+        target = (folder / export.download).resolve()
+        field = f"exports.{export.name}.download"
+        if not target.is_relative_to(root):
+            message = f"{export.download} leads outside {folder} (through a link); save inside it"
+            problems.append(Problem(export.file, export.line, field, message))
+        first = owner.setdefault(target, export)
+        if first is not export:
+            message = f"{export.download} is also the download of {first.name!r}; use one file each"
+            problems.append(Problem(export.file, export.line, field, message))
+    return problems
 
 
 def _same_work(exports: list[Export]) -> list[Problem]:

@@ -8,6 +8,7 @@ Must not: do I/O, read the clock, or import HTTP or CLI libraries.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
@@ -31,11 +32,13 @@ class Action(Enum):
     EXPORT = "+"
     REEXPORT = "-/+"
     UPDATE = "~"
+    DOWNLOAD = "<="
     FORGET = "-"
 
     @property
     def verb(self) -> str:
-        return {"+": "export", "-/+": "re-export", "~": "update", "-": "forget"}[self.value]
+        verbs = {"+": "export", "-/+": "re-export", "~": "update", "<=": "download", "-": "forget"}
+        return verbs[self.value]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Step:
     role: Role | None
     record: Record | None
     status: Status | None = None
+    download: str | None = None  # where to save the archive once the export is SUCCESS
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,15 @@ class Options:
     targets: frozenset[str] | None = None
 
 
-def make_plan(manifest: Manifest, lock: Lock, live: Live, options: Options = Options()) -> Plan:
-    """The plan for `manifest` given what the lockfile records and the tenant reports."""
+def make_plan(
+    manifest: Manifest,
+    lock: Lock,
+    live: Live,
+    options: Options = Options(),
+    files: Mapping[str, str | None] | None = None,
+) -> Plan:
+    """The plan for `manifest` given what the lockfile records, the tenant reports and, for
+    exports with a `download`, the sha256 of each file on disk (None: missing)."""
     exports, records = _targeted(manifest, lock, options)
     problems = [p for e in exports if (p := _reference_problem(e, live)) is not None]
     if problems:
@@ -98,7 +109,10 @@ def make_plan(manifest: Manifest, lock: Lock, live: Live, options: Options = Opt
         role = live.roles[export.potential_role_id]
         assert role is not None  # _reference_problem reported every missing role
         record = records.get(export.name)
-        step = _step(export, record, role, live, options) if record else _new(export, role)
+        if record is None:
+            step: Step | None = _new(export, role)
+        else:
+            step = _step(export, record, role, live, options, files or {})
         if step is None:
             unchanged.append(export.name)
         else:
@@ -157,6 +171,7 @@ def _new(export: Export, role: Role) -> Step:
         export.params,
         role,
         None,
+        download=export.download,
     )
 
 
@@ -175,7 +190,14 @@ def _forget(record: Record) -> Step:
     )
 
 
-def _step(export: Export, record: Record, role: Role, live: Live, options: Options) -> Step | None:
+def _step(
+    export: Export,
+    record: Record,
+    role: Role,
+    live: Live,
+    options: Options,
+    files: Mapping[str, str | None],
+) -> Step | None:
     changes = _diff(_wanted(record), _wanted(export))
     role_changes = _diff(
         _role_state(record.role.as_dict()), _role_state(role.fingerprint.as_dict()), "role."
@@ -199,7 +221,12 @@ def _step(export: Export, record: Record, role: Role, live: Live, options: Optio
         if status in (None, record.status)
         else (Change("status", record.status.value, status.value),)
     )
-    action = Action.REEXPORT if reasons else Action.UPDATE if status_change else None
+    fetch = None if reasons else _fetch_reason(export, record, status, files)
+    if fetch is not None:
+        reasons.append(fetch)
+        action: Action | None = Action.DOWNLOAD
+    else:
+        action = Action.REEXPORT if reasons else Action.UPDATE if status_change else None
     if action is None:
         return None
     if action is Action.UPDATE:
@@ -217,7 +244,27 @@ def _step(export: Export, record: Record, role: Role, live: Live, options: Optio
         role,
         record,
         status,
+        export.download,
     )
+
+
+def _fetch_reason(
+    export: Export, record: Record, status: Status | None, files: Mapping[str, str | None]
+) -> str | None:
+    """Why the archive must be (re)downloaded, if the export wants one and has succeeded."""
+    if export.download is None or status is not Status.SUCCESS:
+        return None
+    saved = record.download
+    if saved is None:
+        return f"the archive is not saved yet (download: {export.download})"
+    if saved.path != export.download:
+        return f"the download path changed: {saved.path} → {export.download}"
+    found = files.get(export.download)
+    if found is None:
+        return f"{export.download} is missing"
+    if found != saved.sha256:
+        return f"{export.download} was altered (its sha256 differs from the recorded one)"
+    return None
 
 
 def _stale(export: Export, record: Record, now: datetime | None) -> str | None:

@@ -13,11 +13,18 @@ from rmsync.models import Role
 from rmsync.plan import Action, Change, Plan, Step
 
 PLAN_FORMAT = 1
-_COLOURS = {Action.EXPORT: "32", Action.REEXPORT: "35", Action.UPDATE: "33", Action.FORGET: "31"}
+_COLOURS = {
+    Action.EXPORT: "32",
+    Action.REEXPORT: "35",
+    Action.UPDATE: "33",
+    Action.DOWNLOAD: "36",
+    Action.FORGET: "31",
+}
 _HEADLINE = {
     Action.EXPORT: "will be exported",
     Action.REEXPORT: "will be re-exported",
     Action.UPDATE: "will be updated in the lockfile",
+    Action.DOWNLOAD: "will be downloaded",
     Action.FORGET: "will be forgotten",
 }
 
@@ -46,9 +53,10 @@ def summary(plan: Plan) -> str:
     if not plan.changed:
         return "No changes. The lockfile matches the manifest and the tenant."
     n = plan.counts()
+    downloads = f"{n[Action.DOWNLOAD]} to download, " if n[Action.DOWNLOAD] else ""
     return (
         f"Plan: {n[Action.EXPORT]} to export, {n[Action.REEXPORT]} to re-export, "
-        f"{n[Action.UPDATE]} to update, {n[Action.FORGET]} to forget."
+        f"{n[Action.UPDATE]} to update, {downloads}{n[Action.FORGET]} to forget."
     )
 
 
@@ -83,6 +91,8 @@ def _block(step: Step, color: bool) -> list[str]:
     rows += [("~", c.field, _change(c)) for c in step.changes if c.field not in _SHOWN]
     if step.record is not None:
         rows.append((" ", "export_id", step.record.export_id))
+    if step.download is not None:
+        rows.append((" ", "download", step.download))
     width = max(len(name) for _, name, _ in rows)
     return head + [f"      {mark} {name.ljust(width)} = {value}" for mark, name, value in rows]
 
@@ -129,6 +139,7 @@ def _step_json(step: Step) -> dict[str, Any]:
         },
         "role": None if role is None else {"id": role.id, **role.fingerprint.as_dict()},
         "recorded_export_id": step.record.export_id if step.record else None,
+        "download": step.download,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pty
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -404,3 +406,66 @@ def test_target_and_replace(project: Path, tenant_env: dict[str, str]) -> None:
     unknown = rmsync("plan", "--target", "nope", cwd=project, env=tenant_env)
     assert unknown.returncode == 1
     assert "--target: 'nope' is not an export" in unknown.stderr
+
+
+def add_download(project: Path, path: str) -> None:
+    manifest = project / "rmsync.yaml"
+    line = f"    potential_role_id: {ACCOUNTING_ID}\n"
+    manifest.write_text(manifest.read_text().replace(line, f"{line}    download: {path}\n"))
+
+
+ACCOUNTING_ID = "e0cc5d7d-bf7f-4f81-b2af-8885b09d9923"
+
+
+def test_downloads_are_saved_checked_and_restored(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    add_download(project, "exports/accounting-core.zip")
+    planned = rmsync("plan", cwd=project, env=tenant_env)
+    assert "download                   = exports/accounting-core.zip" in planned.stdout
+    applied = rmsync("apply", "--auto-approve", "--wait", cwd=project, env=tenant_env)
+    assert applied.returncode == 0, applied.stderr
+    archive = project / "exports" / "accounting-core.zip"
+    with zipfile.ZipFile(archive) as zf:
+        assert zf.namelist() == ["identities.csv", "entitlements.csv"]
+    lock = (project / "rmsync.lock.yaml").read_text()
+    assert f"sha256: {hashlib.sha256(archive.read_bytes()).hexdigest()}" in lock
+    assert f"size: {archive.stat().st_size}" in lock
+    assert rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env).returncode == 0
+    archive.write_bytes(b"tampered")
+    altered = rmsync("plan", cwd=project, env=tenant_env)
+    assert "<= download accounting-core" in altered.stdout
+    assert "exports/accounting-core.zip was altered" in altered.stdout
+    assert altered.stdout.endswith(
+        "Plan: 0 to export, 0 to re-export, 0 to update, 1 to download, 0 to forget.\n"
+    )
+    restored = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
+    assert "1 downloaded" in restored.stdout
+    assert zipfile.is_zipfile(archive)
+    archive.unlink()
+    assert (
+        "exports/accounting-core.zip is missing"
+        in rmsync("plan", cwd=project, env=tenant_env).stdout
+    )
+    assert [p.name for p in (project / "exports").iterdir()] == []  # no temporary files left behind
+
+
+@pytest.mark.parametrize("path", ["../outside.zip", "/tmp/abs.zip", "exports/a.txt"])
+def test_download_paths_must_stay_inside(project: Path, path: str) -> None:
+    add_download(project, path)
+    result = rmsync("validate", cwd=project, env=dict(os.environ))
+    assert result.returncode == 1
+    assert (
+        "exports.accounting-core.download: must be a relative path ending in .zip" in result.stderr
+    )
+
+
+def test_download_through_a_link_out_of_the_folder_is_refused(
+    project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("outside")
+    (project / "linked").symlink_to(outside)
+    add_download(project, "linked/a.zip")
+    result = rmsync("validate", cwd=project, env=dict(os.environ))
+    assert result.returncode == 1
+    assert "linked/a.zip leads outside" in result.stderr

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rmsync.lockfile import Lock, Record, Status
+from rmsync.lockfile import Download, Lock, Record, Status
 from rmsync.manifest import ApiVersion, Duration, Export, ExportParams, Manifest
 from rmsync.models import ExportJob, Live, Role
 from rmsync.plan import Action, Change, Options, PlanError, make_plan, refresh_only
@@ -116,6 +116,7 @@ def test_every_kind_of_action_with_reasons_and_changes() -> None:
         Action.EXPORT: 1,
         Action.REEXPORT: 4,
         Action.UPDATE: 1,
+        Action.DOWNLOAD: 0,
         Action.FORGET: 1,
     }
 
@@ -217,3 +218,53 @@ def test_refresh_only_keeps_status_updates_and_starts_nothing() -> None:
     assert [(s.name, s.action, s.changes) for s in only.steps] == [
         ("a", Action.UPDATE, (Change("status", "QUEUED", "ERROR"),))
     ]
+
+
+def _saved(rec: Record, path: str = "exports/a.zip", sha: str = "abc") -> Record:
+    return replace(rec, download=Download(path, sha, 10))
+
+
+@pytest.mark.parametrize(
+    ("saved", "files", "reason"),
+    [
+        (False, {}, "the archive is not saved yet (download: exports/a.zip)"),
+        (True, {"exports/a.zip": None}, "exports/a.zip is missing"),
+        (
+            True,
+            {"exports/a.zip": "zzz"},
+            "exports/a.zip was altered (its sha256 differs from the recorded one)",
+        ),
+        (True, {"exports/a.zip": "abc"}, None),
+    ],
+)
+def test_downloads_are_planned_when_missing_or_altered(
+    saved: bool, files: dict[str, str | None], reason: str | None
+) -> None:
+    m = manifest(replace(export("a", 0), download="exports/a.zip"))
+    rec = _saved(record("a", 0)) if saved else record("a", 0)
+    plan = make_plan(m, Lock({"a": rec}), Live({R[0]: role(0)}), files=files)
+    if reason is None:
+        assert not plan.changed
+    else:
+        assert [(s.action, s.reasons, s.download) for s in plan.steps] == [
+            (Action.DOWNLOAD, (reason,), "exports/a.zip")
+        ]
+
+
+def test_a_moved_download_path_and_a_finished_export_are_downloads() -> None:
+    m = manifest(
+        replace(export("a", 0), download="new/a.zip"), replace(export("b", 1), download="b.zip")
+    )
+    lock = Lock({"a": _saved(record("a", 0)), "b": record("b", 1, Status.IN_PROGRESS)})
+    jobs = {"exp-b": ExportJob("exp-b", Status.SUCCESS, ExportParams())}
+    plan = make_plan(
+        m,
+        lock,
+        Live({R[0]: role(0), R[1]: role(1)}, jobs),
+        files={"new/a.zip": None, "b.zip": None},
+    )
+    assert [(s.name, s.action, s.reasons[0]) for s in plan.steps] == [
+        ("a", Action.DOWNLOAD, "the download path changed: exports/a.zip → new/a.zip"),
+        ("b", Action.DOWNLOAD, "the archive is not saved yet (download: b.zip)"),
+    ]
+    assert plan.steps[1].changes == (Change("status", "IN_PROGRESS", "SUCCESS"),)
