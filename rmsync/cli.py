@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from rmsync import __version__, config, lockfile, render, runlock
+from rmsync import __version__, config, lockfile, planfile, render, runlock
 from rmsync.api import Client, Credentials
 from rmsync.apply import (
     Outcome,
@@ -38,7 +38,7 @@ from rmsync.config import Target
 from rmsync.errors import RmsyncError
 from rmsync.lockfile import Lock
 from rmsync.manifest import Manifest, load_manifest
-from rmsync.plan import Action, Options, Plan, make_plan, refresh_only
+from rmsync.plan import Action, Options, Plan, Provenance, make_plan, refresh_only
 from rmsync.sandbox import (
     DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET,
@@ -258,11 +258,22 @@ def _prepare(
     target_of: Callable[[Manifest], Target],
     options: Options,
 ) -> _Job:
+    manifest_digest = planfile.digest_manifest(manifest_path)
     manifest = load_manifest(manifest_path)
     path = config.lock_path(manifest, lockfile_path)
+    lock_digest = planfile.digest_lockfile(path)
     lock = lockfile.read(path)
     where = target_of(manifest)
     chosen = options.targets
+    source = Provenance(
+        str(manifest_path),
+        manifest_digest,
+        str(path),
+        lock_digest,
+        manifest.api_version.value,
+        None if chosen is None else tuple(sorted(chosen)),
+        tuple(sorted(options.replace)),
+    )
 
     def wanted(name: str) -> bool:
         return chosen is None or name in chosen
@@ -276,7 +287,7 @@ def _prepare(
         roles = [e.potential_role_id for e in manifest.exports if wanted(e.name)]
         live = client.live(roles, pending)
     files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
-    plan = make_plan(manifest, lock, live, options, files)
+    plan = replace(make_plan(manifest, lock, live, options, files), provenance=source)
     return _Job(manifest, path, lock, where, plan, options)
 
 
@@ -293,7 +304,20 @@ def _env_target(base_url: str | None) -> Callable[[Manifest], Target]:
 @click.option(
     "--replace", multiple=True, metavar="NAME", help="Re-export this one anyway (repeatable)."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, markdown for a pull-request comment.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the plan here, for `rmsync apply FILE`.",
+)
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes.")
 def plan(
     manifest_path: Path,
@@ -302,16 +326,54 @@ def plan(
     no_color: bool,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    fmt: str,
     as_json: bool,
+    out: Path | None,
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would do: compare the manifest and lockfile with the tenant."""
     job = _prepare(manifest_path, lockfile_path, _env_target(base_url), _options(targets, replace))
-    click.echo(
-        render.as_json(job.plan) if as_json else render.text(job.plan, _color(no_color)), nl=False
-    )
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        click.echo(render.as_json(job.plan), nl=False)
+    elif fmt == "markdown":
+        comment = render.markdown(job.plan)
+        click.echo(comment, nl=False)
+        _step_summary(comment)
+    else:
+        click.echo(render.text(job.plan, _color(no_color)), nl=False)
+    if out is not None:
+        _save(out, render.as_json(job.plan))
+        click.echo(
+            f"\nSaved this plan to {out}; `rmsync apply {out}` applies exactly it.",
+            err=fmt != "text",
+        )
     if detailed_exitcode and job.plan.changed:
         sys.exit(2)
+
+
+def _save(path: Path, text: str) -> None:
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path())
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        Path(tmp).replace(path)
+    except OSError as exc:
+        raise RmsyncError(f"{path}: cannot write the plan: {exc.strerror}") from None
+
+
+def _step_summary(markdown: str) -> None:
+    """On GitHub Actions, add the comment to the job's summary page too."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    except OSError as exc:
+        raise RmsyncError(
+            f"GITHUB_STEP_SUMMARY ({target}): cannot append: {exc.strerror}"
+        ) from None
 
 
 wait_option = click.option(
@@ -344,6 +406,7 @@ lock_timeout_option = click.option(
 @wait_option
 @timeout_option
 @lock_timeout_option
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def apply(
     manifest_path: Path,
     lockfile_path: Path | None,
@@ -355,14 +418,50 @@ def apply(
     wait: bool,
     timeout: float,
     lock_timeout: float,
+    plan_file: Path | None,
 ) -> None:
-    """Start the missing exports and record every result in the lockfile."""
+    """Start the missing exports and record every result in the lockfile.
+
+    With PLAN_FILE (from `plan --out`), apply exactly that plan, without asking: it was reviewed.
+    """
+    if plan_file is not None:
+        _apply_saved(plan_file, base_url, _color(no_color), timeout if wait else None, lock_timeout)
+        return
     lock_path = config.lock_path(load_manifest(manifest_path), lockfile_path)
     with runlock.held(lock_path, lock_timeout):
         job = _prepare(
             manifest_path, lockfile_path, _env_target(base_url), _options(targets, replace)
         )
         _apply(job, _color(no_color), auto_approve, timeout if wait else None)
+
+
+def _apply_saved(
+    path: Path, base_url: str | None, color: bool, wait: float | None, lock_timeout: float
+) -> None:
+    doc = planfile.read(path)
+    source = planfile.provenance(doc)
+    with runlock.held(Path(source.lockfile), lock_timeout):
+        stale = planfile.stale_inputs(source)
+        if stale:
+            raise RmsyncError(
+                f"{path} is stale: {'; '.join(stale)} since it was made; run plan again"
+            )
+        manifest = load_manifest(Path(source.manifest))
+        lock = lockfile.read(Path(source.lockfile))
+        saved = planfile.rebuild(doc, lock)
+        where = config.target(manifest, base_url, os.environ)
+        with Client(where.base_url, where.credentials, manifest.api_version) as client:
+            live = client.live([s.potential_role_id for s in saved.steps if s.role], [])
+        moved = planfile.changed_roles(saved, live.roles)
+        if moved:
+            raise RmsyncError(
+                f"{path} is stale: the tenant changed since it was made:\n  " + "\n  ".join(moved)
+            )
+        targets = frozenset(source.targets) if source.targets is not None else None
+        options = Options(None, frozenset(source.replace), targets)
+        _apply(
+            _Job(manifest, Path(source.lockfile), lock, where, saved, options), color, True, wait
+        )
 
 
 @cli.command()
@@ -497,6 +596,7 @@ def validate(manifest_path: Path, lockfile_path: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--lockfile",
     "lockfile_path",
@@ -504,8 +604,15 @@ def validate(manifest_path: Path, lockfile_path: Path | None) -> None:
     default=Path(config.LOCKFILE_NAME),
     show_default=True,
 )
-def show(lockfile_path: Path) -> None:
-    """Print the lockfile as a table."""
+@color_option
+def show(path: Path | None, lockfile_path: Path, no_color: bool) -> None:
+    """Print a saved plan (PATH.json) as text, or the lockfile as a table."""
+    if path is not None and path.suffix == ".json":
+        doc = planfile.read(path)
+        saved = planfile.rebuild(doc, lockfile.read(Path(planfile.provenance(doc).lockfile)))
+        click.echo(render.text(saved, _color(no_color)), nl=False)
+        return
+    lockfile_path = path or lockfile_path
     if not lockfile_path.exists():
         raise RmsyncError(f"{lockfile_path}: no lockfile yet (run `rmsync apply` to make one)")
     lock = lockfile.read(lockfile_path)

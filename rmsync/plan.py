@@ -68,9 +68,23 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """What a saved plan was made from, so that apply can refuse it once that has changed."""
+
+    manifest: str
+    manifest_digest: str
+    lockfile: str
+    lockfile_digest: str | None
+    api_version: str
+    targets: tuple[str, ...] | None = None
+    replace: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]
     unchanged: tuple[str, ...]
+    provenance: Provenance | None = None
 
     @property
     def changed(self) -> bool:

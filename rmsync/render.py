@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from rmsync.models import Role
-from rmsync.plan import Action, Change, Plan, Step
+from rmsync.plan import Action, Change, Plan, Provenance, Step
 
 PLAN_FORMAT = 1
 _COLOURS = {
@@ -110,15 +110,28 @@ def _change(change: Change) -> str:
 
 
 def as_json(plan: Plan) -> str:
-    """The plan as a versioned JSON document (keys sorted, two-space indent, final newline)."""
+    """The plan as a versioned JSON document (schemas/plan.schema.json): keys sorted, two-space
+    indent, final newline. It holds no secret: no credentials, no tokens, no tenant URL."""
     counts = {action.verb: n for action, n in plan.counts().items()}
+    source = plan.provenance
     doc = {
         "format_version": PLAN_FORMAT,
+        "made_from": None if source is None else _provenance(source),
         "summary": {"changed": plan.changed, "counts": counts, "text": summary(plan)},
         "actions": [_step_json(step) for step in plan.steps],
         "unchanged": list(plan.unchanged),
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _provenance(source: Provenance) -> dict[str, Any]:
+    return {
+        "manifest": {"path": source.manifest, "sha256": source.manifest_digest},
+        "lockfile": {"path": source.lockfile, "sha256": source.lockfile_digest},
+        "api_version": source.api_version,
+        "targets": None if source.targets is None else list(source.targets),
+        "replace": list(source.replace),
+    }
 
 
 def _step_json(step: Step) -> dict[str, Any]:
@@ -140,8 +153,50 @@ def _step_json(step: Step) -> dict[str, Any]:
         "role": None if role is None else {"id": role.id, **role.fingerprint.as_dict()},
         "recorded_export_id": step.record.export_id if step.record else None,
         "download": step.download,
+        "status": step.status.value if step.status else None,
     }
 
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+MARKDOWN_LIMIT = 60_000
+_MD_ORDER = (Action.EXPORT, Action.REEXPORT, Action.UPDATE, Action.DOWNLOAD, Action.FORGET)
+
+
+def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
+    """A pull-request comment: counts, a banner for exports started or records forgotten, and
+    the per-export details folded away; never longer than `limit` characters."""
+    head = ["### rmsync plan", ""]
+    if not plan.changed:
+        return "\n".join([*head, summary(plan), ""])
+    counts = plan.counts()
+    starts = counts[Action.EXPORT] + counts[Action.REEXPORT]
+    if starts or counts[Action.FORGET]:
+        parts = [f"start {starts} export{'s' if starts != 1 else ''}"] if starts else []
+        forgets = counts[Action.FORGET]
+        parts += [f"forget {forgets} record{'s' if forgets != 1 else ''}"] if forgets else []
+        head += ["> [!WARNING]", f"> Applying this plan will {' and '.join(parts)}.", ""]
+    head += ["| action | count |", "| --- | ---: |"]
+    head += [f"| `{a.value}` {a.verb} | {counts[a]} |" for a in _MD_ORDER if counts[a]]
+    head += ["", f"**{summary(plan)}**", ""]
+    open_, close = ["<details><summary>Details</summary>", "", "```diff"], ["```", "</details>", ""]
+    blocks = ["\n".join(_block(step, False)) for step in plan.steps]
+    budget = limit - len("\n".join(head + open_ + close)) - 200
+    shown: list[str] = []
+    used = 0
+    for block in blocks:
+        used += len(block) + 2
+        if used > budget:
+            break
+        shown.append(block)
+    cut = len(blocks) - len(shown)
+    note = []
+    if cut:
+        note = [
+            f"_{cut} more actions are not shown (this comment stays under {limit:,} characters); "
+            "run `rmsync plan` for all of them._",
+            "",
+        ]
+    return "\n".join(head + open_ + ["\n\n".join(shown)] + close + note)

@@ -1,0 +1,164 @@
+"""Saved plans: the digests that tie a plan to its inputs, and reading a plan back to apply it.
+
+Owns: hashing the manifest files and the lockfile, loading and checking a plan file against
+schemas/plan.schema.json, rebuilding its steps, and saying exactly why a plan is stale.
+Must not: talk to the tenant (the caller passes the live roles) or decide new actions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from rmsync.errors import RmsyncError
+from rmsync.lockfile import Lock, Status
+from rmsync.manifest import ExportParams, manifest_files
+from rmsync.models import Role
+from rmsync.plan import Action, Change, Plan, Provenance, Step
+
+FORMAT = 1
+
+
+class PlanFileError(RmsyncError):
+    """The plan file cannot be read, or no longer matches what it was made from."""
+
+
+def digest_manifest(path: Path) -> str:
+    """sha256 over every manifest file's name and bytes, in order."""
+    digest = hashlib.sha256()
+    for file in manifest_files(path):
+        digest.update(file.name.encode() + b"\0")
+        try:
+            digest.update(file.read_bytes())
+        except OSError:
+            digest.update(b"<unreadable>")
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def digest_lockfile(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+@cache
+def schema() -> dict[str, Any]:
+    packaged = resources.files("rmsync").joinpath("schemas/plan.schema.json")
+    source = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
+    text = packaged.read_text("utf-8") if packaged.is_file() else source.read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def read(path: Path) -> dict[str, Any]:
+    """A plan document from `path`, checked against the plan schema."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot read the plan: {exc.strerror}") from None
+    except ValueError as exc:
+        raise PlanFileError(f"{path}: not a plan file (not JSON: {exc})") from None
+    if isinstance(doc, dict) and doc.get("format_version") not in (None, FORMAT):
+        raise PlanFileError(
+            f"{path}: plan format {doc.get('format_version')} is not {FORMAT}; "
+            "use the rmsync that made it"
+        )
+    errors = sorted(
+        Draft202012Validator(schema()).iter_errors(doc), key=lambda e: list(e.absolute_path)
+    )
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(document)"
+        raise PlanFileError(f"{path}: not a valid plan file: {where}: {errors[0].message}")
+    if doc["made_from"] is None:
+        raise PlanFileError(f"{path}: this plan was printed, not saved; make one with plan --out")
+    return dict(doc)
+
+
+def provenance(doc: Mapping[str, Any]) -> Provenance:
+    made = doc["made_from"]
+    targets = made["targets"]
+    return Provenance(
+        made["manifest"]["path"],
+        made["manifest"]["sha256"],
+        made["lockfile"]["path"],
+        made["lockfile"]["sha256"],
+        made["api_version"],
+        None if targets is None else tuple(targets),
+        tuple(made["replace"]),
+    )
+
+
+def stale_inputs(source: Provenance) -> list[str]:
+    """What changed on disk since the plan was made: the manifest, the lockfile, or both."""
+    found = []
+    if digest_manifest(Path(source.manifest)) != source.manifest_digest:
+        found.append(f"the manifest ({source.manifest}) changed")
+    if digest_lockfile(Path(source.lockfile)) != source.lockfile_digest:
+        found.append(f"the lockfile ({source.lockfile}) changed")
+    return found
+
+
+def rebuild(doc: Mapping[str, Any], lock: Lock) -> Plan:
+    """The plan's steps as apply runs them, with records from the (unchanged) lockfile."""
+    steps = tuple(_step(a, lock) for a in doc["actions"])
+    return Plan(steps, tuple(doc["unchanged"]), provenance(doc))
+
+
+def _step(action: Mapping[str, Any], lock: Lock) -> Step:
+    role = action["role"]
+    params = action["params"]
+    return Step(
+        Action(action["symbol"]),
+        action["name"],
+        tuple(action["reasons"]),
+        tuple(Change(c["field"], c["old"], c["new"]) for c in action["changes"]),
+        action["session_id"],
+        action["potential_role_id"],
+        ExportParams(params["min_entitlement_popularity"], params["include_common_access"]),
+        None if role is None else _role(role, action["session_id"]),
+        lock.get(action["name"]),
+        None if action["status"] is None else Status(action["status"]),
+        action["download"],
+    )
+
+
+def _role(data: Mapping[str, Any], session_id: str) -> Role:
+    return Role(
+        data["id"],
+        data["name"],
+        session_id,
+        data["identity_count"],
+        data["entitlement_count"],
+        tuple(data["excluded_entitlements"]),
+        data["modified"],
+    )
+
+
+def changed_roles(plan: Plan, live: Mapping[str, Role | None]) -> list[str]:
+    """Each planned role whose live state is no longer what the plan saw, and how."""
+    found = []
+    for step in plan.steps:
+        if step.role is None:
+            continue
+        now = live.get(step.potential_role_id)
+        if now is None:
+            found.append(f"{step.name}: potential role {step.potential_role_id} is gone")
+            continue
+        before, after = step.role.fingerprint.as_dict(), now.fingerprint.as_dict()
+        diffs = [
+            f"{k} {before[k]} → {after[k]}"
+            for k in sorted(before)
+            if k != "name" and before[k] != after[k]
+        ]
+        if diffs:
+            found.append(f"{step.name} ({step.role.name}): {', '.join(diffs)}")
+    return found
