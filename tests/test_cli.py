@@ -469,3 +469,92 @@ def test_download_through_a_link_out_of_the_folder_is_refused(
     result = rmsync("validate", cwd=project, env=dict(os.environ))
     assert result.returncode == 1
     assert "linked/a.zip leads outside" in result.stderr
+
+
+def test_saved_plan_is_applied_exactly_once(project: Path, tenant_env: dict[str, str]) -> None:
+    saved = rmsync("plan", "--out", "plan.json", "--target", "payroll", cwd=project, env=tenant_env)
+    assert saved.returncode == 0, saved.stderr
+    assert "Saved this plan to plan.json" in saved.stdout
+    doc = json.loads((project / "plan.json").read_text())
+    assert doc["made_from"]["manifest"]["path"] == "rmsync.yaml"
+    assert doc["made_from"]["targets"] == ["payroll"]
+    assert [a["name"] for a in doc["actions"]] == ["payroll"]
+    text = (project / "plan.json").read_text()
+    assert all(
+        secret not in text
+        for secret in (tenant_env["SAIL_CLIENT_SECRET"], tenant_env["SAIL_BASE_URL"])
+    )
+    shown = rmsync("show", "plan.json", cwd=project, env=tenant_env)
+    assert shown.stdout.endswith("Plan: 1 to export, 0 to re-export, 0 to update, 0 to forget.\n")
+    applied = rmsync(
+        "apply", "plan.json", cwd=project, env=tenant_env
+    )  # no --auto-approve: it was reviewed
+    assert applied.returncode == 0, applied.stderr
+    assert "Apply complete: 1 exported" in applied.stdout
+    again = rmsync("apply", "plan.json", cwd=project, env=tenant_env)
+    assert again.returncode == 1
+    assert (
+        "plan.json is stale: the lockfile (rmsync.lock.yaml) changed since it was made"
+        in again.stderr
+    )
+
+
+def test_saved_plan_is_refused_when_the_manifest_changed(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    assert rmsync("plan", "--out", "plan.json", cwd=project, env=tenant_env).returncode == 0
+    with (project / "rmsync.yaml").open("a") as handle:
+        handle.write("# a new comment changes the manifest\n")
+    result = rmsync("apply", "plan.json", cwd=project, env=tenant_env)
+    assert result.returncode == 1
+    assert "the manifest (rmsync.yaml) changed" in result.stderr
+    assert not (project / "rmsync.lock.yaml").exists()
+
+
+def test_saved_plan_is_refused_when_a_role_changed(
+    project: Path, make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+    env |= {
+        "SAIL_BASE_URL": sandbox.base_url,
+        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+    }
+    assert rmsync("plan", "--out", "plan.json", cwd=project, env=env).returncode == 0
+    headers = {"Authorization": f"Bearer {token(sandbox.base_url)}"}
+    role = f"{sandbox.base_url}/beta/role-mining-sessions/9f36f5e5-1e81-4eca-b087-548959d91c71/potential-roles/{ACCOUNTING_ID}"
+    ent = httpx.get(f"{role}/entitlement-popularities", headers=headers, verify=TLS).json()[0][
+        "entitlementRef"
+    ]["id"]
+    clock.advance(60)
+    edited = httpx.post(
+        f"{role}/edit-entitlements",
+        json={"ids": [ent], "exclude": True},
+        headers=headers,
+        verify=TLS,
+    )
+    assert edited.status_code == 201
+    result = rmsync("apply", "plan.json", cwd=project, env=env)
+    assert result.returncode == 1
+    assert "the tenant changed since it was made" in result.stderr
+    assert (
+        "accounting-core (Accounting core): entitlement_count 9 → 8, excluded_entitlements [] → ['"
+        in result.stderr
+    )
+
+
+def test_markdown_comment_goes_to_the_step_summary_too(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    summary = project / "summary.md"
+    result = rmsync(
+        "plan",
+        "--format",
+        "markdown",
+        cwd=project,
+        env=tenant_env | {"GITHUB_STEP_SUMMARY": str(summary)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("### rmsync plan\n")
+    assert summary.read_text() == result.stdout + "\n"

@@ -66,3 +66,46 @@ def test_no_changes() -> None:
     empty = make_plan(manifest(), Lock(), Live())
     assert render.text(empty) == "No changes. The lockfile matches the manifest and the tenant.\n"
     assert json.loads(render.as_json(empty))["summary"]["changed"] is False
+
+
+def test_markdown_matches_golden(golden: Callable[[str, str], None]) -> None:
+    comment = render.markdown(every_action())
+    golden("plan/plan.md", comment)
+    assert "> Applying this plan will start 3 exports and forget 1 record." in comment
+    assert "<details><summary>Details</summary>" in comment
+
+
+def test_markdown_stays_under_the_limit_and_says_so() -> None:
+    names = [f"export-{n:04d}" for n in range(400)]
+    m = manifest(*(export(name, n % 8) for n, name in enumerate(names)))
+    big = make_plan(m, Lock(), Live({R[n]: role(n) for n in range(8)}))
+    comment = render.markdown(big, limit=20_000)
+    assert len(comment) <= 20_000
+    assert "more actions are not shown (this comment stays under 20,000 characters)" in comment
+    full = render.markdown(big)
+    assert len(full) <= 60_000
+    shown = full.count("+ export export-")
+    assert (
+        f"_{400 - shown} more actions are not shown (this comment stays under 60,000 characters)"
+        in full
+    )
+    small = make_plan(
+        manifest(*(export(name, n) for n, name in enumerate(names[:8]))),
+        Lock(),
+        Live({R[n]: role(n) for n in range(8)}),
+    )
+    assert render.markdown(small).count("+ export export-") == 8
+    assert "not shown" not in render.markdown(small)
+
+
+def test_json_plan_conforms_to_its_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    from rmsync import planfile
+
+    errors = list(
+        Draft202012Validator(planfile.schema()).iter_errors(
+            json.loads(render.as_json(every_action()))
+        )
+    )
+    assert errors == []
