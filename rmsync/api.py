@@ -29,6 +29,7 @@ from rmsync.models import ExportJob, Live, Role
 from rmsync.ratelimit import Limit, RateLimiter
 
 TOKEN_MARGIN = 60.0  # refresh a token this many seconds before it expires
+PAGE = 250  # the most ISC returns in one page
 
 
 class ApiError(RmsyncError):
@@ -165,6 +166,20 @@ class Client:
         except NotFoundError:
             return None
         return _job(body, None)
+
+    def session_roles(self, session_id: str) -> list[Role]:
+        """Every potential role of a session (all pages); NotFoundError if there is no session."""
+        self._json("GET", f"{self._sessions()}/{session_id}")
+        roles: list[Role] = []
+        while True:
+            query = f"?offset={len(roles)}&limit={PAGE}"
+            path = f"{self._sessions()}/{session_id}/potential-role-summaries{query}"
+            page = self._json("GET", path)
+            if not isinstance(page, list):
+                raise ApiError(f"the tenant's list of roles in session {session_id} is not a list")
+            roles += [_role({**item, "session": {"id": session_id}}, "") for item in page]
+            if len(page) < PAGE:
+                return roles
 
     def download(
         self, session_id: str, role_id: str, export_id: str, sink: Callable[[bytes], None]

@@ -8,6 +8,7 @@ Must not: hold logic another module could own.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import sys
@@ -23,8 +24,8 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from rmsync import __version__, config, lockfile, planfile, render, runlock
-from rmsync.api import Client, Credentials
+from rmsync import __version__, config, importer, lockfile, planfile, render, runlock
+from rmsync.api import Client, Credentials, NotFoundError
 from rmsync.apply import (
     Outcome,
     Progress,
@@ -37,7 +38,7 @@ from rmsync.apply import (
 from rmsync.config import Target
 from rmsync.errors import RmsyncError
 from rmsync.lockfile import Lock
-from rmsync.manifest import Manifest, load_manifest
+from rmsync.manifest import ApiVersion, Manifest, load_manifest
 from rmsync.plan import Action, Options, Plan, Provenance, make_plan, refresh_only
 from rmsync.sandbox import (
     DEFAULT_CLIENT_ID,
@@ -48,6 +49,7 @@ from rmsync.sandbox import (
     load_seed,
 )
 from rmsync.sandbox.generate import generate_seed
+from rmsync.yamlload import DocumentError, Problem
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -583,16 +585,58 @@ def _now() -> str:
 @cli.command()
 @manifest_option
 @lockfile_option
-def validate(manifest_path: Path, lockfile_path: Path | None) -> None:
-    """Check the manifest and lockfile offline: schema, names, files."""
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    show_default=True,
+    help="github: print problems as GitHub Actions annotations on the files' lines.",
+)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+def validate(
+    manifest_path: Path, lockfile_path: Path | None, fmt: str, files: tuple[Path, ...]
+) -> None:
+    """Check the manifest and lockfile offline: schema, names, duplicates, download paths.
+
+    FILES (as pre-commit passes them) are each checked as a manifest instead of --manifest.
+    """
+    counts, problems = [], []
+    for path in files or (manifest_path,):
+        try:
+            counts.append(_validate(path, lockfile_path))
+        except DocumentError as exc:
+            problems += exc.problems
+    if problems and fmt == "github":
+        for problem in sorted(problems):
+            click.echo(_annotation(problem))
+        sys.exit(1)
+    if problems:
+        raise DocumentError(problems)
+    manifests = sum(c[2] for c in counts)
+    click.echo(
+        f"Valid: {sum(c[0] for c in counts)} exports in {manifests} manifest "
+        f"file{'s' if manifests != 1 else ''}; {sum(c[1] for c in counts)} records in the lockfile."
+    )
+
+
+def _validate(manifest_path: Path, lockfile_path: Path | None) -> tuple[int, int, int]:
     manifest = load_manifest(manifest_path)
     lock = lockfile.read(config.lock_path(manifest, lockfile_path))
-    files = len(manifest.files)
-    click.echo(
-        f"Valid: {len(manifest.exports)} exports in {files} manifest "
-        f"file{'s' if files != 1 else ''}; "
-        f"{len(lock.records)} records in the lockfile."
-    )
+    return len(manifest.exports), len(lock.records), len(manifest.files)
+
+
+def _annotation(problem: Problem) -> str:
+    """A GitHub Actions workflow command: `::error file=F,line=L,title=T::message`."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    message = f"{problem.field}: {problem.message}" if problem.field else problem.message
+    return f"::error file={prop(problem.file)},line={problem.line},title=rmsync::{data(message)}"
 
 
 @cli.command()
@@ -625,6 +669,58 @@ def show(path: Path | None, lockfile_path: Path, no_color: bool) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+@cli.command("import")
+@click.option("--session", "session_id", required=True, help="The role-mining session to bring in.")
+@click.option("--name-prefix", default="", help="Put this before every new export name.")
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("rmsync.yaml"),
+    show_default=True,
+    help="The manifest file to add to (made if missing).",
+)
+@base_url_option
+def import_(session_id: str, name_prefix: str, manifest_path: Path, base_url: str | None) -> None:
+    """Add manifest entries for every potential role of a session (named after the roles)."""
+    if not re.fullmatch(r"[0-9a-fA-F-]{36}", session_id):
+        raise RmsyncError(f"--session {session_id!r} is not a session id (a UUID)")
+    exists = manifest_path.exists()
+    manifest = load_manifest(manifest_path) if exists else None
+    text = manifest_path.read_text(encoding="utf-8") if exists else importer.NEW_MANIFEST
+    api_version = manifest.api_version if manifest else ApiVersion.BETA
+    where = config.target(manifest or _bare(manifest_path), base_url, os.environ)
+    with Client(where.base_url, where.credentials, api_version) as client:
+        try:
+            roles = client.session_roles(session_id.lower())
+        except NotFoundError:
+            raise RmsyncError(f"the tenant has no role-mining session {session_id}") from None
+    added, skipped = importer.plan_entries(manifest, session_id.lower(), roles, name_prefix)
+    new_text = importer.insert(text, added)
+    _check_and_write(manifest_path, new_text)
+    for role, name in skipped:
+        click.echo(f"  = {name}: {role.name} ({role.id}) is already in the manifest")
+    for entry in added:
+        click.echo(f"  + {entry.name}: {entry.role.name} ({entry.role.id})")
+    click.echo(f"Added {len(added)} exports to {manifest_path}; {len(skipped)} were there already.")
+
+
+def _bare(path: Path) -> Manifest:
+    return Manifest(ApiVersion.BETA, None, (), (), path.parent)
+
+
+def _check_and_write(path: Path, text: str) -> None:
+    """Write the edited manifest only if it still loads: a temporary copy is checked first."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".yaml.tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        load_manifest(Path(tmp))
+        Path(tmp).replace(path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 @cli.command()

@@ -558,3 +558,82 @@ def test_markdown_comment_goes_to_the_step_summary_too(
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("### rmsync plan\n")
     assert summary.read_text() == result.stdout + "\n"
+
+
+FINANCE_ID = "9f36f5e5-1e81-4eca-b087-548959d91c71"
+
+
+def test_import_writes_entries_named_after_the_roles(
+    tmp_path: Path, tenant_env: dict[str, str]
+) -> None:
+    first = rmsync("import", "--session", FINANCE_ID, cwd=tmp_path, env=tenant_env)
+    assert first.returncode == 0, first.stderr
+    assert "Added 5 exports to rmsync.yaml; 0 were there already." in first.stdout
+    manifest = (tmp_path / "rmsync.yaml").read_text()
+    names = [
+        line.split(":")[0].strip()
+        for line in manifest.splitlines()
+        if line.startswith("  ") and not line.startswith("    ")
+    ]
+    assert names == [
+        "accounting-core",
+        "accounts-payable-clerks",
+        "legacy-mainframe-operators",
+        "payroll-specialists",
+        "treasury-analysts",
+    ]
+    again = rmsync("import", "--session", FINANCE_ID, cwd=tmp_path, env=tenant_env)
+    assert "Added 0 exports to rmsync.yaml; 5 were there already." in again.stdout
+    assert (tmp_path / "rmsync.yaml").read_text() == manifest
+    assert rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=tenant_env).returncode == 2
+
+
+def test_import_keeps_the_manifest_and_makes_names_unique(
+    project: Path, tenant_env: dict[str, str]
+) -> None:
+    manifest = project / "rmsync.yaml"
+    before = manifest.read_text().replace("  payroll:\n", "  fin-treasury-analysts:\n")
+    manifest.write_text(before)
+    result = rmsync(
+        "import", "--session", FINANCE_ID, "--name-prefix", "fin-", cwd=project, env=tenant_env
+    )
+    assert result.returncode == 0, result.stderr
+    after = manifest.read_text()
+    assert after.startswith(
+        before[: before.index('\n\n  # "Legacy') + 1]
+    )  # all before stays as it was
+    assert "  = accounting-core: Accounting core" in result.stdout
+    assert "  + fin-treasury-analysts-2: Treasury analysts" in result.stdout
+    assert "  + fin-legacy-mainframe-operators: Legacy mainframe operators" in result.stdout
+    assert '# "Legacy mainframe operators" (36a4b6b0' in after  # comments survive
+    assert rmsync("validate", cwd=project, env=tenant_env).returncode == 0
+
+
+def test_import_of_an_unknown_session(tmp_path: Path, tenant_env: dict[str, str]) -> None:
+    result = rmsync(
+        "import", "--session", "00000000-0000-4000-8000-000000000000", cwd=tmp_path, env=tenant_env
+    )
+    assert result.returncode == 1
+    assert (
+        "the tenant has no role-mining session 00000000-0000-4000-8000-000000000000"
+        in result.stderr
+    )
+    assert not (tmp_path / "rmsync.yaml").exists()
+
+
+def test_validate_github_annotations_and_several_files(tmp_path: Path) -> None:
+    invalid = Path(__file__).parent / "data" / "manifests" / "invalid"
+    result = rmsync(
+        "validate",
+        "--format",
+        "github",
+        str(invalid / "missing.yaml"),
+        str(EXAMPLE),
+        cwd=tmp_path,
+        env=dict(os.environ),
+    )
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"::error file={invalid / 'missing.yaml'},line=3,title=rmsync::version: required field is missing",
+        f"::error file={invalid / 'missing.yaml'},line=4,title=rmsync::exports.payroll.potential_role_id: required field is missing",
+    ]

@@ -1,0 +1,121 @@
+"""Bringing existing work in: manifest entries for a session's potential roles.
+
+Owns: turning role names into unique, stable export names, and adding entries to a
+manifest's text without disturbing anything else in it (comments, order, layout).
+Must not: talk to the tenant or write files (the CLI does both).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import yaml
+
+from rmsync.errors import RmsyncError
+from rmsync.manifest import Manifest
+from rmsync.models import Role
+
+NEW_MANIFEST = "# rmsync manifest: see the README for every field.\nversion: 1\nexports:\n"
+
+
+class ManifestEditError(RmsyncError):
+    """The manifest's text cannot take new entries safely."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    session_id: str
+    role: Role
+
+
+def slug(text: str, prefix: str = "") -> str:
+    """`Accounts payable clerks` → `accounts-payable-clerks`: a valid export name."""
+    body = re.sub(r"[^a-z0-9]+", "-", (prefix + text).lower()).strip("-_")
+    return body or "role"
+
+
+def plan_entries(
+    manifest: Manifest | None, session_id: str, roles: Iterable[Role], prefix: str
+) -> tuple[list[Entry], list[tuple[Role, str]]]:
+    """New entries for roles not yet in the manifest, and (role, existing name) for the rest."""
+    existing = (
+        {(e.session_id, e.potential_role_id): e.name for e in manifest.exports} if manifest else {}
+    )
+    taken = {e.name for e in manifest.exports} if manifest else set()
+    added, skipped = [], []
+    for role in sorted(roles, key=lambda r: (r.name, r.id)):
+        known = existing.get((session_id, role.id))
+        if known is not None:
+            skipped.append((role, known))
+            continue
+        base = slug(role.name, prefix)
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}-{n}", n + 1
+        taken.add(name)
+        added.append(Entry(name, session_id, role))
+    return added, skipped
+
+
+def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
+    pad, inner = " " * indent, " " * (indent + 2)
+    lines = []
+    for entry in entries:
+        lines += [
+            f"{pad}{entry.name}:  # {entry.role.name}",
+            f"{inner}session_id: {entry.session_id}",
+            f"{inner}potential_role_id: {entry.role.id}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def insert(text: str, entries: list[Entry]) -> str:
+    """`text` with `entries` added at the end of its `exports` mapping."""
+    if not entries:
+        return text
+    node = _exports_node(text)
+    if node is None:
+        raise ManifestEditError("the manifest has no `exports:` mapping to add to")
+    block = render_entries(entries, node.value[0][0].start_mark.column if node.value else 2)
+    if node.flow_style or not node.value:
+        if node.value:
+            raise ManifestEditError(
+                "`exports` is written in flow style ({...}); write it as a block to import into it"
+            )
+        start, end = node.start_mark.index, node.end_mark.index
+        return text[:start].rstrip(" ") + "\n" + block + text[end:].lstrip("\n")
+    last = _last_scalar(node)
+    line_end = text.find("\n", last.end_mark.index)
+    cut = len(text) if line_end == -1 else line_end + 1
+    head = text[:cut] if text[:cut].endswith("\n") else text[:cut] + "\n"
+    return head + block + text[cut:]
+
+
+def _last_scalar(node: yaml.Node) -> yaml.Node:
+    """The node that ends last in the text: block collections end where the next key begins."""
+    while (
+        isinstance(node, yaml.MappingNode | yaml.SequenceNode)
+        and node.value
+        and not node.flow_style
+    ):
+        item = node.value[-1]
+        node = item[1] if isinstance(node, yaml.MappingNode) else item
+    return node
+
+
+def _exports_node(text: str) -> yaml.MappingNode | None:
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        if key.value == "exports":
+            if isinstance(value, yaml.MappingNode):
+                return value
+            if isinstance(value, yaml.ScalarNode) and value.value in ("", "~", "null"):
+                return yaml.MappingNode(
+                    "tag:yaml.org,2002:map", [], value.start_mark, value.end_mark, flow_style=True
+                )
+    return None
