@@ -7,6 +7,8 @@ import json
 import os
 import pty
 import shutil
+import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -637,3 +639,33 @@ def test_validate_github_annotations_and_several_files(tmp_path: Path) -> None:
         f"::error file={invalid / 'missing.yaml'},line=3,title=rmsync::version: required field is missing",
         f"::error file={invalid / 'missing.yaml'},line=4,title=rmsync::exports.payroll.potential_role_id: required field is missing",
     ]
+
+
+def ci_command_lines() -> list[str]:
+    """Every rmsync command the CI examples and the pre-commit hook run."""
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in [
+        root / "examples" / "github-actions.yml",
+        root / "examples" / "gitlab-ci.yml",
+        root / ".pre-commit-hooks.yaml",
+    ]:
+        for line in path.read_text().splitlines():
+            match = re.search(
+                r"(?:^|[\s'\"])(rmsync (?:plan|apply|validate|refresh|import|show)\b.*)", line
+            )
+            if match and not line.lstrip().startswith("#"):
+                found.append(match.group(1).strip().strip("'\""))
+    return found
+
+
+@pytest.mark.parametrize("line", ci_command_lines())
+def test_ci_examples_use_real_commands_and_flags(line: str) -> None:
+    words = []
+    for word in shlex.split(line):
+        if word in (">", "||", "&&", "|"):
+            break
+        words.append(word)
+    assert words[0] == "rmsync"
+    command = cli.commands[words[1]]
+    command.make_context(words[1], words[2:])  # raises UsageError on an unknown flag or value
