@@ -6,9 +6,9 @@ import hashlib
 import json
 import os
 import pty
-import shutil
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
