@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from rmsync import lockfile
-from rmsync.api import Client, Credentials
-from rmsync.apply import Outcome, Progress, Timing, WaitTimeout, apply_plan, wait_for
+from rmsync.api import ApiError, Client, Credentials
+from rmsync.apply import Outcome, Progress, Timing, WaitTimeout, apply_plan, fetch, wait_for
 from rmsync.lockfile import Lock, Status
 from rmsync.manifest import ExportParams, Manifest, load_manifest
 from rmsync.plan import Action, Plan, make_plan
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from tests.conftest import FakeClock
+from tests.test_plan import record
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
@@ -157,3 +160,38 @@ def test_wait_times_out_with_states_recorded(
         ):
             wait_for(client, lock, lock_path, sorted(lock.records), fixed_now, timing)
     assert {r.status for r in lockfile.read(lock_path).records.values()} == {Status.IN_PROGRESS}
+
+
+class _JunkTenant(BaseHTTPRequestHandler):
+    """A real server that hands out a token and then a 'zip' that is not one."""
+
+    def do_POST(self) -> None:  # /oauth/token
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._send(b'{"access_token": "t", "expires_in": 600}', "application/json")
+
+    def do_GET(self) -> None:  # .../download
+        self._send(b"PK\x03\x04 this is not really a zip archive", "application/zip")
+
+    def _send(self, body: bytes, kind: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_damaged_archive_is_refused_and_nothing_is_left_behind(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _JunkTenant)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        with Client(base, CREDS) as client, pytest.raises(ApiError, match="is damaged"):
+            fetch(client, record("accounting-core", 0), "exports/a.zip", tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [p.name for p in (tmp_path / "exports").iterdir()] == []

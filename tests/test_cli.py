@@ -669,3 +669,35 @@ def test_ci_examples_use_real_commands_and_flags(line: str) -> None:
     assert words[0] == "rmsync"
     command = cli.commands[words[1]]
     command.make_context(words[1], words[2:])  # raises UsageError on an unknown flag or value
+
+
+def test_wait_draws_a_progress_line_on_a_terminal(
+    project: Path, make_sandbox: Callable[..., Sandbox], tenant_env: dict[str, str]
+) -> None:
+    live_clock = make_sandbox(clock=time.time, schedule=Schedule(0.2, 0.3))
+    env = tenant_env | {"SAIL_BASE_URL": live_clock.base_url}
+    main_fd, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [*RMSYNC, "apply", "--auto-approve", "--wait", "--target", "payroll", "--no-color"],
+        cwd=project,
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=subprocess.PIPE,
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            data = os.read(main_fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, err = proc.communicate(timeout=60)
+    os.close(main_fd)
+    out = b"".join(chunks).decode()
+    assert proc.returncode == 0, err
+    assert "\rWaiting: [####################] 1/1 finished (payroll: SUCCESS)" in out
+    assert "still running)" not in out  # no CI-style lines on a terminal
