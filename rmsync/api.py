@@ -102,6 +102,7 @@ class Client:
         self._credentials = credentials
         self._clock, self._sleep, self._attempts, self._workers = clock, sleep, attempts, workers
         self._limiter = RateLimiter(limit)
+        self._key = ("client", version.value)
         self._lock = threading.Lock()
         self._token: tuple[str, float] | None = None
         headers = {"User-Agent": f"rmsync/{__version__}", "Accept": "application/json"}
@@ -216,7 +217,7 @@ class Client:
         """Send with auth, throttling and retries; a successful body streams into `sink`."""
         refreshed = False
         for attempt in range(1, self._attempts + 1):
-            self._throttle()
+            admitted = self._throttle()
             headers = {"Authorization": f"Bearer {self._bearer()}"}
             try:
                 request = self._http.build_request(method, path, json=body, headers=headers)
@@ -237,7 +238,9 @@ class Client:
                 self._backoff(attempt, None)
                 continue
             finally:
-                self.requests += 1
+                with self._lock:
+                    self.requests += 1
+                    self._limiter.settle(self._key, admitted, self._clock())
             if response.status_code == 401 and self._credentials.client_secret and not refreshed:
                 self._token, refreshed = None, True  # the token may have been revoked early
                 continue
@@ -252,12 +255,14 @@ class Client:
             raise _error(method, path, response)
         raise ApiError(f"{method} {path}: gave up after {self._attempts} attempts")
 
-    def _throttle(self) -> None:
+    def _throttle(self) -> float:
+        """Wait until the rate limit admits a request; return the time it was admitted at."""
         while True:
             with self._lock:
-                wait = self._limiter.admit(("client", self.version.value), self._clock())
+                now = self._clock()
+                wait = self._limiter.admit(self._key, now)
             if wait is None:
-                return
+                return now
             self._sleep(wait)
 
     def _backoff(self, attempt: int, retry_after: str | None) -> None:

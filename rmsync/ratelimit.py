@@ -8,7 +8,6 @@ Must not: read the clock itself (callers pass the time) or know about HTTP.
 from __future__ import annotations
 
 import math
-from collections import deque
 from dataclasses import dataclass
 
 
@@ -25,19 +24,29 @@ class RateLimiter:
 
     def __init__(self, limit: Limit | None) -> None:
         self.limit = limit
-        self._seen: dict[tuple[str, str], deque[float]] = {}
+        self._seen: dict[tuple[str, str], list[float]] = {}
 
     def admit(self, key: tuple[str, str], now: float) -> float | None:
         """Count a request at `now`; None if admitted, else the seconds until one would be."""
         if self.limit is None:
             return None
-        log = self._seen.setdefault(key, deque())
-        while log and log[0] <= now - self.limit.window:
-            log.popleft()
+        horizon = now - self.limit.window
+        log = [t for t in self._seen.get(key, ()) if t > horizon]
+        self._seen[key] = log
         if len(log) >= self.limit.requests:
-            return log[0] + self.limit.window - now
+            return min(log) + self.limit.window - now
         log.append(now)
         return None
+
+    def settle(self, key: tuple[str, str], admitted: float, done: float) -> None:
+        """Move a request's stamp from when it was sent to when its answer came back.
+
+        A client that counts its requests from their answers can never be ahead of a server
+        that counts them on arrival, however long each one spent in transit.
+        """
+        log = self._seen.get(key)
+        if log and admitted in log:
+            log[log.index(admitted)] = max(admitted, done)
 
 
 def retry_after(wait: float) -> str:

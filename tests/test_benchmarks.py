@@ -1,0 +1,25 @@
+"""The benchmarks run (tiny sizes, no timing assertions): they must not rot."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_plan_throughput_benchmark_runs_and_prints_its_ratios() -> None:
+    script = ROOT / "benchmarks" / "plan_throughput.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--roles", "30", "--rate", "20", "--window", "0.2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "roles: 30; rate limit: 20 requests per 0.2 s"
+    assert "(0 refused with 429)" in lines[1]  # rmsync keeps under the limit by itself
+    assert lines[-2].startswith("ratio rmsync / bound: ")
+    assert lines[-1].startswith("ratio naive / rmsync: ")
