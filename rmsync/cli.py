@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import click
 import yaml
 
-from rmsync import __version__, config, importer, lockfile, planfile, render, runlock
+from rmsync import __version__, bundled, config, importer, lockfile, planfile, render, runlock
 from rmsync.api import Client, Credentials, NotFoundError
 from rmsync.apply import (
     Outcome,
@@ -229,6 +229,9 @@ class _Seconds(_ParamType):
             self.fail(f"{value!r} is not a duration such as 90s, 30m or 1h", param, ctx)
 
 
+replace_option = click.option(
+    "--replace", multiple=True, metavar="NAME", help="Re-export this one anyway (repeatable)."
+)
 target_option = click.option(
     "--target", "targets", multiple=True, metavar="NAME", help="Only this export (repeatable)."
 )
@@ -303,9 +306,7 @@ def _env_target(base_url: str | None) -> Callable[[Manifest], Target]:
 @base_url_option
 @color_option
 @target_option
-@click.option(
-    "--replace", multiple=True, metavar="NAME", help="Re-export this one anyway (repeatable)."
-)
+@replace_option
 @click.option(
     "--format",
     "fmt",
@@ -399,9 +400,7 @@ lock_timeout_option = click.option(
 @base_url_option
 @color_option
 @target_option
-@click.option(
-    "--replace", multiple=True, metavar="NAME", help="Re-export this one anyway (repeatable)."
-)
+@replace_option
 @click.option(
     "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
 )
@@ -731,7 +730,7 @@ def demo() -> None:
         Sandbox(schedule=Schedule(0, 0)) as sb,
     ):
         folder = Path(tmp)
-        for example in examples_folder().glob("*.yaml"):
+        for example in bundled.folder("examples").glob("*.yaml"):
             shutil.copy(example, folder / example.name)
         creds = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
         where = Target(sb.base_url, creds)
@@ -753,12 +752,6 @@ def demo() -> None:
         )
         click.echo(f"\n$ cat {config.LOCKFILE_NAME}")
         click.echo((folder / config.LOCKFILE_NAME).read_text(encoding="utf-8"), nl=False)
-
-
-def examples_folder() -> Path:
-    """examples/ as shipped in the wheel, or beside the package in a source checkout."""
-    packaged = Path(__file__).resolve().parent / "examples"
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "examples"
 
 
 def main(argv: list[str] | None = None) -> None:

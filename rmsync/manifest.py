@@ -7,14 +7,12 @@ returning frozen records. Must not: talk to the tenant or read the lockfile.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from rmsync import bundled
 from rmsync.yamlload import DocumentError, Located, Problem, inline_refs, load_file, schema_problems
 
 
@@ -84,14 +82,9 @@ class Manifest:
         return next((e for e in self.exports if e.name == name), None)
 
 
-@cache
 def schema() -> dict[str, Any]:
     """The manifest JSON schema (also shipped for editors as schemas/manifest.schema.json)."""
-    packaged = resources.files("rmsync").joinpath("schemas/manifest.schema.json")
-    source = Path(__file__).resolve().parent.parent / "schemas" / "manifest.schema.json"
-    text = packaged.read_text("utf-8") if packaged.is_file() else source.read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    return bundled.schema("manifest.schema.json")
 
 
 def manifest_files(path: Path) -> list[Path]:

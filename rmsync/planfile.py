@@ -10,13 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from rmsync import bundled
 from rmsync.errors import RmsyncError
 from rmsync.lockfile import Lock, Status
 from rmsync.manifest import ExportParams, manifest_files
@@ -50,13 +49,8 @@ def digest_lockfile(path: Path) -> str | None:
         return None
 
 
-@cache
 def schema() -> dict[str, Any]:
-    packaged = resources.files("rmsync").joinpath("schemas/plan.schema.json")
-    source = Path(__file__).resolve().parent.parent / "schemas" / "plan.schema.json"
-    text = packaged.read_text("utf-8") if packaged.is_file() else source.read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    return bundled.schema("plan.schema.json")
 
 
 def read(path: Path) -> dict[str, Any]:
