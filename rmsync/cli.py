@@ -426,6 +426,10 @@ def apply(
     With PLAN_FILE (from `plan --out`), apply exactly that plan, without asking: it was reviewed.
     """
     if plan_file is not None:
+        if targets or replace:
+            raise RmsyncError(
+                "a saved plan is applied as it is: give --target and --replace to `plan --out`"
+            )
         _apply_saved(plan_file, base_url, _color(no_color), timeout if wait else None, lock_timeout)
         return
     lock_path = config.lock_path(load_manifest(manifest_path), lockfile_path)

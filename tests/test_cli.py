@@ -701,3 +701,10 @@ def test_wait_draws_a_progress_line_on_a_terminal(
     assert proc.returncode == 0, err
     assert "\rWaiting: [####################] 1/1 finished (payroll: SUCCESS)" in out
     assert "still running)" not in out  # no CI-style lines on a terminal
+
+
+def test_saved_plan_takes_no_target_or_replace(project: Path, tenant_env: dict[str, str]) -> None:
+    assert rmsync("plan", "--out", "plan.json", cwd=project, env=tenant_env).returncode == 0
+    result = rmsync("apply", "plan.json", "--target", "payroll", cwd=project, env=tenant_env)
+    assert result.returncode == 1
+    assert "a saved plan is applied as it is" in result.stderr
