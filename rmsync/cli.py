@@ -38,7 +38,7 @@ from rmsync.apply import (
 from rmsync.config import Target
 from rmsync.errors import RmsyncError
 from rmsync.lockfile import Lock
-from rmsync.manifest import ApiVersion, Manifest, load_manifest
+from rmsync.manifest import ApiVersion, Manifest, folder_of, load_manifest
 from rmsync.plan import Action, Options, Plan, Provenance, make_plan, refresh_only
 from rmsync.sandbox import (
     DEFAULT_CLIENT_ID,
@@ -265,7 +265,7 @@ def _prepare(
 ) -> _Job:
     manifest_digest = planfile.digest_manifest(manifest_path)
     manifest = load_manifest(manifest_path)
-    path = config.lock_path(manifest, lockfile_path)
+    path = config.lock_path(manifest.folder, lockfile_path)
     lock_digest = planfile.digest_lockfile(path)
     lock = lockfile.read(path)
     where = target_of(manifest)
@@ -432,7 +432,7 @@ def apply(
             )
         _apply_saved(plan_file, base_url, _color(no_color), timeout if wait else None, lock_timeout)
         return
-    lock_path = config.lock_path(load_manifest(manifest_path), lockfile_path)
+    lock_path = config.lock_path(folder_of(manifest_path), lockfile_path)
     with runlock.held(lock_path, lock_timeout):
         job = _prepare(
             manifest_path, lockfile_path, _env_target(base_url), _options(targets, replace)
@@ -487,7 +487,7 @@ def refresh(
     lock_timeout: float,
 ) -> None:
     """Update recorded export statuses from the tenant; start nothing."""
-    lock_path = config.lock_path(load_manifest(manifest_path), lockfile_path)
+    lock_path = config.lock_path(folder_of(manifest_path), lockfile_path)
     with runlock.held(lock_path, lock_timeout):
         job = _prepare(manifest_path, lockfile_path, _env_target(base_url), _options(targets))
         only = replace(job, plan=refresh_only(job.plan))
@@ -625,7 +625,7 @@ def validate(
 
 def _validate(manifest_path: Path, lockfile_path: Path | None) -> tuple[int, int, int]:
     manifest = load_manifest(manifest_path)
-    lock = lockfile.read(config.lock_path(manifest, lockfile_path))
+    lock = lockfile.read(config.lock_path(manifest.folder, lockfile_path))
     return len(manifest.exports), len(lock.records), len(manifest.files)
 
 

@@ -29,9 +29,9 @@ class Target:
     credentials: Credentials
 
 
-def lock_path(manifest: Manifest, flag: Path | None) -> Path:
+def lock_path(manifest_folder: Path, flag: Path | None) -> Path:
     """`--lockfile`, else rmsync.lock.yaml beside the manifest."""
-    return flag if flag is not None else manifest.folder / LOCKFILE_NAME
+    return flag if flag is not None else manifest_folder / LOCKFILE_NAME
 
 
 def target(manifest: Manifest, base_url_flag: str | None, env: Mapping[str, str]) -> Target:

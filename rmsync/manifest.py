@@ -96,6 +96,11 @@ def manifest_files(path: Path) -> list[Path]:
     return [path]
 
 
+def folder_of(path: Path) -> Path:
+    """The folder a manifest lives in: the path itself for a folder of manifests."""
+    return path if path.is_dir() else path.parent
+
+
 def load_manifest(path: Path) -> Manifest:
     """Read the manifest at `path` (a file or a folder); raise ManifestError with every problem."""
     files = manifest_files(path)
@@ -121,7 +126,7 @@ def load_manifest(path: Path) -> Manifest:
         if not found:
             docs.append(doc)
     exports, tenant = _merge(docs, problems)
-    folder = path if path.is_dir() else path.parent
+    folder = folder_of(path)
     problems += _download_problems(exports, folder)
     if problems:
         raise ManifestError(problems)

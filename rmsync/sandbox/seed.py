@@ -19,6 +19,7 @@ from rmsync.yamlload import (
     DocumentError,
     Located,
     Problem,
+    field_name,
     inline_refs,
     load_file,
     load_text,
@@ -176,8 +177,6 @@ class _Builder:
         return Seed(data.get("tenant", "sandbox"), clients, sessions)
 
     def _problem(self, path: tuple[str | int, ...], message: str) -> None:
-        from rmsync.yamlload import field_name
-
         self.problems.append(
             Problem(self.doc.file, self.doc.line_of(path), field_name(path), message)
         )

@@ -200,10 +200,9 @@ class Tenant:
         ents = archive.included(
             role.seed.entitlements, role.excluded, min_popularity, include_common
         )
-        stamp = parse_iso(role.modified).timetuple()[:6]
-        return archive.build_zip(
-            role.seed.identities, ents, (stamp[0], stamp[1], stamp[2], stamp[3], stamp[4], stamp[5])
-        )
+        t = parse_iso(role.modified)
+        stamp = (t.year, t.month, t.day, t.hour, t.minute, t.second)
+        return archive.build_zip(role.seed.identities, ents, stamp)
 
     def export(self, role: RoleState, export_id: str) -> Export:
         found = self.exports.get(_uuid(export_id, "exportId"))
