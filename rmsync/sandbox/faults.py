@@ -14,6 +14,7 @@ _DETAIL = {
     403: "403 Forbidden",
     404: "404 Not found",
     405: "405 Method Not Allowed",
+    406: "406 Not Acceptable",
     500: "500.0 Internal Fault",
 }
 

@@ -1,8 +1,10 @@
 """One function per role-mining operation in the official spec, and the table routing to them.
 
-Owns: what each of the 25 operations reads, changes and returns. Paths are the beta form;
-http.split_version maps every version's URL onto them. Must not: parse raw HTTP, check
-auth or rate limits (server.py does), or build bodies by hand (views.py does).
+Owns: what each of the 25 operations reads, changes and returns, and the route table: each
+operation's method, path and the media type of its success body (the spec's; errors are
+always JSON). Paths are the beta form; http.split_version maps every version's URL onto
+them. Must not: parse raw HTTP, check auth, rate limits, methods or Accept (server.py does),
+or build bodies by hand (views.py does).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from rmsync.sandbox.query import Field
 from rmsync.sandbox.state import RoleState, SessionState, Tenant
 
 Handler = Callable[[Tenant, Request], Response]
+JSON = "application/json"
+ZIP = "application/zip"
 _EQ = frozenset({"eq"})
 _TEXT = frozenset({"eq", "sw", "co"})
 _NUM = frozenset({"eq", "ge", "gt", "le", "lt"})
@@ -335,7 +339,7 @@ def identity_usage(t: Tenant, req: Request) -> Response:
 
 def _zip(data: bytes, name: str) -> Response:
     disposition = {"Content-Disposition": f'attachment; filename="{name}.zip"'}
-    return Response(200, raw=data, content_type="application/zip", headers=disposition)
+    return Response(200, raw=data, content_type=ZIP, headers=disposition)
 
 
 def export_sync(t: Tenant, req: Request) -> Response:
@@ -368,55 +372,57 @@ def export_download(t: Tenant, req: Request) -> Response:
 
 # -- the table -----
 
+
+@dataclass(frozen=True)
+class Route:
+    """One operation: its method, path template, handler and what its success body is."""
+
+    method: str
+    path: str
+    handler: Handler
+    produces: str = JSON
+
+
 _S = "/role-mining-sessions/{sessionId}"
 _R = _S + "/potential-roles/{potentialRoleId}"
 _P = "/role-mining-potential-roles"
-ROUTES: list[tuple[str, str, Handler]] = [
-    ("GET", "/role-mining-sessions", list_sessions),
-    ("POST", "/role-mining-sessions", create_session),
-    ("GET", _S, get_session),
-    ("PATCH", _S, patch_session),
-    ("GET", _S + "/status", session_status),
-    ("GET", _S + "/potential-role-summaries", list_session_roles),
-    ("GET", _S + "/potential-role-summaries/{potentialRoleId}", get_session_role),
-    ("PATCH", _S + "/potential-role-summaries/{potentialRoleId}", patch_session_role),
-    ("GET", _S + "/potential-role-summaries/{potentialRoleId}/applications", applications),
-    ("GET", _S + "/potential-role-summaries/{potentialRoleId}/entitlements", role_entitlements),
-    ("GET", _R + "/entitlement-popularities", popularities),
-    ("GET", _R + "/entitlement-popularity-distribution", popularity_distribution),
-    ("POST", _R + "/edit-entitlements", edit_entitlements),
-    ("GET", _R + "/identities", identities),
-    ("GET", _R + "/export", export_sync),
-    ("POST", _R + "/export-async", export_async),
-    ("GET", _R + "/export-async/{exportId}", export_status),
-    ("GET", _R + "/export-async/{exportId}/download", export_download),
-    ("POST", _R + "/provision", provision),
-    ("GET", _R + "/excluded-entitlements", excluded),
-    ("GET", _P, list_all_roles),
-    ("GET", _P + "/saved", saved_roles),
-    ("GET", _P + "/{potentialRoleId}", get_role),
-    ("PATCH", _P + "/{potentialRoleId}", patch_role),
-    ("GET", _P + "/{potentialRoleId}/sources/{sourceId}/identityUsage", identity_usage),
+ROUTES: list[Route] = [
+    Route("GET", "/role-mining-sessions", list_sessions),
+    Route("POST", "/role-mining-sessions", create_session),
+    Route("GET", _S, get_session),
+    Route("PATCH", _S, patch_session),
+    Route("GET", _S + "/status", session_status),
+    Route("GET", _S + "/potential-role-summaries", list_session_roles),
+    Route("GET", _S + "/potential-role-summaries/{potentialRoleId}", get_session_role),
+    Route("PATCH", _S + "/potential-role-summaries/{potentialRoleId}", patch_session_role),
+    Route("GET", _S + "/potential-role-summaries/{potentialRoleId}/applications", applications),
+    Route(
+        "GET", _S + "/potential-role-summaries/{potentialRoleId}/entitlements", role_entitlements
+    ),
+    Route("GET", _R + "/entitlement-popularities", popularities),
+    Route("GET", _R + "/entitlement-popularity-distribution", popularity_distribution),
+    Route("POST", _R + "/edit-entitlements", edit_entitlements),
+    Route("GET", _R + "/identities", identities),
+    Route("GET", _R + "/export", export_sync, ZIP),
+    Route("POST", _R + "/export-async", export_async),
+    Route("GET", _R + "/export-async/{exportId}", export_status),
+    Route("GET", _R + "/export-async/{exportId}/download", export_download, ZIP),
+    Route("POST", _R + "/provision", provision),
+    Route("GET", _R + "/excluded-entitlements", excluded),
+    Route("GET", _P, list_all_roles),
+    Route("GET", _P + "/saved", saved_roles),
+    Route("GET", _P + "/{potentialRoleId}", get_role),
+    Route("PATCH", _P + "/{potentialRoleId}", patch_role),
+    Route("GET", _P + "/{potentialRoleId}/sources/{sourceId}/identityUsage", identity_usage),
 ]
 _COMPILED = [
-    (method, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"), handler)
-    for method, path, handler in ROUTES
+    (route, re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", route.path) + "$"))
+    for route in ROUTES
 ]
 
 
-def resolve(method: str, path: str) -> tuple[Handler, dict[str, str]]:
-    """The handler and path parameters for a version-free path; 404 or 405 if none."""
-    allowed = []
-    for verb, pattern, handler in _COMPILED:
-        match = pattern.match(path)
-        if match:
-            if verb == method:
-                return handler, match.groupdict()
-            allowed.append(verb)
-    if allowed:
-        raise Fault(
-            405,
-            f"Method {method} is not allowed here; use {', '.join(allowed)}",
-            {"Allow": ", ".join(allowed)},
-        )
-    raise not_found("resource", path)
+def match(path: str) -> list[tuple[Route, dict[str, str]]]:
+    """The routes (one per method) whose template matches a version-free path, with its
+    path parameters; none for an unknown path."""
+    found = ((route, pattern.match(path)) for route, pattern in _COMPILED)
+    return [(route, m.groupdict()) for route, m in found if m]

@@ -1,31 +1,30 @@
 """The sandbox tenant as an HTTP server: a real socket on the host it is given.
 
-Owns: the listening socket, reading requests and writing responses, OAuth tokens, and the
-gateway rules every route shares (Bearer auth, rate limit, the experimental header), in
-that order. Must not: implement any operation itself (handlers.py does).
+Owns: the server's life (start, serve, stop), OAuth tokens, and the gateway rules every
+route shares, in this order: OPTIONS on a known route (answered before the rest), Bearer
+auth, rate limit, the experimental header, the method (HEAD is answered as GET; 404, or 405
+with Allow), and Accept against what the route produces (406). Must not: implement any
+operation itself (handlers.py does) or touch the wire (transport.py does).
 """
 
 from __future__ import annotations
 
 import base64
-import socket
 import threading
 import time
-import traceback
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from rmsync.ratelimit import Limit, RateLimiter, retry_after
 from rmsync.sandbox import handlers
 from rmsync.sandbox.faults import Fault, bad_request, not_found
-from rmsync.sandbox.http import EXPERIMENTAL, Request, Response, split_version
+from rmsync.sandbox.http import EXPERIMENTAL, Request, Response, accepts, split_version
 from rmsync.sandbox.seed import Seed, load_seed
 from rmsync.sandbox.state import Clock, Schedule, Tenant
+from rmsync.sandbox.transport import Log, Server, describe
 
-Log = Callable[[str], None]
+Matches = list[tuple[handlers.Route, dict[str, str]]]
 
 
 class Sandbox:
@@ -47,9 +46,7 @@ class Sandbox:
         self.tenant = Tenant(seed or load_seed(), clock, token_lifetime, schedule, id_seed)
         self.limiter = RateLimiter(rate_limit)
         self.log = log
-        server_class = _V6Server if ":" in host else _Server
-        self._server = server_class((host, port), _Handler)
-        self._server.sandbox = self
+        self._server = Server((host, port), self.handle, log)
         self._thread: threading.Thread | None = None
 
     @property
@@ -90,7 +87,10 @@ class Sandbox:
     # -- request handling (called on server threads) -----
 
     def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Response:
-        url = urlsplit(target)
+        try:
+            url = urlsplit(target)
+        except ValueError:
+            return Response.failure(bad_request(f"The request target {target!r} is not a URL"))
         query = dict(parse_qsl(url.query, keep_blank_values=True))
         try:
             with self.tenant.lock:
@@ -98,11 +98,10 @@ class Sandbox:
                     return self._token(method, query, headers, body)
                 return self._api(method, url.path, query, headers, body)
         except Fault as fault:
-            return Response(fault.status, fault.body(), headers=fault.headers)
-        except Exception:
-            if self.log:
-                self.log(traceback.format_exc())
-            return Response(500, Fault(500, "An internal fault occurred.").body())
+            return Response.failure(fault)
+        except Exception as error:
+            self._server.report(f"internal error in {method} {url.path}: {describe(error)}")
+            return Response.failure(Fault(500, "An internal fault occurred."))
 
     def _api(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
@@ -111,6 +110,21 @@ class Sandbox:
         if split is None:
             raise not_found("resource", path)
         version, route = split
+        matches = handlers.match(route)
+        if method == "OPTIONS" and matches:
+            # 204 with Allow rather than 405: OPTIONS asks what a resource allows (RFC 9110
+            # §9.3.7), and that is how gateways and mocks answer it (Prism, mocking this very
+            # spec, gives every OPTIONS a 204; Spring answers a mapped route's with its Allow),
+            # before auth, as a browser's preflight carries no credentials.
+            return Response(204, headers={"Allow": _allow(r.method for r, _ in matches)})
+        self._admit(version, headers)
+        found, params = _pick(method, route, matches)
+        if not accepts(headers.get("accept"), found.produces):
+            raise Fault(406, f"No match for accept header: this operation answers {found.produces}")
+        return found.handler(self.tenant, Request(method, version, route, params, query, body))
+
+    def _admit(self, version: str, headers: dict[str, str]) -> None:
+        """Bearer auth, the rate limit per client and version, then the experimental header."""
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         client = self.tenant.client_for(token.strip() if scheme.lower() == "bearer" else None)
@@ -125,14 +139,14 @@ class Sandbox:
                 f"This API ({version}) is experimental: "
                 "send the header X-SailPoint-Experimental: true"
             )
-        handler, params = handlers.resolve(method, route)
-        return handler(self.tenant, Request(method, version, route, params, query, body))
 
     def _token(
         self, method: str, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> Response:
+        if method == "OPTIONS":
+            return Response(204, headers={"Allow": _allow(["POST"])})
         if method != "POST":
-            raise Fault(405, "Use POST for /oauth/token", {"Allow": "POST"})
+            raise Fault(405, "Use POST for /oauth/token", {"Allow": _allow(["POST"])})
         form = dict(query)
         if "application/x-www-form-urlencoded" in headers.get(
             "content-type", ""
@@ -169,6 +183,24 @@ class Sandbox:
         )
 
 
+def _allow(methods: Iterable[str]) -> str:
+    """The Allow header: the route's methods, HEAD wherever there is GET, and OPTIONS."""
+    declared = set(methods)
+    return ", ".join(sorted(declared | {"OPTIONS"} | ({"HEAD"} if "GET" in declared else set())))
+
+
+def _pick(method: str, path: str, matches: Matches) -> tuple[handlers.Route, dict[str, str]]:
+    """The route for `method`, HEAD answered as GET; 404 if the path has none, else 405."""
+    wanted = "GET" if method == "HEAD" else method
+    for route, params in matches:
+        if route.method == wanted:
+            return route, params
+    if not matches:
+        raise not_found("resource", path)
+    allow = _allow(route.method for route, _ in matches)
+    raise Fault(405, f"Method {method} is not allowed here; use {allow}", {"Allow": allow})
+
+
 def _basic(header: str) -> tuple[str, str]:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic":
@@ -178,55 +210,3 @@ def _basic(header: str) -> tuple[str, str]:
     except ValueError:
         return "", ""
     return user, password
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    sandbox: Sandbox
-
-
-class _V6Server(_Server):
-    address_family = socket.AF_INET6
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out as two writes: no 40 ms stall
-    server: _Server
-    server_version = "rmsync-sandbox"
-    sys_version = ""
-
-    def _serve(self) -> None:
-        body = self._body()
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        response = self.server.sandbox.handle(self.command, self.path, headers, body)
-        payload = response.payload()
-        self.send_response(response.status)
-        self.send_header("Content-Type", response.content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            while self.rfile.readline().strip():
-                pass
-            return b"".join(chunks)
-        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        log = self.server.sandbox.log
-        if log:  # the path only: a query string may carry a client secret
-            log(f"{self.command} {urlsplit(self.path).path} {code}")
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
