@@ -1,24 +1,32 @@
 """The lockfile, `rmsync.lock.yaml`: what rmsync has started and seen, one record per export name.
 
-Owns: the file's format (versioned, sorted, stable keys, a header), pure dump and load, and
-the atomic write (temp file in the same folder, fsync, rename). Must not: decide what goes
-in a record (plan.py and apply.py do) or talk to the tenant.
+Owns: the file's format (versioned, sorted, stable keys, a header; checked against
+schemas/lockfile.schema.json, every problem reported at its line), pure dump and load, and
+writing it through rmsync.atomic. Must not: decide what goes in a record (plan.py and
+apply.py do) or talk to the tenant.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from rmsync import atomic, bundled
 from rmsync.manifest import ExportParams
-from rmsync.yamlload import DocumentError, Located, Problem, load_text
+from rmsync.yamlload import (
+    DocumentError,
+    Located,
+    Problem,
+    inline_refs,
+    load_text,
+    schema_problems,
+)
 
 VERSION = 1
 HEADER = (
@@ -85,6 +93,8 @@ class Record:
     finished_at: str | None
     role: Fingerprint
     download: Download | None = None
+    error: str | None = None  # the tenant's reason for an export that ended in ERROR
+    gone_at: str | None = None  # when the tenant first answered 404 for it: it no longer has it
 
     def with_status(self, status: Status, now: str) -> Record:
         finished = self.finished_at or (now if status.final else None)
@@ -115,6 +125,7 @@ def dumps(lock: Lock) -> str:
 
 
 def _record_dict(r: Record) -> dict[str, Any]:
+    optional = {"download": _download_dict(r.download), "error": r.error, "gone_at": r.gone_at}
     return {
         "session_id": r.session_id,
         "potential_role_id": r.potential_role_id,
@@ -125,82 +136,75 @@ def _record_dict(r: Record) -> dict[str, Any]:
         "started_at": r.started_at,
         "finished_at": r.finished_at,
         "role": r.role.as_dict(),
-        **(
-            {
-                "download": {
-                    "path": r.download.path,
-                    "sha256": r.download.sha256,
-                    "size": r.download.size,
-                }
-            }
-            if r.download
-            else {}
-        ),
+        **{key: value for key, value in optional.items() if value is not None},
     }
 
 
+def _download_dict(download: Download | None) -> dict[str, Any] | None:
+    if download is None:
+        return None
+    return {"path": download.path, "sha256": download.sha256, "size": download.size}
+
+
 def loads(text: str, file: str) -> Lock:
-    """Parse lockfile text; raise LockfileError naming the line of anything wrong."""
+    """Parse lockfile text; raise LockfileError listing every problem, each at its line.
+
+    A file from a newer rmsync is refused on its version alone, not drowned in problems."""
     try:
         doc = load_text(text, file)
     except DocumentError as exc:
-        raise LockfileError(exc.problems) from None
-    if doc.problems:
-        raise LockfileError(doc.problems)
-    data = doc.data
-    if data is None:
+        raise _damaged(exc.problems) from None
+    if doc.data is None:
         return Lock()
-    if not isinstance(data, dict) or not isinstance(data.get("exports", {}), dict):
-        raise LockfileError([Problem(file, 1, "", "not an rmsync lockfile (restore it from Git)")])
-    version = data.get("version")
-    if version != VERSION:
-        hint = (
-            "upgrade rmsync"
-            if isinstance(version, int) and version > VERSION
-            else "restore it from Git"
-        )
-        message = f"lockfile version {version!r} is not {VERSION}; {hint}"
-        raise LockfileError([Problem(file, doc.line_of(("version",)), "version", message)])
-    records = {}
-    for name, body in (data.get("exports") or {}).items():
-        records[name] = _record(doc, name, body)
-    return Lock(records)
+    _refuse_newer(doc)
+    problems = schema_problems(doc, _schema())
+    if problems:
+        raise _damaged(problems)
+    return Lock({name: _record(name, body) for name, body in doc.data["exports"].items()})
 
 
-def _record(doc: Located, name: str, body: Any) -> Record:
-    try:
-        role = body["role"]
-        return Record(
-            name,
-            str(body["session_id"]),
-            str(body["potential_role_id"]),
-            ExportParams(
-                int(body["min_entitlement_popularity"]), bool(body["include_common_access"])
-            ),
-            str(body["export_id"]),
-            Status(body["status"]),
-            str(body["started_at"]),
-            None if body.get("finished_at") is None else str(body["finished_at"]),
-            Fingerprint(
-                str(role["name"]),
-                int(role["identity_count"]),
-                int(role["entitlement_count"]),
-                tuple(str(x) for x in role.get("excluded_entitlements") or ()),
-                None if role.get("modified") is None else str(role["modified"]),
-            ),
-            _download(body.get("download")),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        line = doc.line_of(("exports", name))
-        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        message = f"record is damaged ({detail}); restore the lockfile from Git"
-        raise LockfileError([Problem(doc.file, line, f"exports.{name}", message)]) from None
+@cache
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = inline_refs(bundled.schema("lockfile.schema.json"))
+    return schema
 
 
-def _download(body: Any) -> Download | None:
-    if body is None:
-        return None
-    return Download(str(body["path"]), str(body["sha256"]), int(body["size"]))
+def _refuse_newer(doc: Located) -> None:
+    version = doc.data.get("version") if isinstance(doc.data, dict) else None
+    if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
+        message = f"lockfile version {version} is not {VERSION}; upgrade rmsync"
+        raise LockfileError([Problem(doc.file, doc.line_of(("version",)), "version", message)])
+
+
+def _damaged(problems: Iterable[Problem]) -> LockfileError:
+    """rmsync writes the lockfile, so a damaged one is best restored, not repaired by hand."""
+    hint = "restore the lockfile from Git"
+    return LockfileError(replace(p, message=f"{p.message}; {hint}") for p in problems)
+
+
+def _record(name: str, body: dict[str, Any]) -> Record:
+    """A record from data the schema has passed: nothing is converted, only gathered."""
+    role, saved = body["role"], body.get("download")
+    return Record(
+        name,
+        body["session_id"],
+        body["potential_role_id"],
+        ExportParams(body["min_entitlement_popularity"], body["include_common_access"]),
+        body["export_id"],
+        Status(body["status"]),
+        body["started_at"],
+        body["finished_at"],
+        Fingerprint(
+            role["name"],
+            role["identity_count"],
+            role["entitlement_count"],
+            tuple(role["excluded_entitlements"]),
+            role["modified"],
+        ),
+        Download(saved["path"], saved["sha256"], saved["size"]) if saved is not None else None,
+        body.get("error"),
+        body.get("gone_at"),
+    )
 
 
 def read(path: Path) -> Lock:
@@ -218,35 +222,10 @@ def read(path: Path) -> Lock:
 
 
 def write(path: Path, lock: Lock) -> None:
-    """Replace `path` with `lock` atomically: readers see the old file or the new, never half."""
-    text = dumps(lock)
+    """Replace `path` with `lock` atomically (see rmsync.atomic): readers see the old file or
+    the new, never half; an existing file keeps its mode, a new one gets the umask's."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        atomic.write_text(path, dumps(lock))
     except OSError as exc:
-        raise LockfileError(
-            [Problem(str(path), 1, "", f"cannot write the lockfile: {exc.strerror}")]
-        ) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(tmp).replace(path)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            message = f"cannot write the lockfile: {exc.strerror}"
-            raise LockfileError([Problem(str(path), 1, "", message)]) from None
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        message = f"cannot write the lockfile: {exc.strerror}"
+        raise LockfileError([Problem(str(path), 1, "", message)]) from None

@@ -1,7 +1,8 @@
 """Safe YAML loading that remembers where every value stood, and schema checks that say so.
 
-Owns: parsing YAML text into plain data (no timestamps, no duplicate keys, no custom tags),
-the line of every value, and turning JSON-schema errors into file:line problems.
+Owns: parsing YAML text into plain data (no timestamps, no duplicate keys, no custom tags,
+no aliases or merge keys: an alias bomb is refused before it grows), the line of every value,
+and turning JSON-schema errors into file:line problems.
 Must not: read files other than the one it is given, or know what any document means.
 """
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from rmsync.errors import RmsyncError
 
@@ -87,21 +88,22 @@ def field_name(path: Iterable[str | int]) -> str:
 
 
 def load_text(text: str, file: str) -> Located:
-    """Parse one YAML document; raise DocumentError for a syntax error (duplicate keys are
-    kept in `problems`)."""
+    """Parse one YAML document; raise DocumentError for a syntax error and for aliases and
+    merge keys (every one of them, each at its line); duplicate keys are kept in `problems`."""
     loader = _Loader(text)
-    lines: dict[JsonPath, int] = {}
-    problems: list[Problem] = []
+    builder = _Builder(loader, file)
     try:
         node = loader.get_single_node()
-        data = _build(loader, node, (), lines, problems, file) if node is not None else None
+        data = builder.build(node, ()) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise DocumentError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
+    except _Refused as exc:
+        raise DocumentError(_refusals(text, file) or [exc.problem]) from None
     finally:
         loader.dispose()
-    return Located(file, data, lines, tuple(problems))
+    return Located(file, data, builder.lines, tuple(builder.problems))
 
 
 def load_file(path: Path, shown_as: str | None = None) -> Located:
@@ -115,38 +117,165 @@ def load_file(path: Path, shown_as: str | None = None) -> Located:
     return load_text(text, name)
 
 
-def _build(
-    loader: _Loader,
-    node: yaml.Node,
-    path: JsonPath,
-    lines: dict[JsonPath, int],
-    problems: list[Problem],
-    file: str,
-) -> Any:
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+_ALIAS = "YAML aliases (*{}) are not allowed in rmsync files; write the value out"
+_MERGE = "YAML merge keys (<<) are not allowed in rmsync files; write the keys out"
+
+
+class _Refused(Exception):
+    """An alias or a merge key stopped the build; `problem` is where it was noticed."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class _Builder:
+    """Plain data and lines from a composed node tree, entering no node twice.
+
+    An alias is the very node it names, met again: entering it again is how an alias bomb
+    (nine levels of ten aliases each) grows to a billion values. So the second meeting of any
+    node, or a merge key, stops the build at once.
+    """
+
+    def __init__(self, loader: _Loader, file: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.lines: dict[JsonPath, int] = {}
+        self.problems: list[Problem] = []
+        self.seen: set[int] = set()
+
+    def build(self, node: yaml.Node, path: JsonPath) -> Any:
+        self.enter(node, path)
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            return self.mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self.loader.construct_object(node, deep=True)
+
+    def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            self.mark(key_node, path, key=True)
+            key = self.loader.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             if not isinstance(key, str):
-                problems.append(Problem(file, line, field_name(path), f"key {key!r} is not text"))
+                self.problem(line, path, f"key {key!r} is not text")
+            elif key in result:
+                first = self.lines[(*path, key)]
+                self.problem(
+                    line, (*path, key), f"duplicate key (first defined on line {first}); keep one"
+                )
+            else:
+                result[key] = self.build(value_node, (*path, key))
+                self.lines[(*path, key)] = line
                 continue
-            if key in result:
-                first = lines[(*path, key)]
-                msg = f"duplicate key (first defined on line {first}); keep one"
-                problems.append(Problem(file, line, field_name((*path, key)), msg))
-                continue
-            result[key] = _build(loader, value_node, (*path, key), lines, problems, file)
-            lines[(*path, key)] = line
+            self.mark(value_node, path)  # not built, but its aliases are still reported
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(loader, item, (*path, i), lines, problems, file)
-            for i, item in enumerate(node.value)
-        ]
-    return loader.construct_object(node, deep=True)
+
+    def mark(self, node: yaml.Node, path: JsonPath, key: bool = False) -> None:
+        """Enter `node` and all it holds without building it (keys, skipped values)."""
+        if key and node.tag == _MERGE_TAG:
+            raise _Refused(Problem(self.file, node.start_mark.line + 1, field_name(path), _MERGE))
+        self.enter(node, path)
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                self.mark(key_node, path, key=True)
+                self.mark(value_node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self.mark(item, path)
+
+    def enter(self, node: yaml.Node, path: JsonPath) -> None:
+        if id(node) in self.seen:
+            field = field_name(path) or "(document)"
+            problem = Problem(self.file, node.start_mark.line + 1, field, _ALIAS.format("..."))
+            raise _Refused(problem)
+        self.seen.add(id(node))
+
+    def problem(self, line: int, path: JsonPath, message: str) -> None:
+        self.problems.append(Problem(self.file, line, field_name(path), message))
+
+
+def _refusals(text: str, file: str) -> list[Problem]:
+    """Every alias and merge key in `text`, each at its own line: the node an alias names
+    only knows the line of its anchor, so the parser's events are read again."""
+    loader = _Loader(text)
+    scan = _Scan(loader, file)
+    try:
+        while loader.check_event():
+            scan.event(loader.get_event())
+    finally:
+        loader.dispose()
+    return scan.problems
+
+
+@dataclass
+class _Frame:
+    """A mapping or sequence being read: its path, how many nodes it holds so far (keys and
+    values alike), its current key and whether that key is a merge key."""
+
+    path: JsonPath
+    mapping: bool
+    count: int = 0
+    key: str = ""
+    merging: bool = False
+
+
+class _Scan:
+    """Follows parser events, keeping the path of each node, noting aliases and merge keys
+    (an alias inside a merge key's value is not noted again)."""
+
+    def __init__(self, loader: _Loader, file: str) -> None:
+        self.loader = loader
+        self.file = file
+        self.stack: list[_Frame] = []
+        self.problems: list[Problem] = []
+
+    def event(self, event: yaml.Event) -> None:
+        if isinstance(event, yaml.CollectionEndEvent):
+            self.stack.pop()
+            self.done("?")
+        elif isinstance(event, yaml.NodeEvent):
+            path, is_key = self.place()
+            if isinstance(event, yaml.AliasEvent):
+                if not any(f.merging and f.count % 2 for f in self.stack):
+                    self.report(event, path, _ALIAS.format(event.anchor))
+                self.done(f"*{event.anchor}")
+            elif isinstance(event, yaml.CollectionStartEvent):
+                self.stack.append(_Frame(path, isinstance(event, yaml.MappingStartEvent)))
+            elif isinstance(event, yaml.ScalarEvent):
+                merge = is_key and self.tag(event) == _MERGE_TAG
+                if merge:
+                    self.report(event, (*path, event.value), _MERGE)
+                self.done(event.value, merge)
+
+    def place(self) -> tuple[JsonPath, bool]:
+        """The path of the next node, and whether it is a mapping key (then: its mapping's)."""
+        if not self.stack:
+            return (), False
+        top = self.stack[-1]
+        if not top.mapping:
+            return (*top.path, top.count), False
+        return (top.path, True) if top.count % 2 == 0 else ((*top.path, top.key), False)
+
+    def done(self, text: str, merge: bool = False) -> None:
+        """A node is complete: it fills the next place in its parent."""
+        if self.stack:
+            top = self.stack[-1]
+            if top.mapping and top.count % 2 == 0:
+                top.key, top.merging = text, merge
+            top.count += 1
+
+    def tag(self, event: yaml.ScalarEvent) -> str:
+        if event.tag not in (None, "!"):
+            return str(event.tag)
+        return str(self.loader.resolve(yaml.ScalarNode, event.value, event.implicit))
+
+    def report(self, event: yaml.Event, path: JsonPath, message: str) -> None:
+        line = event.start_mark.line + 1 if event.start_mark else 1
+        self.problems.append(Problem(self.file, line, field_name(path) or "(document)", message))
 
 
 def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
@@ -169,9 +298,21 @@ def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
     return {k: inline_refs(v, defs) for k, v in schema.items() if k != "$defs"}
 
 
+def _whole(_checker: object, value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# JSON Schema counts 7.0 as an integer; YAML reads it as a decimal, and code handed it would
+# carry 7.0 on (and write it back so). An integer is an int here.
+_Validator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole),
+)
+
+
 def schema_problems(doc: Located, schema: dict[str, Any]) -> list[Problem]:
     """Every way `doc` breaks `schema`, each at the line of the offending value."""
-    validator = Draft202012Validator(schema)
+    validator = _Validator(schema)
     found = {p for error in validator.iter_errors(doc.data) for p in _problems(doc, error)}
     return sorted(found | set(doc.problems))
 
