@@ -7,6 +7,9 @@ Must not: do I/O, read the clock or the environment, or import HTTP or CLI libra
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
+from itertools import accumulate
 from typing import Any
 
 from rmsync.models import Role
@@ -163,40 +166,153 @@ def _plain(value: Any) -> Any:
 
 MARKDOWN_LIMIT = 60_000
 _MD_ORDER = (Action.EXPORT, Action.REEXPORT, Action.UPDATE, Action.DOWNLOAD, Action.FORGET)
+# GitHub colours a ```diff line by its first character (the source.diff grammar): `+` inserted,
+# `-` deleted, `!` changed; `~` and `<=` (not `< `) match no rule and stay plain.
+_MD_SYMBOL = {
+    Action.EXPORT: "+",
+    Action.REEXPORT: "!",
+    Action.UPDATE: "~",
+    Action.DOWNLOAD: "<=",
+    Action.FORGET: "-",
+}
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~$])")
+_COMMENT_SAFE = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{chr(n): f"&#{n};" for n in (*range(32), 127)}}
+)
+_CONTINUED = " " * 8  # a line broken inside a value: indented, so never a symbol nor a fence
 
 
 def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
-    """A pull-request comment: counts, a banner for exports started or records forgotten, and
-    the per-export details folded away; never longer than `limit` characters."""
-    head = ["### rmsync plan", ""]
+    """A pull-request comment: a hidden marker naming the manifest, a heading, a banner for
+    exports started or records forgotten, the summary, one line per changed export, counts, and
+    the details folded away. Never longer than `limit` characters: the details are cut first,
+    then the list, each saying so."""
+    title = "\n".join(_md_title(plan.provenance))
     if not plan.changed:
-        return "\n".join([*head, summary(plan), ""])
-    counts = plan.counts()
-    starts = counts[Action.EXPORT] + counts[Action.REEXPORT]
-    if starts or counts[Action.FORGET]:
-        parts = [f"start {starts} export{'s' if starts != 1 else ''}"] if starts else []
-        forgets = counts[Action.FORGET]
-        parts += [f"forget {forgets} record{'s' if forgets != 1 else ''}"] if forgets else []
-        head += ["> [!WARNING]", f"> Applying this plan will {' and '.join(parts)}.", ""]
-    head += ["| action | count |", "| --- | ---: |"]
-    head += [f"| `{a.value}` {a.verb} | {counts[a]} |" for a in _MD_ORDER if counts[a]]
-    head += ["", f"**{summary(plan)}**", ""]
-    open_, close = ["<details><summary>Details</summary>", "", "```diff"], ["```", "</details>", ""]
-    blocks = ["\n".join(_block(step, False)) for step in plan.steps]
-    budget = limit - len("\n".join(head + open_ + close)) - 200
-    shown: list[str] = []
-    used = 0
-    for block in blocks:
-        used += len(block) + 2
-        if used > budget:
-            break
-        shown.append(block)
-    cut = len(blocks) - len(shown)
-    note = []
-    if cut:
-        note = [
-            f"_{cut} more actions are not shown (this comment stays under {limit:,} characters); "
-            "run `rmsync plan` for all of them._",
-            "",
-        ]
-    return "\n".join(head + open_ + ["\n\n".join(shown)] + close + note)
+        return f"{title}\n\n{summary(plan)}\n"
+    top = "\n\n".join([title, *_md_banner(plan.counts()), f"**{summary(plan)}**"])
+    table = _md_table(plan.counts())
+    room = limit - len(top) - len(table) - len("\n\n") * 3 - len("\n")
+    listed = _md_list(plan.steps, room - len(_md_no_details(limit)))
+    details = _md_details(plan.steps, limit, room - len(listed))
+    return "\n\n".join([top, listed, table, details]) + "\n"
+
+
+def _md_title(source: Provenance | None) -> list[str]:
+    """The marker a workflow finds its own comment by, and the heading."""
+    if source is None:
+        return ["<!-- rmsync -->", "### rmsync plan"]
+    marker = source.manifest.translate(_COMMENT_SAFE)
+    heading = f"{_md_code(source.manifest)} ({_md_text(source.api_version)})"
+    return [f"<!-- rmsync: {marker} -->", f"### rmsync plan: {heading}"]
+
+
+def _md_banner(counts: dict[Action, int]) -> list[str]:
+    starts = _count(counts[Action.EXPORT] + counts[Action.REEXPORT], "start", "export")
+    said = " and ".join(filter(None, [starts, _count(counts[Action.FORGET], "forget", "record")]))
+    return [f"> [!WARNING]\n> Applying this plan will {said}."] if said else []
+
+
+def _count(n: int, verb: str, noun: str) -> str:
+    return f"{verb} {n} {noun}{'s' if n != 1 else ''}" if n else ""
+
+
+def _md_table(counts: dict[Action, int]) -> str:
+    rows = [f"| `{_MD_SYMBOL[a]}` {a.verb} | {counts[a]} |" for a in _MD_ORDER if counts[a]]
+    return "\n".join(["| action | count |", "| --- | ---: |", *rows])
+
+
+def _md_list(steps: Sequence[Step], room: int) -> str:
+    """One line per step, cut to `room` characters with a last line saying how many are not."""
+    items = [_md_item(step) for step in steps]
+    if _fitting(items, room) == len(items):
+        return "\n".join(items)
+    shown = _fitting(items, room - len(_md_more(len(items))) - 1)
+    return "\n".join([*items[:shown], _md_more(len(items) - shown)])
+
+
+def _md_item(step: Step) -> str:
+    why = _md_text("; ".join(step.reasons))
+    name = f"**{_md_text(step.name)}** {_HEADLINE[step.action]}"
+    return f"- `{_MD_SYMBOL[step.action]}` {name}" + (f": {why}" if why else "")
+
+
+def _md_more(n: int) -> str:
+    return f"- … and {n:,} more"
+
+
+def _md_details(steps: Sequence[Step], limit: int, room: int) -> str:
+    """The folded diff block, cut to `room` characters with a note inside the fold."""
+    blocks = ["\n".join(_md_block(step)) for step in steps]
+    legend = _md_legend(steps)
+    if len(whole := _md_fold(legend, blocks, "")) <= room:
+        return whole
+    widest = _md_fold(legend, [], _md_cut_note(len(blocks), limit))
+    shown = _fitting(blocks, room - len(widest), separator=2)
+    if not shown:
+        return _md_no_details(limit)
+    return _md_fold(legend, blocks[:shown], _md_cut_note(len(blocks) - shown, limit))
+
+
+def _md_fold(legend: list[str], blocks: list[str], note: str) -> str:
+    diff = ["```diff", "\n\n".join(blocks), "```"]
+    notes = ["", note, ""] if note else []
+    return "\n".join(
+        ["<details><summary>Details</summary>", "", *legend, *diff, *notes, "</details>"]
+    )
+
+
+def _md_legend(steps: Sequence[Step]) -> list[str]:
+    """A line for each symbol that differs from the text plan's, if the plan uses it."""
+    used = {step.action for step in steps}
+    differ = [a for a in _MD_ORDER if a in used and _MD_SYMBOL[a] != a.value]
+    said = ", ".join(
+        f"`{_MD_SYMBOL[a]}` marks each {a.verb} (`{a.value}` in the text plan)" for a in differ
+    )
+    return [f"In this diff, {said}.", ""] if differ else []
+
+
+def _md_block(step: Step) -> list[str]:
+    """The text plan's block with the symbol in column 0, where GitHub colours it."""
+    comment, _, *rows = _block(step, False)
+    head = f"{_MD_SYMBOL[step.action]} {step.action.verb} {step.name}"
+    return [_md_unbroken(line) for line in (comment, head, *rows)]
+
+
+def _md_unbroken(line: str) -> str:
+    first, *rest = line.splitlines() or [""]
+    return "\n".join([first, *(_CONTINUED + part for part in rest)])
+
+
+def _md_cut_note(cut: int, limit: int) -> str:
+    are = "actions are" if cut != 1 else "action is"
+    return (
+        f"_{cut:,} more {are} not shown (this comment stays under {limit:,} characters); "
+        "run `rmsync plan` for all of them._"
+    )
+
+
+def _md_no_details(limit: int) -> str:
+    return (
+        f"_The details are not shown (this comment stays under {limit:,} characters); "
+        "run `rmsync plan` for them._"
+    )
+
+
+def _fitting(pieces: Sequence[str], room: int, separator: int = 1) -> int:
+    """How many of `pieces`, joined by `separator` characters, fit in `room` characters."""
+    totals = accumulate(len(piece) + separator for piece in pieces)
+    return sum(1 for total in totals if total - separator <= room)
+
+
+def _md_text(text: str) -> str:
+    """Free text on one line, rendered literally: no HTML, emphasis, links, code or tables."""
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+
+
+def _md_code(text: str) -> str:
+    """`text` as a code span on one line, fenced by more backticks than it holds."""
+    text = " ".join(text.splitlines())
+    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
