@@ -30,6 +30,11 @@ from rmsync.ratelimit import Limit, RateLimiter
 
 TOKEN_MARGIN = 60.0  # refresh a token this many seconds before it expires
 PAGE = 250  # the most ISC returns in one page
+# What each operation's responses are, per the spec: JSON everywhere but the archive
+# downloads, whose success is application/zip and whose errors are JSON. A tenant answers
+# an Accept that admits neither with 406 or 500 "No match for accept header".
+ACCEPT_JSON = "application/json"
+ACCEPT_ZIP = "application/zip, application/json;q=0.5"
 
 
 class ApiError(RmsyncError):
@@ -105,7 +110,7 @@ class Client:
         self._key = ("client", version.value)
         self._lock = threading.Lock()
         self._token: tuple[str, float] | None = None
-        headers = {"User-Agent": f"rmsync/{__version__}", "Accept": "application/json"}
+        headers = {"User-Agent": f"rmsync/{__version__}"}
         if version.experimental:
             headers["X-SailPoint-Experimental"] = "true"
         self._http = httpx.Client(
@@ -187,18 +192,22 @@ class Client:
     ) -> str:
         """Stream a finished export's archive into `sink`; return the Content-Type."""
         path = f"{self._export_path(session_id, role_id)}/{export_id}/download"
-        return str(self._send("GET", path, None, sink).headers.get("content-type", ""))
+        response = self._send("GET", path, None, sink, accept=ACCEPT_ZIP)
+        return str(response.headers.get("content-type", ""))
 
     def live(self, role_ids: Iterable[str], exports: Iterable[tuple[str, str, str]]) -> Live:
         """Roles and export states, fetched concurrently (within the rate limit)."""
         role_list, export_list = sorted(set(role_ids)), sorted(set(exports))
-        with ThreadPoolExecutor(max_workers=self._workers) as pool:
+        pool = ThreadPoolExecutor(max_workers=self._workers)
+        try:
             roles = pool.map(self.role, role_list)
             jobs = pool.map(lambda e: self.export_status(*e), export_list)
             return Live(
                 dict(zip(role_list, roles, strict=True)),
                 {e[2]: j for e, j in zip(export_list, jobs, strict=True)},
             )
+        finally:  # on a failure or an interrupt, send nothing more than what is in flight
+            pool.shutdown(wait=True, cancel_futures=True)
 
     # -- the request loop ------------------------------------------------------------------------
 
@@ -212,13 +221,18 @@ class Client:
             ) from None
 
     def _send(
-        self, method: str, path: str, body: Any, sink: Callable[[bytes], None] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        sink: Callable[[bytes], None] | None = None,
+        accept: str = ACCEPT_JSON,
     ) -> httpx.Response:
         """Send with auth, throttling and retries; a successful body streams into `sink`."""
         refreshed = False
         for attempt in range(1, self._attempts + 1):
             admitted = self._throttle()
-            headers = {"Authorization": f"Bearer {self._bearer()}"}
+            headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept}
             try:
                 request = self._http.build_request(method, path, json=body, headers=headers)
                 response = self._http.send(request, stream=True)
@@ -292,7 +306,7 @@ class Client:
             "client_secret": creds.client_secret or "",
         }
         try:
-            response = self._http.post("/oauth/token", data=form)
+            response = self._http.post("/oauth/token", data=form, headers={"Accept": ACCEPT_JSON})
         except httpx.TransportError as exc:
             raise ApiError(
                 f"cannot reach {self.base_url} for a token: {type(exc).__name__}"
@@ -375,4 +389,20 @@ def _job(body: Any, params: ExportParams | None) -> ExportJob:
         params = ExportParams(
             _int(body.get("minEntitlementPopularity")), body.get("includeCommonAccess") is not False
         )
-    return ExportJob(str(body["exportId"]), status, params)
+    detail = _detail(body) if status is Status.ERROR else None
+    return ExportJob(str(body["exportId"]), status, params, detail)
+
+
+def _detail(body: dict[str, Any]) -> str | None:
+    """Why an export failed, if the tenant says: the spec declares no field for it, so read
+    the usual places leniently (errorMessage, message, error, messages[].text, details)."""
+    for key in ("errorMessage", "message", "error", "details", "detail"):
+        value = body.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())[:500]
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        texts = [str(m.get("text")).strip() for m in messages if isinstance(m, dict)]
+        joined = "; ".join(t for t in texts if t and t != "None")
+        return joined[:500] or None
+    return None

@@ -1,31 +1,33 @@
 """Apply: carry out a plan's steps against the tenant, recording each result as it lands.
 
 Owns: the order of work, what a record holds after each step, and writing the lockfile
-after every recorded result, so an interrupted apply loses nothing. A failed step leaves
-its old record as it was and the others go on. Must not: compute plans or print.
+after every recorded result, so an interrupted apply loses nothing: starting an export and
+recording it is one critical section that a first Ctrl-C or SIGTERM waits for. A failed
+step leaves its old record as it was and the others go on. Must not: compute plans or print.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import BinaryIO
 
-from rmsync import lockfile
-from rmsync.api import ApiError, Client
+from rmsync import atomic, interrupts, lockfile
+from rmsync.api import ApiError, Client, NotFoundError
 from rmsync.errors import RmsyncError
 from rmsync.lockfile import Download, Lock, Record, Status
 from rmsync.plan import Action, Plan, Step
 
+Now = Callable[[], str]
+
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one step."""
+    """What happened to one step (or one archive download after waiting)."""
 
     step: Step
     error: str | None = None
@@ -37,44 +39,58 @@ class Outcome:
         return self.error is None
 
 
+class ArchiveError(RmsyncError):
+    """An archive could not be fetched or saved; the record says whether to re-export."""
+
+
 def apply_plan(
     plan: Plan,
     client: Client,
     lock: Lock,
     lock_path: Path,
-    now: Callable[[], str],
+    now: Now,
     report: Callable[[Outcome], None] = lambda _: None,
     folder: Path | None = None,
 ) -> tuple[Lock, list[Outcome]]:
-    """Run every step in order; write the lockfile after each success; report each outcome.
+    """Run every step in order; write the lockfile after each result; report each outcome.
     Downloads are saved relative to `folder` (default: the lockfile's folder)."""
     outcomes = []
     base = folder if folder is not None else lock_path.parent
     for step in plan.steps:
-        try:
-            lock, export_id = _run(step, client, lock, now, base)
-        except ApiError as exc:
-            outcome = Outcome(step, str(exc), exc.tracking_id)
-        else:
-            lockfile.write(lock_path, lock)
-            outcome = Outcome(step, export_id=export_id)
+        with interrupts.deferred():
+            lock, outcome = _attempt(step, client, lock, lock_path, now, base)
         outcomes.append(outcome)
         report(outcome)
     return lock, outcomes
 
 
-def _run(
-    step: Step, client: Client, lock: Lock, now: Callable[[], str], folder: Path
-) -> tuple[Lock, str | None]:
+def _attempt(
+    step: Step, client: Client, lock: Lock, lock_path: Path, now: Now, folder: Path
+) -> tuple[Lock, Outcome]:
+    try:
+        new, export_id = _run(step, client, lock, now, folder)
+    except ArchiveGone as gone:
+        lock = lock.put(gone.record)
+        lockfile.write(lock_path, lock)
+        return lock, Outcome(step, str(gone), export_id=gone.record.export_id)
+    except (ApiError, ArchiveError) as exc:
+        return lock, Outcome(step, str(exc), getattr(exc, "tracking_id", None))
+    lockfile.write(lock_path, new)
+    return new, Outcome(step, export_id=export_id)
+
+
+def _run(step: Step, client: Client, lock: Lock, now: Now, folder: Path) -> tuple[Lock, str | None]:
     if step.action is Action.FORGET:
         return lock.drop(step.name), None
     if step.action is Action.DOWNLOAD:
-        assert step.record is not None and step.status is not None and step.download is not None
-        record = step.record.with_status(step.status, now())
-        return lock.put(fetch(client, record, step.download, folder)), record.export_id
+        assert step.record is not None and step.download is not None
+        record = _moved(step.record, step.status or step.record.status, None, now)
+        return lock.put(fetch(client, record, step.download, folder, now)), record.export_id
     if step.action is Action.UPDATE:
-        assert step.record is not None and step.status is not None
-        return lock.put(step.record.with_status(step.status, now())), step.record.export_id
+        assert step.record is not None
+        if step.status is None:
+            return lock.put(replace(step.record, gone_at=now())), step.record.export_id
+        return lock.put(_moved(step.record, step.status, step.detail, now)), step.record.export_id
     assert step.role is not None
     job = client.start_export(step.session_id, step.potential_role_id, step.params)
     started = now()
@@ -89,20 +105,34 @@ def _run(
         started if job.status.final else None,
         step.role.fingerprint,
     )
-    return lock.put(record), job.export_id
+    return lock.put(_moved(record, job.status, job.detail, now)), job.export_id
 
 
-def fetch(client: Client, record: Record, relative: str, folder: Path) -> Record:
-    """Stream the archive to a temporary file beside its place, check it is a zip, move it in."""
+def _moved(record: Record, status: Status, detail: str | None, now: Now) -> Record:
+    """`record` at `status`; an ERROR keeps the tenant's reason, if it gave one."""
+    moved = record.with_status(status, now())
+    return replace(moved, error=detail or record.error) if status is Status.ERROR else moved
+
+
+class ArchiveGone(ArchiveError):
+    """The tenant answered 404 for an archive: the export expired or was forgotten."""
+
+    def __init__(self, record: Record) -> None:
+        super().__init__(
+            f"the tenant no longer has export {record.export_id} (its download answered 404); "
+            "recorded: the next plan re-exports it"
+        )
+        self.record = record
+
+
+def fetch(client: Client, record: Record, relative: str, folder: Path, now: Now) -> Record:
+    """Stream the archive to a temporary file beside its place, check it is a zip, move it in.
+    A 404 raises ArchiveGone carrying the record marked gone; nothing is left half-written."""
     dest = folder / relative
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    except OSError as exc:
-        raise RmsyncError(f"{dest}: cannot write the archive: {exc.strerror}") from None
     digest, size = hashlib.sha256(), 0
     try:
-        with os.fdopen(fd, "wb") as handle:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.replacing(dest) as handle:
 
             def sink(chunk: bytes) -> None:
                 nonlocal size
@@ -110,25 +140,38 @@ def fetch(client: Client, record: Record, relative: str, folder: Path) -> Record
                 digest.update(chunk)
                 size += len(chunk)
 
-            client.download(record.session_id, record.potential_role_id, record.export_id, sink)
+            try:
+                client.download(record.session_id, record.potential_role_id, record.export_id, sink)
+            except NotFoundError:
+                raise ArchiveGone(replace(record, gone_at=now())) from None
             handle.flush()
-            os.fsync(handle.fileno())
-        _check_zip(Path(tmp), record)
-        Path(tmp).replace(dest)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+            _check_zip(handle, record)
+    except OSError as exc:
+        raise ArchiveError(_unwritable(relative, folder, exc)) from None
     return replace(record, download=Download(relative, digest.hexdigest(), size))
 
 
-def _check_zip(path: Path, record: Record) -> None:
+def _unwritable(relative: str, folder: Path, exc: OSError) -> str:
+    dest = folder / relative
+    if dest.is_dir():
+        why = "it is a folder; name a file such as exports/<name>.zip"
+    elif any(p.is_file() for p in dest.parents):
+        why = "a part of its path is a file, not a folder"
+    else:
+        why = exc.strerror or type(exc).__name__
+    return f"download: {relative}: cannot save the archive there: {why}"
+
+
+def _check_zip(handle: BinaryIO, record: Record) -> None:
+    handle.seek(0)
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(handle) as archive:
             broken = archive.testzip()
     except (zipfile.BadZipFile, OSError):
         broken = "(not a zip archive)"
     if broken is not None:
-        raise ApiError(
-            f"{record.name}: the archive of export {record.export_id} is damaged: {broken}"
+        raise ArchiveError(
+            f"the archive of export {record.export_id} is damaged: {broken}; nothing was saved"
         )
 
 
@@ -138,24 +181,23 @@ def download_ready(
     lock_path: Path,
     wanted: dict[str, str],
     folder: Path,
+    now: Now,
     report: Callable[[Outcome], None] = lambda _: None,
-) -> tuple[Lock, list[str]]:
+) -> tuple[Lock, list[Outcome]]:
     """Save the archive of each wanted export that has succeeded and is not saved yet."""
-    failed = []
+    outcomes = []
     for name, relative in sorted(wanted.items()):
         record = lock.records.get(name)
-        if record is None or record.status is not Status.SUCCESS:
+        if record is None or record.status is not Status.SUCCESS or record.gone_at:
             continue
         if record.download is not None and record.download.path == relative:
             continue
-        try:
-            lock = lock.put(fetch(client, record, relative, folder))
-        except (ApiError, RmsyncError) as exc:
-            failed.append(f"{name}: {exc}")
-            continue
-        lockfile.write(lock_path, lock)
-        report(Outcome(_download_step(record, relative), export_id=record.export_id))
-    return lock, failed
+        step = _download_step(record, relative)
+        with interrupts.deferred():
+            lock, outcome = _attempt(step, client, lock, lock_path, now, folder)
+        outcomes.append(outcome)
+        report(outcome)
+    return lock, outcomes
 
 
 def _download_step(record: Record, relative: str) -> Step:
@@ -175,19 +217,15 @@ def _download_step(record: Record, relative: str) -> Step:
 
 
 def hash_files(folder: Path, relatives: list[str]) -> dict[str, str | None]:
-    """The sha256 of each file under `folder`, or None where there is none."""
+    """The sha256 of each file under `folder`, or None where there is none (or no file)."""
     found: dict[str, str | None] = {}
     for relative in relatives:
         try:
             with (folder / relative).open("rb") as handle:
                 found[relative] = hashlib.file_digest(handle, "sha256").hexdigest()
-        except FileNotFoundError:
+        except OSError:
             found[relative] = None
     return found
-
-
-class WaitTimeout(RmsyncError):
-    """Exports were still running when --timeout ran out; their last states are recorded."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +234,7 @@ class Progress:
 
     name: str
     old: Status
-    new: Status
+    new: Status | None  # None: the tenant no longer has it
     running: int
     total: int
 
@@ -217,38 +255,39 @@ def wait_for(
     lock: Lock,
     lock_path: Path,
     names: list[str],
-    now: Callable[[], str],
+    now: Now,
     timing: Timing,
     report: Callable[[Progress], None] = lambda _: None,
-) -> Lock:
-    """Poll the named exports (backing off) until each ends; record every change as it is seen."""
+) -> tuple[Lock, list[str]]:
+    """Poll the named exports (backing off) until each ends, the tenant forgets it, or the
+    timeout runs out; record every change as it is seen. Returns the lock and the names still
+    running when time ran out."""
     deadline = timing.clock() + timing.timeout
     delay = timing.first_delay
-    watched = [n for n in names if n in lock.records and not lock.records[n].status.final]
+    watched = [n for n in names if n in lock.records and _running(lock.records[n])]
     while True:
-        running = [lock.records[n] for n in watched if not lock.records[n].status.final]
-        if not running:
-            return lock
+        running = [lock.records[n] for n in watched if _running(lock.records[n])]
         left = deadline - timing.clock()
-        if left <= 0:
-            listing = ", ".join(f"{r.name} ({r.status.value})" for r in running)
-            raise WaitTimeout(
-                f"timed out waiting for {len(running)} exports: {listing}; "
-                "their states are recorded"
-            )
+        if not running or left <= 0:
+            return lock, [r.name for r in running]
         timing.sleep(min(delay, left))
         delay = min(delay * 2, timing.max_delay)
-        jobs = client.live(
-            [], [(r.session_id, r.potential_role_id, r.export_id) for r in running]
-        ).exports
+        jobs = client.live([], [(r.session_id, r.potential_role_id, r.export_id) for r in running])
         for record in running:
-            job = jobs.get(record.export_id)
+            job = jobs.exports.get(record.export_id)
+            if job is not None and job.status is record.status:
+                continue
             if job is None:
-                raise ApiError(
-                    f"{record.name}: the tenant no longer knows export {record.export_id}"
-                )
-            if job.status is not record.status:
-                lock = lock.put(record.with_status(job.status, now()))
+                new = replace(record, gone_at=now())
+            else:
+                new = _moved(record, job.status, job.detail, now)
+            with interrupts.deferred():
+                lock = lock.put(new)
                 lockfile.write(lock_path, lock)
-                still = sum(not lock.records[n].status.final for n in watched)
-                report(Progress(record.name, record.status, job.status, still, len(watched)))
+            still = sum(_running(lock.records[n]) for n in watched)
+            status = job.status if job else None
+            report(Progress(record.name, record.status, status, still, len(watched)))
+
+
+def _running(record: Record) -> bool:
+    return not record.status.final and record.gone_at is None

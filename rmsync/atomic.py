@@ -34,14 +34,16 @@ def _mode_for(path: Path) -> int:
 
 @contextlib.contextmanager
 def replacing(path: Path) -> Iterator[BinaryIO]:
-    """Yield a binary handle; on a clean exit its bytes replace `path` atomically.
+    """Yield a binary handle (readable too, to check what was written); on a clean exit its
+    bytes replace `path` atomically.
 
     On any exception (an interrupt included) the temporary file is removed and `path` is
     left exactly as it was."""
     folder = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    os.close(fd)  # reopened by name, so that `handle.name` is the temporary file's path
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with Path(tmp).open("w+b") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -1,55 +1,50 @@
-"""The `rmsync` command: thin click commands that parse, call, print and exit.
+"""The `rmsync` command: thin click commands that parse, call the workflow, print and exit.
 
 Owns: every print and every exit code; converting RmsyncError (and anything unexpected)
-into a short message on stderr and exit 1. Exit 2 is kept for `--detailed-exitcode`.
-Must not: hold logic another module could own.
+into a short message on stderr and exit 1; Ctrl-C and SIGTERM into 130 and 143. Exit 2 is
+kept for `--detailed-exitcode`. Must not: hold logic another module could own.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
 import sys
 import tempfile
 import traceback
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 import yaml
 
-from rmsync import __version__, bundled, config, importer, lockfile, planfile, render, runlock
-from rmsync.api import Client, Credentials, NotFoundError
-from rmsync.apply import (
-    Outcome,
-    Progress,
-    Timing,
-    apply_plan,
-    download_ready,
-    hash_files,
-    wait_for,
+from rmsync import (
+    __version__,
+    atomic,
+    bundled,
+    config,
+    importer,
+    interrupts,
+    lockfile,
+    planfile,
+    render,
+    runlock,
+    workflow,
 )
+from rmsync.api import Client, Credentials, NotFoundError
+from rmsync.apply import Outcome, Progress
 from rmsync.config import Target
 from rmsync.errors import RmsyncError
-from rmsync.lockfile import Lock
-from rmsync.manifest import ApiVersion, Manifest, folder_of, load_manifest
-from rmsync.plan import Action, Options, Plan, Provenance, make_plan, refresh_only
-from rmsync.sandbox import (
-    DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET,
-    Limit,
-    Sandbox,
-    Schedule,
-    load_seed,
-)
-from rmsync.sandbox.generate import generate_seed
+from rmsync.interrupts import Interrupted
+from rmsync.lockfile import Lock, LockfileError
+from rmsync.manifest import ApiVersion, Manifest, ManifestError, folder_of, load_manifest
+from rmsync.plan import Action, Plan
+from rmsync.workflow import Inputs, Result, Ui
 from rmsync.yamlload import DocumentError, Problem
+
+if TYPE_CHECKING:
+    from rmsync.sandbox import Sandbox, Seed
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -116,6 +111,40 @@ def sandbox(
     """Serve a local ISC tenant with the role-mining API until interrupted."""
     if ctx.invoked_subcommand is not None:
         return
+    try:
+        server, seed = _sandbox_server(
+            seed_path,
+            host,
+            port,
+            token_lifetime,
+            None if no_rate_limit else rate_limit,
+            export_seconds,
+            quiet,
+        )
+        client = seed.clients[0]
+        secret = client.client_secret if seed_path is None else "<as in your seed file>"
+        click.echo(f"rmsync sandbox: the {seed.tenant} tenant is serving at {server.base_url}")
+        click.echo(f"  export SAIL_BASE_URL={server.base_url}")
+        click.echo(f"  export SAIL_CLIENT_ID={client.client_id}")
+        click.echo(f"  export SAIL_CLIENT_SECRET={secret}")
+        click.echo("Press Ctrl+C to stop.")
+        sys.stdout.flush()
+        server.serve_forever()
+    except Interrupted:
+        click.echo("rmsync sandbox: stopped.")
+
+
+def _sandbox_server(
+    seed_path: Path | None,
+    host: str,
+    port: int,
+    token_lifetime: int,
+    rate_limit: int | None,
+    export_seconds: float,
+    quiet: bool,
+) -> tuple[Sandbox, Seed]:
+    from rmsync.sandbox import Limit, Sandbox, Schedule, load_seed
+
     seed = load_seed(seed_path)
     schedule = Schedule(queued=export_seconds / 3, running=export_seconds * 2 / 3)
     try:
@@ -125,30 +154,14 @@ def sandbox(
             port=port,
             token_lifetime=token_lifetime,
             schedule=schedule,
-            rate_limit=None if no_rate_limit else Limit(rate_limit),
+            rate_limit=None if rate_limit is None else Limit(rate_limit),
             log=None if quiet else _log,
         )
     except OSError as exc:
         raise RmsyncError(
             f"cannot listen on {host}:{port}: {exc.strerror} (try another --port)"
         ) from None
-    client = seed.clients[0]
-    secret = client.client_secret if seed_path is None else "<as in your seed file>"
-    click.echo(f"rmsync sandbox: the {seed.tenant} tenant is serving at {server.base_url}")
-    click.echo(f"  export SAIL_BASE_URL={server.base_url}")
-    click.echo(f"  export SAIL_CLIENT_ID={client.client_id}")
-    click.echo(f"  export SAIL_CLIENT_SECRET={secret}")
-    click.echo("Press Ctrl+C to stop.", nl=True)
-    sys.stdout.flush()
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        click.echo("rmsync sandbox: stopped.")
-
-
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
+    return server, seed
 
 
 def _log(line: str) -> None:
@@ -170,15 +183,22 @@ def generate(
     roles: int, sessions: int, identities: int, random_seed: int, out: Path | None
 ) -> None:
     """Print a large, deterministic seed (for benchmarks); its client is the default demo one."""
+    from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from rmsync.sandbox.generate import generate_seed
+
     text = yaml.safe_dump(generate_seed(roles, sessions, identities, random_seed), sort_keys=False)
     if out is None:
         click.echo(text, nl=False)
         return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise RmsyncError(f"{out}: cannot write: {exc.strerror}") from None
+    _write(out, text, "the seed")
     click.echo(f"wrote {out} ({roles} roles, client {DEFAULT_CLIENT_ID} / {DEFAULT_CLIENT_SECRET})")
+
+
+def _write(path: Path, text: str, what: str) -> None:
+    try:
+        atomic.write_text(path, text)
+    except OSError as exc:
+        raise RmsyncError(f"{path}: cannot write {what}: {exc.strerror}") from None
 
 
 # -- plan, apply and friends -----
@@ -222,11 +242,12 @@ class _Seconds(_ParamType):
         text = str(value).strip()
         units = {"s": 1, "m": 60, "h": 3600}
         try:
-            if text and text[-1] in units:
-                return float(text[:-1]) * units[text[-1]]
-            return float(text)
+            seconds = float(text[:-1]) * units[text[-1]] if text[-1:] in units else float(text)
         except ValueError:
+            seconds = -1.0
+        if not seconds >= 0 or seconds == float("inf"):
             self.fail(f"{value!r} is not a duration such as 90s, 30m or 1h", param, ctx)
+        return seconds
 
 
 replace_option = click.option(
@@ -237,66 +258,11 @@ target_option = click.option(
 )
 
 
-@dataclass(frozen=True)
-class _Job:
-    """What plan and apply share: the inputs, the client settings and the computed plan."""
-
-    manifest: Manifest
-    lock_path: Path
-    lock: Lock
-    target: Target
-    plan: Plan
-    options: Options
-
-
 def _color(no_color: bool) -> bool:
     return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
 
 
-def _options(targets: tuple[str, ...] = (), replace: tuple[str, ...] = ()) -> Options:
-    return Options(datetime.now(UTC), frozenset(replace), frozenset(targets) if targets else None)
-
-
-def _prepare(
-    manifest_path: Path,
-    lockfile_path: Path | None,
-    target_of: Callable[[Manifest], Target],
-    options: Options,
-) -> _Job:
-    manifest_digest = planfile.digest_manifest(manifest_path)
-    manifest = load_manifest(manifest_path)
-    path = config.lock_path(manifest.folder, lockfile_path)
-    lock_digest = planfile.digest_lockfile(path)
-    lock = lockfile.read(path)
-    where = target_of(manifest)
-    chosen = options.targets
-    source = Provenance(
-        str(manifest_path),
-        manifest_digest,
-        str(path),
-        lock_digest,
-        manifest.api_version.value,
-        None if chosen is None else tuple(sorted(chosen)),
-        tuple(sorted(options.replace)),
-    )
-
-    def wanted(name: str) -> bool:
-        return chosen is None or name in chosen
-
-    with Client(where.base_url, where.credentials, manifest.api_version) as client:
-        pending = [
-            (r.session_id, r.potential_role_id, r.export_id)
-            for r in lock.records.values()
-            if not r.status.final and manifest.export(r.name) is not None and wanted(r.name)
-        ]
-        roles = [e.potential_role_id for e in manifest.exports if wanted(e.name)]
-        live = client.live(roles, pending)
-    files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
-    plan = replace(make_plan(manifest, lock, live, options, files), provenance=source)
-    return _Job(manifest, path, lock, where, plan, options)
-
-
-def _env_target(base_url: str | None) -> Callable[[Manifest], Target]:
+def _target(base_url: str | None) -> Callable[[Manifest], Target]:
     return lambda manifest: config.target(manifest, base_url, os.environ)
 
 
@@ -335,7 +301,10 @@ def plan(
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would do: compare the manifest and lockfile with the tenant."""
-    job = _prepare(manifest_path, lockfile_path, _env_target(base_url), _options(targets, replace))
+    inputs = Inputs(manifest_path, lockfile_path)
+    manifest = inputs.manifest()
+    with workflow.connect(_target(base_url)(manifest), manifest) as client:
+        job = workflow.make_job(client, inputs, manifest, workflow.options(targets, replace))
     fmt = "json" if as_json else fmt
     if fmt == "json":
         click.echo(render.as_json(job.plan), nl=False)
@@ -346,23 +315,13 @@ def plan(
     else:
         click.echo(render.text(job.plan, _color(no_color)), nl=False)
     if out is not None:
-        _save(out, render.as_json(job.plan))
+        _write(out, render.as_json(job.plan), "the plan")
         click.echo(
             f"\nSaved this plan to {out}; `rmsync apply {out}` applies exactly it.",
             err=fmt != "text",
         )
     if detailed_exitcode and job.plan.changed:
         sys.exit(2)
-
-
-def _save(path: Path, text: str) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path())
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        Path(tmp).replace(path)
-    except OSError as exc:
-        raise RmsyncError(f"{path}: cannot write the plan: {exc.strerror}") from None
 
 
 def _step_summary(markdown: str) -> None:
@@ -425,48 +384,29 @@ def apply(
 
     With PLAN_FILE (from `plan --out`), apply exactly that plan, without asking: it was reviewed.
     """
+    color = _color(no_color)
+    ui = _ui(color, confirm=not auto_approve and plan_file is None)
     if plan_file is not None:
         if targets or replace:
             raise RmsyncError(
                 "a saved plan is applied as it is: give --target and --replace to `plan --out`"
             )
-        _apply_saved(plan_file, base_url, _color(no_color), timeout if wait else None, lock_timeout)
+        doc = planfile.read(plan_file)
+        lock_path = Path(planfile.provenance(doc).lockfile)
+        with runlock.held(lock_path, lock_timeout), _recorded(lock_path):
+            manifest = workflow.saved_manifest(plan_file, doc)
+            with workflow.connect(_target(base_url)(manifest), manifest) as client:
+                job = workflow.saved_job(client, plan_file, doc, manifest)
+                result = workflow.apply(client, job, ui, timeout if wait else None)
+        _conclude("Apply", result)
         return
-    lock_path = config.lock_path(folder_of(manifest_path), lockfile_path)
-    with runlock.held(lock_path, lock_timeout):
-        job = _prepare(
-            manifest_path, lockfile_path, _env_target(base_url), _options(targets, replace)
-        )
-        _apply(job, _color(no_color), auto_approve, timeout if wait else None)
-
-
-def _apply_saved(
-    path: Path, base_url: str | None, color: bool, wait: float | None, lock_timeout: float
-) -> None:
-    doc = planfile.read(path)
-    source = planfile.provenance(doc)
-    with runlock.held(Path(source.lockfile), lock_timeout):
-        stale = planfile.stale_inputs(source)
-        if stale:
-            raise RmsyncError(
-                f"{path} is stale: {'; '.join(stale)} since it was made; run plan again"
-            )
-        manifest = load_manifest(Path(source.manifest))
-        lock = lockfile.read(Path(source.lockfile))
-        saved = planfile.rebuild(doc, lock)
-        where = config.target(manifest, base_url, os.environ)
-        with Client(where.base_url, where.credentials, manifest.api_version) as client:
-            live = client.live([s.potential_role_id for s in saved.steps if s.role], [])
-        moved = planfile.changed_roles(saved, live.roles)
-        if moved:
-            raise RmsyncError(
-                f"{path} is stale: the tenant changed since it was made:\n  " + "\n  ".join(moved)
-            )
-        targets = frozenset(source.targets) if source.targets is not None else None
-        options = Options(None, frozenset(source.replace), targets)
-        _apply(
-            _Job(manifest, Path(source.lockfile), lock, where, saved, options), color, True, wait
-        )
+    inputs = Inputs(manifest_path, lockfile_path)
+    with runlock.held(inputs.lock_path, lock_timeout), _recorded(inputs.lock_path):
+        manifest = inputs.manifest()
+        with workflow.connect(_target(base_url)(manifest), manifest) as client:
+            job = workflow.make_job(client, inputs, manifest, workflow.options(targets, replace))
+            result = workflow.apply(client, job, ui, timeout if wait else None)
+    _conclude("Apply", result)
 
 
 @cli.command()
@@ -486,46 +426,51 @@ def refresh(
     timeout: float,
     lock_timeout: float,
 ) -> None:
-    """Update recorded export statuses from the tenant; start nothing."""
-    lock_path = config.lock_path(folder_of(manifest_path), lockfile_path)
-    with runlock.held(lock_path, lock_timeout):
-        job = _prepare(manifest_path, lockfile_path, _env_target(base_url), _options(targets))
-        only = replace(job, plan=refresh_only(job.plan))
-        _apply(only, False, True, timeout if wait else None)
-
-
-def _apply(job: _Job, color: bool, auto_approve: bool, wait: float | None = None) -> None:
-    click.echo(render.text(job.plan, color), nl=False)
-    if job.plan.changed and not auto_approve:
-        _confirm()
-    where = job.target
-    outcomes: list[Outcome] = []
-    broken: list[str] = []
-    with Client(where.base_url, where.credentials, job.manifest.api_version) as client:
-        lock = job.lock
-        if job.plan.changed:
-            click.echo("")
-            lock, outcomes = apply_plan(
-                job.plan, client, job.lock, job.lock_path, _now, _report, job.manifest.folder
+    """Update the recorded exports still running from the tenant; start nothing."""
+    inputs = Inputs(manifest_path, lockfile_path)
+    with runlock.held(inputs.lock_path, lock_timeout), _recorded(inputs.lock_path):
+        manifest = inputs.manifest()
+        known = {e.name for e in manifest.exports} | set(lockfile.read(inputs.lock_path).records)
+        unknown = sorted(set(targets) - known)
+        if unknown:
+            raise DocumentError(
+                Problem("<command line>", 1, "--target", f"{n!r} is not an export") for n in unknown
             )
-            _summary(outcomes)
-        if wait is not None:
-            chosen = job.options.targets
-            names = sorted(n for n in lock.records if chosen is None or n in chosen)
-            timing = Timing(timeout=wait)
-            lock = wait_for(client, lock, job.lock_path, names, _now, timing, _progress())
-        wanted = {s.name: s.download for s in job.plan.steps if s.download and s.action in _STARTS}
-        folder = job.manifest.folder
-        lock, broken = download_ready(client, lock, job.lock_path, wanted, folder, _report)
-    failures = [f"{o.step.name}: {o.error}" for o in outcomes if not o.ok] + broken
-    if failures:
-        raise RmsyncError(
-            f"{len(failures)} actions failed (the rest is recorded in {job.lock_path}):\n  "
-            + "\n  ".join(failures)
-        )
+        chosen = frozenset(targets) if targets else None
+        with workflow.connect(_target(base_url)(manifest), manifest) as client:
+            result = workflow.refresh(
+                client, inputs, manifest, chosen, _ui(False), timeout if wait else None
+            )
+    if result.running == 0:
+        click.echo("Nothing to refresh: no recorded export is still running.")
+        return
+    _conclude("Refresh", result)
 
 
-_STARTS = (Action.EXPORT, Action.REEXPORT, Action.UPDATE)
+class _recorded:
+    """Say, when a run is interrupted, that every result so far is in the lockfile."""
+
+    def __init__(self, lock_path: Path) -> None:
+        self.lock_path = lock_path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, Interrupted) and not exc.note:
+            exc.note = f"every result so far is recorded in {self.lock_path}"
+
+
+def _ui(color: bool, confirm: bool = False) -> Ui:
+    def show(plan: Plan) -> None:
+        click.echo(render.text(plan, color), nl=False)
+
+    def ask(plan: Plan) -> None:
+        if confirm:
+            _confirm()
+        click.echo("")
+
+    return Ui(show, ask, _report, _progress())
 
 
 def _confirm() -> None:
@@ -533,23 +478,52 @@ def _confirm() -> None:
         raise RmsyncError(
             "apply asks for confirmation: run it in a terminal, or pass --auto-approve"
         )
-    answer = click.prompt(
-        "\nDo you want to perform these actions? Only 'yes' will be accepted",
-        default="",
-        show_default=False,
-    )
+    try:
+        answer = click.prompt(
+            "\nDo you want to perform these actions? Only 'yes' will be accepted",
+            default="",
+            show_default=False,
+        )
+    except Interrupted as exc:
+        exc.note = "nothing was changed"
+        raise
     if answer.strip() != "yes":
         raise RmsyncError("apply cancelled: nothing was changed")
 
 
-def _summary(outcomes: list[Outcome]) -> None:
-    failed = sum(not o.ok for o in outcomes)
-    done = Counter(o.step.action for o in outcomes if o.ok)
+def _conclude(verb: str, result: Result) -> None:
+    """The closing summary, after any waiting, from what was recorded; exit 1 on a failure."""
+    failures = result.failures()
+    click.echo(f"\n{verb} {'failed' if failures else 'complete'}: {_counts(verb, result)}.")
+    for name, what in failures.items():
+        click.echo(f"  {name}: {what}")
+    if failures:
+        n = len(failures)
+        raise RmsyncError(
+            f"{n} export{'s' if n != 1 else ''} failed (listed above); every result is recorded "
+            f"in {result.lock_path}"
+        )
+
+
+def _counts(verb: str, result: Result) -> str:
+    done = result.counts()
+    failed = len(result.failures())
     downloaded = f"{done[Action.DOWNLOAD]} downloaded, " if done[Action.DOWNLOAD] else ""
-    click.echo(
-        f"\nApply complete: {done[Action.EXPORT]} exported, {done[Action.REEXPORT]} re-exported, "
+    if verb == "Refresh":
+        still = len(result.timed_out) if result.wait is not None else _still(result)
+        return f"{done[Action.UPDATE]} updated, {downloaded}{still} still running, {failed} failed"
+    return (
+        f"{done[Action.EXPORT]} exported, {done[Action.REEXPORT]} re-exported, "
         f"{done[Action.UPDATE]} updated, {downloaded}{done[Action.FORGET]} forgotten, "
-        f"{failed} failed."
+        f"{failed} failed"
+    )
+
+
+def _still(result: Result) -> int:
+    return sum(
+        not r.status.final and r.gone_at is None
+        for n, r in result.after.records.items()
+        if n in result.before.records and not result.before.records[n].status.final
     )
 
 
@@ -558,31 +532,29 @@ def _progress() -> Callable[[Progress], None]:
     terminal = sys.stdout.isatty()
 
     def report(p: Progress) -> None:
+        new = p.new.value if p.new else "gone (the tenant answered 404)"
         if terminal:
             done = p.total - p.running
             bar = "#" * round(20 * done / p.total)
             end = "\n" if p.running == 0 else ""
-            line = f"Waiting: [{bar:<20}] {done}/{p.total} finished ({p.name}: {p.new.value})"
+            line = f"Waiting: [{bar:<20}] {done}/{p.total} finished ({p.name}: {new})"
             click.echo(f"\r{line}\x1b[K{end}", nl=False)
         else:
-            click.echo(
-                f"{p.name}: {p.old.value} → {p.new.value} ({p.running} of {p.total} still running)"
-            )
+            click.echo(f"{p.name}: {p.old.value} → {new} ({p.running} of {p.total} still running)")
 
     return report
 
 
 def _report(outcome: Outcome) -> None:
     step = outcome.step
-    if outcome.ok:
+    if not outcome.ok:
+        click.echo(f"{step.name}: {step.action.verb} FAILED: {outcome.error}", err=True)
+    elif step.action is Action.UPDATE and step.record is not None:
+        new = step.status.value if step.status else "gone (the tenant answered 404)"
+        click.echo(f"{step.name}: {step.record.status.value} → {new}")
+    else:
         detail = f" (export {outcome.export_id})" if outcome.export_id else ""
         click.echo(f"{step.name}: {step.action.verb} done{detail}")
-    else:
-        click.echo(f"{step.name}: {step.action.verb} FAILED: {outcome.error}", err=True)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @cli.command()
@@ -607,7 +579,7 @@ def validate(
     counts, problems = [], []
     for path in files or (manifest_path,):
         try:
-            counts.append(_validate(path, lockfile_path))
+            counts.append(_validate(Inputs(path, lockfile_path)))
         except DocumentError as exc:
             problems += exc.problems
     if problems and fmt == "github":
@@ -623,9 +595,19 @@ def validate(
     )
 
 
-def _validate(manifest_path: Path, lockfile_path: Path | None) -> tuple[int, int, int]:
-    manifest = load_manifest(manifest_path)
-    lock = lockfile.read(config.lock_path(manifest.folder, lockfile_path))
+def _validate(inputs: Inputs) -> tuple[int, int, int]:
+    problems: list[Problem] = []
+    manifest = lock = None
+    try:
+        manifest = inputs.manifest()
+    except DocumentError as exc:
+        problems += exc.problems
+    try:
+        lock = lockfile.read(inputs.lock_path)
+    except DocumentError as exc:
+        problems += exc.problems
+    if manifest is None or lock is None:
+        raise DocumentError(problems)
     return len(manifest.exports), len(lock.records), len(manifest.files)
 
 
@@ -643,32 +625,55 @@ def _annotation(problem: Problem) -> str:
 
 
 @cli.command()
-@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option(
-    "--lockfile",
-    "lockfile_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(config.LOCKFILE_NAME),
-    show_default=True,
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path),
+    help="Show the lockfile of this manifest (file or folder) [default: rmsync.yaml].",
 )
+@lockfile_option
 @color_option
-def show(path: Path | None, lockfile_path: Path, no_color: bool) -> None:
-    """Print a saved plan (PATH.json) as text, or the lockfile as a table."""
+def show(
+    path: Path | None, manifest_path: Path | None, lockfile_path: Path | None, no_color: bool
+) -> None:
+    """Print a saved plan (PATH.json) as text, or a lockfile as a table.
+
+    PATH may be a saved plan, a lockfile, or a manifest file or folder (its lockfile is shown).
+    """
     if path is not None and path.suffix == ".json":
         doc = planfile.read(path)
         saved = planfile.rebuild(doc, lockfile.read(Path(planfile.provenance(doc).lockfile)))
         click.echo(render.text(saved, _color(no_color)), nl=False)
         return
-    lockfile_path = path or lockfile_path
-    if not lockfile_path.exists():
-        raise RmsyncError(f"{lockfile_path}: no lockfile yet (run `rmsync apply` to make one)")
-    lock = lockfile.read(lockfile_path)
+    where = _lockfile_to_show(path, manifest_path, lockfile_path)
+    if not where.exists():
+        raise RmsyncError(f"{where}: no lockfile yet (run `rmsync apply` to make one)")
+    _table(lockfile.read(where))
+
+
+def _lockfile_to_show(path: Path | None, manifest: Path | None, flag: Path | None) -> Path:
+    if path is None:
+        return Inputs(manifest or Path("rmsync.yaml"), flag).lock_path
+    if path.is_dir():
+        return Inputs(path, flag).lock_path
+    try:
+        lockfile.read(path)
+    except LockfileError as exc:
+        try:  # a manifest given where a lockfile was expected: show the manifest's lockfile
+            load_manifest(path)
+        except (ManifestError, DocumentError):
+            raise exc from None
+        return Inputs(path, flag).lock_path
+    return path
+
+
+def _table(lock: Lock) -> None:
     rows = [("NAME", "STATUS", "EXPORT ID", "ROLE", "STARTED", "FINISHED")]
     for name in sorted(lock.records):
         r = lock.records[name]
-        rows.append(
-            (name, r.status.value, r.export_id, r.role.name, r.started_at, r.finished_at or "-")
-        )
+        status = "GONE" if r.gone_at else r.status.value
+        rows.append((name, status, r.export_id, r.role.name, r.started_at, r.finished_at or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -680,34 +685,47 @@ def show(path: Path | None, lockfile_path: Path, no_color: bool) -> None:
 @click.option(
     "--manifest",
     "manifest_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=Path("rmsync.yaml"),
     show_default=True,
-    help="The manifest file to add to (made if missing).",
+    help="The manifest: a file (made if missing) or a folder of manifest files.",
+)
+@click.option(
+    "--to",
+    "to_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With a folder --manifest: the file in it to add the entries to (made if missing).",
 )
 @base_url_option
-def import_(session_id: str, name_prefix: str, manifest_path: Path, base_url: str | None) -> None:
+def import_(
+    session_id: str,
+    name_prefix: str,
+    manifest_path: Path,
+    to_path: Path | None,
+    base_url: str | None,
+) -> None:
     """Add manifest entries for every potential role of a session (named after the roles)."""
-    if not re.fullmatch(r"[0-9a-fA-F-]{36}", session_id):
+    if not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", session_id):
         raise RmsyncError(f"--session {session_id!r} is not a session id (a UUID)")
-    exists = manifest_path.exists()
-    manifest = load_manifest(manifest_path) if exists else None
-    text = manifest_path.read_text(encoding="utf-8") if exists else importer.NEW_MANIFEST
+    whole, file = importer.layout(manifest_path, to_path)
+    lock_path = config.lock_path(folder_of(whole), None)
+    manifest = load_manifest(whole, exclude=lock_path) if importer.has_manifest(whole) else None
+    text = file.read_text(encoding="utf-8") if file.exists() else importer.NEW_MANIFEST
     api_version = manifest.api_version if manifest else ApiVersion.BETA
-    where = config.target(manifest or _bare(manifest_path), base_url, os.environ)
+    where = config.target(manifest or _bare(file), base_url, os.environ)
     with Client(where.base_url, where.credentials, api_version) as client:
         try:
             roles = client.session_roles(session_id.lower())
         except NotFoundError:
             raise RmsyncError(f"the tenant has no role-mining session {session_id}") from None
     added, skipped = importer.plan_entries(manifest, session_id.lower(), roles, name_prefix)
-    new_text = importer.insert(text, added)
-    _check_and_write(manifest_path, new_text)
+    if added or file.exists():
+        _check_and_write(file, importer.insert(text, added))
     for role, name in skipped:
         click.echo(f"  = {name}: {role.name} ({role.id}) is already in the manifest")
     for entry in added:
         click.echo(f"  + {entry.name}: {entry.role.name} ({entry.role.id})")
-    click.echo(f"Added {len(added)} exports to {manifest_path}; {len(skipped)} were there already.")
+    click.echo(f"Added {len(added)} exports to {file}; {len(skipped)} were there already.")
 
 
 def _bare(path: Path) -> Manifest:
@@ -715,67 +733,71 @@ def _bare(path: Path) -> Manifest:
 
 
 def _check_and_write(path: Path, text: str) -> None:
-    """Write the edited manifest only if it still loads: a temporary copy is checked first."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".yaml.tmp", dir=path.parent)
+    """Write the edited manifest only if it still loads: the temporary copy is checked first."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        load_manifest(Path(tmp))
-        Path(tmp).replace(path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+        with atomic.replacing(path) as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            try:
+                load_manifest(Path(handle.name))
+            except ManifestError as exc:
+                problems = str(exc).replace(handle.name, str(path))
+                raise importer.ManifestEditError(
+                    f"{path}: the edited manifest would not be valid, so it was not written:\n"
+                    + problems
+                ) from None
+    except OSError as exc:
+        raise RmsyncError(f"{path}: cannot write the manifest: {exc.strerror}") from None
 
 
 @cli.command()
 def demo() -> None:
     """Run plan, apply and plan again on examples/ against an in-process sandbox tenant."""
+    from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
+
     with (
         tempfile.TemporaryDirectory(prefix="rmsync-demo-") as tmp,
         Sandbox(schedule=Schedule(0, 0)) as sb,
     ):
         folder = Path(tmp)
         for example in bundled.folder("examples").glob("*.yaml"):
-            shutil.copy(example, folder / example.name)
-        creds = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
-        where = Target(sb.base_url, creds)
-        manifest = folder / "rmsync.yaml"
-        click.echo(f"rmsync demo: sandbox tenant at {sb.base_url}; manifest copied to {manifest}\n")
-        click.echo("$ rmsync plan")
-        click.echo(
-            render.text(_prepare(manifest, None, lambda _: where, _options()).plan, _color(False)),
-            nl=False,
-        )
-        click.echo("\n$ rmsync apply --auto-approve")
-        _apply(
-            _prepare(manifest, None, lambda _: where, _options()), _color(False), auto_approve=True
-        )
-        click.echo("\n$ rmsync plan")
-        click.echo(
-            render.text(_prepare(manifest, None, lambda _: where, _options()).plan, _color(False)),
-            nl=False,
-        )
+            (folder / example.name).write_bytes(example.read_bytes())
+        inputs = Inputs(folder / "rmsync.yaml")
+        where = Target(sb.base_url, Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))
+        click.echo(f"rmsync demo: sandbox tenant at {sb.base_url}; manifest copied to {folder}\n")
+        manifest = inputs.manifest()
+        with workflow.connect(where, manifest) as client:
+            click.echo("$ rmsync plan")
+            job = workflow.make_job(client, inputs, manifest, workflow.options())
+            click.echo(render.text(job.plan), nl=False)
+            click.echo("\n$ rmsync apply --auto-approve")
+            job = workflow.make_job(client, inputs, manifest, workflow.options())
+            _conclude("Apply", workflow.apply(client, job, _ui(False), None))
+            click.echo("\n$ rmsync plan")
+            job = workflow.make_job(client, inputs, manifest, workflow.options())
+            click.echo(render.text(job.plan), nl=False)
         click.echo(f"\n$ cat {config.LOCKFILE_NAME}")
-        click.echo((folder / config.LOCKFILE_NAME).read_text(encoding="utf-8"), nl=False)
+        click.echo(inputs.lock_path.read_text(encoding="utf-8"), nl=False)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI; every failure is a message and exit 1, never a traceback."""
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point: run the CLI; every failure is a message and exit 1, never a traceback;
+    Ctrl-C and SIGTERM end with 130 and 143, as shells expect."""
+    interrupts.install()  # before anything is printed: an early signal still ends cleanly
     try:
         cli.main(args=argv, prog_name="rmsync", standalone_mode=False)
-    except click.UsageError as exc:
-        exc.show()
-        sys.exit(1)
-    except (click.Abort, EOFError):
-        click.echo("Aborted.", err=True)
+    except Interrupted as exc:
+        _interrupted(exc)
+    except click.Abort as exc:  # click turns EOF at a prompt (and a bare ^C) into Abort
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            _interrupted(Interrupted(2))
+        click.echo("Aborted: no answer was given; nothing was changed.", err=True)
         sys.exit(1)
     except click.ClickException as exc:
         exc.show()
         sys.exit(1)
     except RmsyncError as exc:
         click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    except KeyboardInterrupt:
-        click.echo("Interrupted: every result so far is recorded in the lockfile.", err=True)
         sys.exit(1)
     except Exception:
         report = _write_report()
@@ -784,6 +806,12 @@ def main(argv: list[str] | None = None) -> None:
         )
         sys.exit(1)
     sys.exit(0)
+
+
+def _interrupted(exc: Interrupted) -> NoReturn:
+    note = exc.note or "nothing was changed"
+    click.echo(f"\nInterrupted ({exc}): {note}.", err=True)
+    sys.exit(exc.exit_code)
 
 
 def _write_report() -> str:

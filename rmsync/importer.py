@@ -1,7 +1,8 @@
 """Bringing existing work in: manifest entries for a session's potential roles.
 
-Owns: turning role names into unique, stable export names, and adding entries to a
-manifest's text without disturbing anything else in it (comments, order, layout).
+Owns: which file takes the new entries and which files their names must be unique across
+(a folder layout), turning role names into unique, stable export names, and adding entries
+to a manifest's text without disturbing anything else in it (comments, order, layout).
 Must not: talk to the tenant or write files (the CLI does both).
 """
 
@@ -10,18 +11,60 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import yaml
 
 from rmsync.errors import RmsyncError
-from rmsync.manifest import Manifest
+from rmsync.manifest import Manifest, manifest_files
 from rmsync.models import Role
+from rmsync.yamlload import DocumentError, load_file
 
 NEW_MANIFEST = "# rmsync manifest: see the README for every field.\nversion: 1\nexports:\n"
 
 
 class ManifestEditError(RmsyncError):
     """The manifest's text cannot take new entries safely."""
+
+
+def layout(manifest: Path, to: Path | None) -> tuple[Path, Path]:
+    """(the manifest whose names the new ones must not repeat, the file that takes them).
+
+    A folder needs `to`, a file in it. A file is the whole manifest, unless other manifests
+    lie beside it: then they are one folder manifest (they would share its lockfile anyway)."""
+    if manifest.is_dir():
+        if to is None:
+            raise ManifestEditError(
+                f"--manifest {manifest} is a folder: name the file in it that takes the new "
+                "entries with --to FILE (a new or existing *.yaml file in that folder)"
+            )
+        if to.suffix not in (".yaml", ".yml") or to.resolve().parent != manifest.resolve():
+            raise ManifestEditError(f"--to {to} must be a *.yaml file directly in {manifest}")
+        return manifest, to
+    if to is not None and to.resolve() != manifest.resolve():
+        raise ManifestEditError(
+            "--to goes with a folder --manifest; a file takes the entries itself"
+        )
+    folder = manifest.parent
+    if not folder.is_dir():
+        raise ManifestEditError(f"{folder}: no such folder; create it first (mkdir -p {folder})")
+    siblings = [
+        p for p in manifest_files(folder) if p.resolve() != manifest.resolve() and _is_manifest(p)
+    ]
+    return (folder if siblings else manifest), manifest
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        data = load_file(path).data
+    except DocumentError:
+        return False
+    return isinstance(data, dict) and data.get("version") == 1 and "exports" in data
+
+
+def has_manifest(path: Path) -> bool:
+    """True when `path` holds manifest files to read (a new manifest does not yet)."""
+    return path.exists() and bool(manifest_files(path)) if path.is_dir() else path.exists()
 
 
 @dataclass(frozen=True)

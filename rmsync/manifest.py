@@ -87,13 +87,17 @@ def schema() -> dict[str, Any]:
     return bundled.schema("manifest.schema.json")
 
 
-def manifest_files(path: Path) -> list[Path]:
-    """`path` itself, or every *.yaml / *.yml directly in it, sorted."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
-        lock_names = {"rmsync.lock.yaml", "rmsync.lock.yml"}
-        return [p for p in files if p.name not in lock_names]
-    return [path]
+LOCK_NAMES = frozenset({"rmsync.lock.yaml", "rmsync.lock.yml"})
+
+
+def manifest_files(path: Path, exclude: Path | None = None) -> list[Path]:
+    """`path` itself, or every *.yaml / *.yml directly in it, sorted, but the lockfile: one
+    of the usual name, or `exclude` (a `--lockfile` kept in the folder)."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    skip = exclude.resolve() if exclude is not None else None
+    return [p for p in files if p.name not in LOCK_NAMES and p.resolve() != skip]
 
 
 def folder_of(path: Path) -> Path:
@@ -101,9 +105,13 @@ def folder_of(path: Path) -> Path:
     return path if path.is_dir() else path.parent
 
 
-def load_manifest(path: Path) -> Manifest:
-    """Read the manifest at `path` (a file or a folder); raise ManifestError with every problem."""
-    files = manifest_files(path)
+def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
+    """Read the manifest at `path` (a file or a folder, less the lockfile `exclude`); raise
+    ManifestError with every problem."""
+    if not path.exists():
+        hint = "pass --manifest, or run `rmsync import` to start one"
+        raise ManifestError([Problem(str(path), 1, "", f"no such file or folder ({hint})")])
+    files = manifest_files(path, exclude)
     if not files:
         raise ManifestError(
             [Problem(str(path), 1, "", "no *.yaml or *.yml manifest files in this folder")]
@@ -184,11 +192,25 @@ def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
         if not target.is_relative_to(root):
             message = f"{export.download} leads outside {folder} (through a link); save inside it"
             problems.append(Problem(export.file, export.line, field, message))
+        elif (blocked := _unwritable(folder, export.download)) is not None:
+            problems.append(Problem(export.file, export.line, field, blocked))
         first = owner.setdefault(target, export)
         if first is not export:
             message = f"{export.download} is also the download of {first.name!r}; use one file each"
             problems.append(Problem(export.file, export.line, field, message))
     return problems
+
+
+def _unwritable(folder: Path, relative: str) -> str | None:
+    """Why an archive could never be saved at `relative`, if something on disk is in the way."""
+    path = folder / relative
+    if path.is_dir():
+        return f"{relative} is a folder, not a file; remove it or name another file"
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        where = blocking.relative_to(folder) if blocking.is_relative_to(folder) else blocking
+        return f"{where} is a file, so nothing can be saved below it; rename one of them"
+    return None
 
 
 def _same_work(exports: list[Export]) -> list[Problem]:

@@ -38,11 +38,12 @@ class Role:
 
 @dataclass(frozen=True)
 class ExportJob:
-    """An async export and its state."""
+    """An async export and its state; `detail` is the tenant's reason for an ERROR, if given."""
 
     export_id: str
     status: Status
     params: ExportParams
+    detail: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -65,6 +65,7 @@ class Step:
     record: Record | None
     status: Status | None = None
     download: str | None = None  # where to save the archive once the export is SUCCESS
+    detail: str | None = None  # the tenant's reason, when the export moved on to ERROR
 
 
 @dataclass(frozen=True)
@@ -222,10 +223,18 @@ def _step(
         reasons.append("the export parameters changed")
     if role_changes:
         reasons.append("the role changed since it was exported")
-    if status is None:
-        reasons.append(f"the tenant no longer knows export {record.export_id}")
+    if record.gone_at is not None:
+        reasons.append(
+            f"the tenant no longer has export {record.export_id} (it answered 404 at "
+            f"{record.gone_at}; exports expire)"
+        )
+    elif status is None:
+        reasons.append(
+            f"the tenant no longer has export {record.export_id} (it answered 404; exports expire)"
+        )
     elif status is Status.ERROR:
-        reasons.append("the recorded export ended in ERROR")
+        detail = _live_detail(record, live) or record.error
+        reasons.append("the recorded export ended in ERROR" + (f": {detail}" if detail else ""))
     if export.name in options.replace:
         reasons.append("a replacement was asked for (--replace)")
     if (stale := _stale(export, record, options.now)) is not None:
@@ -259,6 +268,7 @@ def _step(
         record,
         status,
         export.download,
+        _live_detail(record, live) if status is Status.ERROR else None,
     )
 
 
@@ -300,11 +310,36 @@ def _age(age: timedelta) -> str:
 
 
 def _live_status(record: Record, live: Live) -> Status | None:
-    """The export's status now: the recorded one if final, else what the tenant reports."""
-    if record.status.final:
-        return record.status
+    """The export's status now: what the tenant reports if it was asked (None: it no longer
+    knows the export), else the recorded one (a final status is not asked again)."""
+    if record.export_id in live.exports:
+        job = live.exports[record.export_id]
+        return job.status if job else None
+    return record.status
+
+
+def _live_detail(record: Record, live: Live) -> str | None:
     job = live.exports.get(record.export_id)
-    return job.status if job else None
+    return job.detail if job else None
+
+
+def exports_to_read(
+    manifest: Manifest,
+    lock: Lock,
+    files: Mapping[str, str | None],
+    targets: frozenset[str] | None = None,
+) -> list[tuple[str, str, str]]:
+    """The recorded exports whose live state a plan needs: those still running, and those
+    that succeeded but whose archive must still be fetched (the tenant may have let it go)."""
+    wanted = []
+    for name, record in sorted(lock.records.items()):
+        export = manifest.export(name)
+        if export is None or (targets is not None and name not in targets):
+            continue
+        fetching = _fetch_reason(export, record, Status.SUCCESS, files) is not None
+        if not record.status.final or (record.status is Status.SUCCESS and fetching):
+            wanted.append((record.session_id, record.potential_role_id, record.export_id))
+    return wanted
 
 
 def _wanted(source: Record | Export) -> dict[str, Any]:
@@ -327,18 +362,33 @@ def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> tuple[C
     return tuple(Change(prefix + str(k), old.get(k), new.get(k)) for k in sorted(keys, key=str))
 
 
-def refresh_only(plan: Plan) -> Plan:
-    """Only the lockfile updates of `plan`: recorded statuses that moved on, nothing started."""
-    steps = tuple(
-        replace(
-            step,
-            action=Action.UPDATE,
-            reasons=(f"the export moved on: {step.record.status.value} → {step.status.value}",),
-            changes=tuple(c for c in step.changes if c.field == "status"),
+def refresh_plan(lock: Lock, live: Live, targets: frozenset[str] | None = None) -> Plan:
+    """Lockfile updates only, for `refresh`: every recorded export still running whose state
+    moved on, or that the tenant no longer has. Nothing is started or forgotten."""
+    steps = []
+    for name, record in sorted(lock.records.items()):
+        if record.status.final or (targets is not None and name not in targets):
+            continue
+        if record.export_id not in live.exports:
+            continue
+        status = _live_status(record, live)
+        if status is record.status:
+            continue
+        moved = status.value if status else "gone (the tenant answered 404)"
+        steps.append(
+            Step(
+                Action.UPDATE,
+                name,
+                (f"the export moved on: {record.status.value} → {moved}",),
+                (Change("status", record.status.value, status.value if status else None),),
+                record.session_id,
+                record.potential_role_id,
+                record.params,
+                None,
+                record,
+                status,
+                None,
+                _live_detail(record, live),
+            )
         )
-        for step in plan.steps
-        if step.record is not None
-        and step.status is not None
-        and step.status is not step.record.status
-    )
-    return Plan(steps, ())
+    return Plan(tuple(steps), ())

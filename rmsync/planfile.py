@@ -29,10 +29,10 @@ class PlanFileError(RmsyncError):
     """The plan file cannot be read, or no longer matches what it was made from."""
 
 
-def digest_manifest(path: Path) -> str:
-    """sha256 over every manifest file's name and bytes, in order."""
+def digest_manifest(path: Path, exclude: Path | None = None) -> str:
+    """sha256 over every manifest file's name and bytes, in order (less the lockfile)."""
     digest = hashlib.sha256()
-    for file in manifest_files(path):
+    for file in manifest_files(path, exclude):
         digest.update(file.name.encode() + b"\0")
         try:
             digest.update(file.read_bytes())
@@ -92,11 +92,19 @@ def provenance(doc: Mapping[str, Any]) -> Provenance:
 
 
 def stale_inputs(source: Provenance) -> list[str]:
-    """What changed on disk since the plan was made: the manifest, the lockfile, or both."""
+    """What changed on disk since the plan was made: the manifest, the lockfile, or both.
+    Raises PlanFileError when the manifest is not there at all (the wrong folder)."""
+    manifest, lock = Path(source.manifest), Path(source.lockfile)
+    if not manifest.exists() or (source.lockfile_digest is not None and not lock.exists()):
+        missing = source.manifest if not manifest.exists() else source.lockfile
+        raise PlanFileError(
+            f"{missing} is not here ({Path.cwd()}): a saved plan names its files as `plan` was "
+            "given them, so apply it from the folder `plan` ran in"
+        )
     found = []
-    if digest_manifest(Path(source.manifest)) != source.manifest_digest:
+    if digest_manifest(manifest, exclude=lock) != source.manifest_digest:
         found.append(f"the manifest ({source.manifest}) changed")
-    if digest_lockfile(Path(source.lockfile)) != source.lockfile_digest:
+    if digest_lockfile(lock) != source.lockfile_digest:
         found.append(f"the lockfile ({source.lockfile}) changed")
     return found
 

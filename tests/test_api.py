@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -9,8 +10,10 @@ import pytest
 from rmsync.api import ApiError, Client, Credentials, check_base_url
 from rmsync.lockfile import Status
 from rmsync.manifest import ApiVersion, ExportParams
-from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sandbox
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sandbox, Schedule
 from tests.conftest import ACCOUNTING, FINANCE, FakeClock, token
+from tests.proxy import Proxy, running
+from tests.spec import PREFIX, Operation, spec
 
 CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
 
@@ -182,3 +185,55 @@ def test_base_url_rules(url: str, ok: bool) -> None:
     else:
         with pytest.raises(ApiError):
             check_base_url(url)
+
+
+def _admits(accept: str, media: str) -> float:
+    """The q-value `accept` gives `media` (0: not acceptable), per RFC 9110 media ranges."""
+    best = 0.0
+    kind = media.split("/")[0]
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        rng, params = fields[0].lower(), dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+        if rng in (media, f"{kind}/*", "*/*"):
+            best = max(best, float(params.get("q", "1")))
+    return best
+
+
+def _operation(version: str, method: str, url: str) -> Operation:
+    path = url.split("?")[0]
+    for op in spec(version).operations():
+        parts = re.split(r"\{\w+\}", PREFIX[version] + op.path)
+        pattern = "[^/]+".join(re.escape(part) for part in parts)
+        if op.method == method and re.fullmatch(pattern, path):
+            return op
+    raise AssertionError(f"{method} {path} is no operation of the {version} spec")
+
+
+@pytest.mark.parametrize("version", list(ApiVersion))
+def test_every_request_accepts_what_its_operation_declares_first(
+    make_sandbox: Callable[..., Sandbox], version: ApiVersion
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    with running(Proxy(sandbox.base_url)) as proxy, Client(proxy.base_url, CREDS, version) as c:
+        c.session_roles(FINANCE)
+        c.role(ACCOUNTING)
+        job = c.start_export(FINANCE, ACCOUNTING, ExportParams())
+        c.export_status(FINANCE, ACCOUNTING, job.export_id)
+        c.download(FINANCE, ACCOUNTING, job.export_id, lambda _: None)
+    calls = [s for s in proxy.seen if s.path != "/oauth/token"]
+    assert len(calls) == 6
+    for seen in calls:
+        op = _operation(version.value, seen.method, seen.path)
+        declared = {
+            media
+            for status, response in op.raw["responses"].items()
+            if status.startswith("2")
+            for media in response.get("content", {})
+        }
+        accept = seen.headers.get("Accept", seen.headers.get("accept", ""))
+        assert declared, op.id
+        success = max(_admits(accept, m) for m in declared)
+        assert success == 1.0, f"{op.id}: Accept {accept!r} does not prefer {declared}"
+        errors = _admits(accept, "application/json")  # the spec's error bodies are JSON
+        assert errors > 0, f"{op.id}: Accept {accept!r} refuses the JSON error bodies"
+        assert accept != "*/*", op.id

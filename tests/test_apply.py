@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rmsync import lockfile
-from rmsync.api import ApiError, Client, Credentials
-from rmsync.apply import Outcome, Progress, Timing, WaitTimeout, apply_plan, fetch, wait_for
+from rmsync.api import Client, Credentials
+from rmsync.apply import ArchiveError, Outcome, Progress, Timing, apply_plan, fetch, wait_for
 from rmsync.lockfile import Lock, Status
 from rmsync.manifest import ExportParams, Manifest, load_manifest
 from rmsync.plan import Action, Plan, make_plan
@@ -132,7 +132,8 @@ def test_wait_records_every_state_change_until_all_end(
         )
         names = sorted(lock.records)
         timing = Timing(timeout=600, clock=clock, sleep=sleep, first_delay=0.25)
-        lock = wait_for(client, lock, lock_path, names, fixed_now, timing, seen.append)
+        lock, late = wait_for(client, lock, lock_path, names, fixed_now, timing, seen.append)
+    assert late == []
     assert {r.status for r in lock.records.values()} == {Status.SUCCESS}
     assert lockfile.read(lock_path) == lock
     assert slept == [0.25, 0.5, 1.0]  # backing off: QUEUED until 0.5 s, IN_PROGRESS until 1.5 s
@@ -154,11 +155,8 @@ def test_wait_times_out_with_states_recorded(
             planned(client, manifest, Lock()), client, Lock(), lock_path, fixed_now
         )
         timing = Timing(timeout=60, clock=clock, sleep=clock.advance)
-        with pytest.raises(
-            WaitTimeout,
-            match="timed out waiting for 5 exports: account-executives \\(IN_PROGRESS\\)",
-        ):
-            wait_for(client, lock, lock_path, sorted(lock.records), fixed_now, timing)
+        _, late = wait_for(client, lock, lock_path, sorted(lock.records), fixed_now, timing)
+    assert late == sorted(lock.records)
     assert {r.status for r in lockfile.read(lock_path).records.values()} == {Status.IN_PROGRESS}
 
 
@@ -189,9 +187,38 @@ def test_a_damaged_archive_is_refused_and_nothing_is_left_behind(tmp_path: Path)
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        with Client(base, CREDS) as client, pytest.raises(ApiError, match="is damaged"):
-            fetch(client, record("accounting-core", 0), "exports/a.zip", tmp_path)
+        with Client(base, CREDS) as client, pytest.raises(ArchiveError, match="is damaged"):
+            fetch(client, record("accounting-core", 0), "exports/a.zip", tmp_path, fixed_now)
     finally:
         server.shutdown()
         server.server_close()
     assert [p.name for p in (tmp_path / "exports").iterdir()] == []
+
+
+@pytest.mark.parametrize(
+    ("blocker", "why"),
+    [("exports/a.zip/", "it is a folder"), ("exports", "a part of its path is a file")],
+)
+def test_an_archive_that_cannot_be_saved_is_a_clear_error(
+    make_sandbox: Callable[..., Sandbox], example: Path, blocker: str, why: str
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    manifest = load_manifest(example)
+    folder = example.parent
+    with Client(sandbox.base_url, CREDS, manifest.api_version) as client:
+        lock, _ = apply_plan(
+            planned(client, manifest, Lock()), client, Lock(), folder / "lock.yaml", fixed_now
+        )
+        done = lock.records["payroll"].with_status(Status.SUCCESS, fixed_now())
+        if blocker.endswith("/"):
+            (folder / blocker).mkdir(parents=True)
+        else:
+            (folder / blocker).write_text("in the way")
+        with pytest.raises(ArchiveError) as error:
+            fetch(client, done, "exports/a.zip", folder, fixed_now)
+    assert str(error.value).startswith(
+        f"download: exports/a.zip: cannot save the archive there: {why}"
+    )
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["rmsync.yaml", "lock.yaml", blocker.split("/")[0]]
+    )

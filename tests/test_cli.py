@@ -75,6 +75,21 @@ def test_sandbox_stops_on_sigterm_too() -> None:
     assert (proc.returncode, err) == (0, "")
 
 
+def test_sandbox_stops_cleanly_on_a_sigterm_right_after_its_first_line() -> None:
+    proc = subprocess.Popen(
+        [*RMSYNC, "sandbox", "--port", "0", "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("rmsync sandbox:")  # the handlers are in place
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=10)
+    assert (proc.returncode, err) == (0, "")
+    assert out.endswith("rmsync sandbox: stopped.\n")
+
+
 def test_busy_port_is_a_clear_error() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -372,14 +387,12 @@ def test_refresh_updates_statuses_and_starts_nothing(
     clock.advance(5)
     refreshed = rmsync("refresh", cwd=project, env=env)
     assert refreshed.returncode == 0, refreshed.stderr
-    assert (
-        "Apply complete: 0 exported, 0 re-exported, 5 updated, 0 forgotten, 0 failed."
-        in refreshed.stdout
-    )
+    assert refreshed.stdout.endswith("\nRefresh complete: 5 updated, 0 still running, 0 failed.\n")
+    assert "payroll: QUEUED → SUCCESS\n" in refreshed.stdout
     assert (project / "rmsync.lock.yaml").read_text().count("status: SUCCESS") == 5
     assert (
         rmsync("refresh", cwd=project, env=env).stdout
-        == "No changes. The lockfile matches the manifest and the tenant.\n"
+        == "Nothing to refresh: no recorded export is still running.\n"
     )
 
 
@@ -558,7 +571,9 @@ def test_markdown_comment_goes_to_the_step_summary_too(
         env=tenant_env | {"GITHUB_STEP_SUMMARY": str(summary)},
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("### rmsync plan\n")
+    assert result.stdout.startswith(
+        "<!-- rmsync: rmsync.yaml -->\n### rmsync plan: `rmsync.yaml` (v2025)\n"
+    )
     assert summary.read_text() == result.stdout + "\n"
 
 

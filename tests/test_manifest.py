@@ -109,7 +109,7 @@ def test_problems_in_several_files_are_reported_together(tmp_path: Path) -> None
 
 
 def test_missing_manifest_and_empty_folder(tmp_path: Path) -> None:
-    with pytest.raises(ManifestError, match="cannot read file: No such file or directory"):
+    with pytest.raises(ManifestError, match="no such file or folder \\(pass --manifest, or run"):
         load_manifest(tmp_path / "rmsync.yaml")
     with pytest.raises(ManifestError, match="no \\*.yaml or \\*.yml manifest files in this folder"):
         load_manifest(tmp_path)

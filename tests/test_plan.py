@@ -11,7 +11,15 @@ import pytest
 from rmsync.lockfile import Download, Lock, Record, Status
 from rmsync.manifest import ApiVersion, Duration, Export, ExportParams, Manifest
 from rmsync.models import ExportJob, Live, Role
-from rmsync.plan import Action, Change, Options, PlanError, make_plan, refresh_only
+from rmsync.plan import (
+    Action,
+    Change,
+    Options,
+    PlanError,
+    exports_to_read,
+    make_plan,
+    refresh_plan,
+)
 
 S1 = "9f36f5e5-1e81-4eca-b087-548959d91c71"
 S2 = "c7affc9a-ec78-55b6-8a8e-d584dceea31d"
@@ -84,7 +92,10 @@ def test_every_kind_of_action_with_reasons_and_changes() -> None:
     roles[R[2]] = role(
         2, entitlement_count=6, excluded_entitlements=("e1",), modified="2026-11-02T00:00:00.000Z"
     )
-    exports = {"exp-finished": ExportJob("exp-finished", Status.SUCCESS, ExportParams())}
+    exports = {
+        "exp-finished": ExportJob("exp-finished", Status.SUCCESS, ExportParams()),
+        "exp-vanished": None,  # asked for, and the tenant answered 404
+    }
     plan = make_plan(m, lock, Live(roles, exports))
     by_name = {s.name: s for s in plan.steps}
     assert [s.name for s in plan.steps] == sorted(by_name)
@@ -111,7 +122,9 @@ def test_every_kind_of_action_with_reasons_and_changes() -> None:
     assert by_name["errored"].reasons == ("the recorded export ended in ERROR",)
     assert by_name["finished"].changes == (Change("status", "QUEUED", "SUCCESS"),)
     assert by_name["finished"].status is Status.SUCCESS
-    assert by_name["vanished"].reasons == ("the tenant no longer knows export exp-vanished",)
+    assert by_name["vanished"].reasons == (
+        "the tenant no longer has export exp-vanished (it answered 404; exports expire)",
+    )
     assert plan.counts() == {
         Action.EXPORT: 1,
         Action.REEXPORT: 4,
@@ -201,23 +214,89 @@ def test_refresh_after_reexports_old_successful_exports(refresh: str, expected: 
     assert [s.reasons for s in plan.steps] == ([(expected,)] if expected else [])
 
 
-def test_refresh_only_keeps_status_updates_and_starts_nothing() -> None:
-    m = manifest(export("a", 0), export("b", 1, params=ExportParams(5, True)), export("c", 2))
-    lock = Lock({"a": record("a", 0, Status.QUEUED), "b": record("b", 1, Status.QUEUED)})
+def test_refresh_plans_only_status_updates_of_running_exports() -> None:
+    lock = Lock(
+        {
+            "a": record("a", 0, Status.QUEUED),
+            "b": record("b", 1, Status.QUEUED),
+            "c": record("c", 2, Status.IN_PROGRESS),
+            "d": record("d", 3),  # final: not read, not planned
+        }
+    )
     jobs = {
-        "exp-a": ExportJob("exp-a", Status.ERROR, ExportParams()),
+        "exp-a": ExportJob("exp-a", Status.ERROR, ExportParams(), "disk full"),
         "exp-b": ExportJob("exp-b", Status.QUEUED, ExportParams()),
+        "exp-c": None,  # the tenant no longer has it
     }
-    full = make_plan(m, lock, Live({R[n]: role(n) for n in range(3)}, jobs))
-    assert [(s.name, s.action) for s in full.steps] == [
-        ("a", Action.REEXPORT),
-        ("b", Action.REEXPORT),
-        ("c", Action.EXPORT),
+    plan = refresh_plan(lock, Live({}, jobs))
+    assert [(s.name, s.action, s.status, s.detail, s.changes) for s in plan.steps] == [
+        ("a", Action.UPDATE, Status.ERROR, "disk full", (Change("status", "QUEUED", "ERROR"),)),
+        ("c", Action.UPDATE, None, None, (Change("status", "IN_PROGRESS", None),)),
     ]
-    only = refresh_only(full)
-    assert [(s.name, s.action, s.changes) for s in only.steps] == [
-        ("a", Action.UPDATE, (Change("status", "QUEUED", "ERROR"),))
+    assert plan.steps[1].reasons == (
+        "the export moved on: IN_PROGRESS → gone (the tenant answered 404)",
+    )
+    assert [s.name for s in refresh_plan(lock, Live({}, jobs), frozenset({"c"})).steps] == ["c"]
+
+
+def test_exports_to_read_are_the_running_ones_and_those_with_an_archive_to_fetch() -> None:
+    m = manifest(
+        export("running", 0),
+        replace(export("to-fetch", 1), download="a.zip"),
+        replace(export("fetched", 2), download="b.zip"),
+        export("done", 3),
+    )
+    lock = Lock(
+        {
+            "running": record("running", 0, Status.QUEUED),
+            "to-fetch": record("to-fetch", 1),
+            "fetched": _saved(record("fetched", 2), "b.zip", "abc"),
+            "done": record("done", 3),
+            "forgotten": record("forgotten", 4, Status.QUEUED),  # leaves the manifest
+        }
+    )
+    files = {"a.zip": None, "b.zip": "abc"}
+    assert [e[2] for e in exports_to_read(m, lock, files)] == ["exp-running", "exp-to-fetch"]
+    assert exports_to_read(m, lock, files, frozenset({"done"})) == []
+
+
+def test_an_export_the_tenant_no_longer_has_is_re_exported_with_that_reason() -> None:
+    m = manifest(replace(export("a", 0), download="a.zip"), export("b", 1))
+    lock = Lock({"a": record("a", 0), "b": replace(record("b", 1), gone_at="2026-11-20T08:00:00Z")})
+    live = Live({R[0]: role(0), R[1]: role(1)}, {"exp-a": None})
+    plan = make_plan(m, lock, live, files={"a.zip": None})
+    assert [(s.name, s.action, s.reasons) for s in plan.steps] == [
+        (
+            "a",
+            Action.REEXPORT,
+            ("the tenant no longer has export exp-a (it answered 404; exports expire)",),
+        ),
+        (
+            "b",
+            Action.REEXPORT,
+            (
+                "the tenant no longer has export exp-b (it answered 404 at "
+                "2026-11-20T08:00:00Z; exports expire)",
+            ),
+        ),
     ]
+
+
+def test_an_error_is_re_exported_with_the_tenant_s_reason() -> None:
+    m = manifest(export("a", 0), export("b", 1))
+    lock = Lock(
+        {
+            "a": record("a", 0, Status.QUEUED),
+            "b": replace(record("b", 1, Status.ERROR), error="quota"),
+        }
+    )
+    jobs = {"exp-a": ExportJob("exp-a", Status.ERROR, ExportParams(), "timed out in the miner")}
+    plan = make_plan(m, lock, Live({R[0]: role(0), R[1]: role(1)}, jobs))
+    assert [s.reasons for s in plan.steps] == [
+        ("the recorded export ended in ERROR: timed out in the miner",),
+        ("the recorded export ended in ERROR: quota",),
+    ]
+    assert plan.steps[0].detail == "timed out in the miner"
 
 
 def _saved(rec: Record, path: str = "exports/a.zip", sha: str = "abc") -> Record:

@@ -1,0 +1,245 @@
+"""A run: manifest → live state → plan → apply → lockfile, with one API client for all of it.
+
+Owns: the order in which the stages run for plan, apply (fresh or saved), refresh and the
+demo; which exports each run reads from the tenant; and the run's `Result`, judged from
+what the lockfile recorded. Must not: print or exit (the commands do, through `Ui`), nor
+open a second client: every request of a run shares one token and one rate limiter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rmsync import config, lockfile, planfile
+from rmsync.api import Client
+from rmsync.apply import Outcome, Progress, Timing, apply_plan, download_ready, hash_files, wait_for
+from rmsync.config import Target
+from rmsync.lockfile import Lock, Record, Status
+from rmsync.manifest import Manifest, folder_of, load_manifest
+from rmsync.plan import Action, Options, Plan, Provenance, exports_to_read, make_plan, refresh_plan
+from rmsync.planfile import PlanFileError
+
+
+@dataclass(frozen=True)
+class Ui:
+    """How a run shows itself; every callback may be left out (a quiet run)."""
+
+    show: Callable[[Plan], None] = lambda _: None
+    confirm: Callable[[Plan], None] = lambda _: None
+    report: Callable[[Outcome], None] = lambda _: None
+    progress: Callable[[Progress], None] = lambda _: None
+
+
+@dataclass(frozen=True)
+class Job:
+    """What plan computes and apply carries out."""
+
+    manifest: Manifest
+    lock_path: Path
+    lock: Lock
+    plan: Plan
+    options: Options
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Where a run's files are: the manifest (file or folder) and the lockfile."""
+
+    manifest_path: Path
+    lockfile_flag: Path | None = None
+
+    @property
+    def lock_path(self) -> Path:
+        return config.lock_path(folder_of(self.manifest_path), self.lockfile_flag)
+
+    def manifest(self) -> Manifest:
+        return load_manifest(self.manifest_path, exclude=self.lock_path)
+
+
+@contextmanager
+def connect(target: Target, manifest: Manifest) -> Iterator[Client]:
+    """The run's one client."""
+    with Client(target.base_url, target.credentials, manifest.api_version) as client:
+        yield client
+
+
+def now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def options(targets: tuple[str, ...] = (), replace_: tuple[str, ...] = ()) -> Options:
+    return Options(datetime.now(UTC), frozenset(replace_), frozenset(targets) if targets else None)
+
+
+def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options) -> Job:
+    """Plan: read the lockfile and the live state the plan needs, then decide."""
+    lock_path = inputs.lock_path
+    source = Provenance(
+        str(inputs.manifest_path),
+        planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),
+        str(lock_path),
+        planfile.digest_lockfile(lock_path),
+        manifest.api_version.value,
+        None if chosen.targets is None else tuple(sorted(chosen.targets)),
+        tuple(sorted(chosen.replace)),
+    )
+    lock = lockfile.read(lock_path)
+    files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
+    targets = chosen.targets
+    roles = [e.potential_role_id for e in manifest.exports if targets is None or e.name in targets]
+    live = client.live(roles, exports_to_read(manifest, lock, files, targets))
+    plan = replace(make_plan(manifest, lock, live, chosen, files), provenance=source)
+    return Job(manifest, lock_path, lock, plan, chosen)
+
+
+def saved_manifest(path: Path, doc: Mapping[str, Any]) -> Manifest:
+    """The manifest a saved plan was made from, once its files are here and unchanged."""
+    source = planfile.provenance(doc)
+    stale = planfile.stale_inputs(source)
+    if stale:
+        raise PlanFileError(
+            f"{path} is stale: {'; '.join(stale)} since it was made; run plan again"
+        )
+    return load_manifest(Path(source.manifest), exclude=Path(source.lockfile))
+
+
+def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Manifest) -> Job:
+    """A saved plan to apply, once the tenant's roles are still as the plan saw them."""
+    source = planfile.provenance(doc)
+    lock_path = Path(source.lockfile)
+    lock = lockfile.read(lock_path)
+    saved = planfile.rebuild(doc, lock)
+    live = client.live([s.potential_role_id for s in saved.steps if s.role], [])
+    moved = planfile.changed_roles(saved, live.roles)
+    if moved:
+        raise PlanFileError(
+            f"{path} is stale: the tenant changed since it was made:\n  " + "\n  ".join(moved)
+        )
+    targets = frozenset(source.targets) if source.targets is not None else None
+    return Job(manifest, lock_path, lock, saved, Options(None, frozenset(source.replace), targets))
+
+
+_STARTS = (Action.EXPORT, Action.REEXPORT, Action.UPDATE)
+
+
+def apply(
+    client: Client, job: Job, ui: Ui, wait: float | None, timing: Timing | None = None
+) -> Result:
+    """Carry out the plan, then (with `wait`, a timeout in seconds) follow what runs, then fetch
+    the archives that are ready."""
+    ui.show(job.plan)
+    if job.plan.changed:
+        ui.confirm(job.plan)
+    lock, outcomes = apply_plan(
+        job.plan, client, job.lock, job.lock_path, now_text, ui.report, job.manifest.folder
+    )
+    chosen = job.options.targets
+    names = sorted(n for n in lock.records if chosen is None or n in chosen)
+    wanted = {s.name: s.download for s in job.plan.steps if s.download and s.action in _STARTS}
+    return _finish(client, job, lock, outcomes, names, wanted, ui, wait, timing)
+
+
+def refresh(
+    client: Client,
+    inputs: Inputs,
+    manifest: Manifest,
+    targets: frozenset[str] | None,
+    ui: Ui,
+    wait: float | None,
+    timing: Timing | None = None,
+) -> Result:
+    """Read only the recorded exports still running; record what moved on; start nothing."""
+    lock = lockfile.read(inputs.lock_path)
+    running = [
+        r
+        for n, r in sorted(lock.records.items())
+        if _running(r) and (targets is None or n in targets)
+    ]
+    job = Job(manifest, inputs.lock_path, lock, Plan((), ()), Options(None, frozenset(), targets))
+    live = client.live([], [(r.session_id, r.potential_role_id, r.export_id) for r in running])
+    updates = refresh_plan(lock, live, targets)
+    lock, outcomes = apply_plan(updates, client, lock, inputs.lock_path, now_text, ui.report)
+    names = [r.name for r in running]
+    exports = {e.name: e.download for e in manifest.exports if e.download}
+    wanted = {n: exports[n] for n in names if n in exports}
+    return _finish(
+        client, job, lock, outcomes, names, wanted, ui, wait, timing, running=len(running)
+    )
+
+
+def _finish(
+    client: Client,
+    job: Job,
+    lock: Lock,
+    outcomes: list[Outcome],
+    names: list[str],
+    wanted: dict[str, str],
+    ui: Ui,
+    wait: float | None,
+    timing: Timing | None,
+    running: int | None = None,
+) -> Result:
+    late: list[str] = []
+    if wait is not None:
+        timing = timing or Timing(timeout=wait)
+        lock, late = wait_for(client, lock, job.lock_path, names, now_text, timing, ui.progress)
+    lock, fetched = download_ready(
+        client, lock, job.lock_path, wanted, job.manifest.folder, now_text, ui.report
+    )
+    return Result(job.lock_path, job.lock, lock, (*outcomes, *fetched), tuple(late), wait, running)
+
+
+def _running(record: Record) -> bool:
+    return not record.status.final and record.gone_at is None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a run did, judged from the lockfile before and after it, never from hopes."""
+
+    lock_path: Path
+    before: Lock
+    after: Lock
+    outcomes: tuple[Outcome, ...]
+    timed_out: tuple[str, ...] = ()
+    wait: float | None = None
+    running: int | None = None  # refresh: how many recorded exports it found still running
+
+    def counts(self) -> dict[Action, int]:
+        done = {a: 0 for a in Action}
+        for outcome in self.outcomes:
+            if outcome.ok:
+                done[outcome.step.action] += 1
+        return done
+
+    def failures(self) -> dict[str, str]:
+        """Name → what went wrong: a failed step, an export that ended in ERROR or that the
+        tenant no longer has (seen in this run), or one still running when the wait ended."""
+        found: dict[str, str] = {}
+        for outcome in self.outcomes:
+            if not outcome.ok:
+                verb = outcome.step.action.verb
+                found.setdefault(outcome.step.name, f"{verb} failed: {outcome.error}")
+        for name, record in sorted(self.after.records.items()):
+            if record == self.before.records.get(name) or name in found:
+                continue
+            if record.gone_at is not None:
+                found[name] = (
+                    f"the tenant no longer has export {record.export_id} (404); "
+                    "the next plan re-exports it"
+                )
+            elif record.status is Status.ERROR:
+                why = record.error or "the tenant gave no reason"
+                found[name] = f"export {record.export_id} ended in ERROR: {why}"
+        for name in self.timed_out:
+            status = self.after.records[name].status.value
+            found.setdefault(
+                name,
+                f"still {status} when the --timeout ran out (`rmsync refresh --wait` follows it)",
+            )
+        return dict(sorted(found.items()))

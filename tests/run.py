@@ -1,0 +1,79 @@
+"""Running the real `rmsync` command: in this process (fast) or as a subprocess (signals)."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from dataclasses import dataclass
+from pathlib import Path
+
+from rmsync.cli import main
+
+RMSYNC = [sys.executable, "-m", "rmsync"]
+
+
+@dataclass(frozen=True)
+class Ran:
+    code: int
+    out: str
+    err: str
+
+
+@contextmanager
+def _inside(cwd: Path, env: Mapping[str, str]) -> Iterator[None]:
+    old_cwd, old_env = Path.cwd(), dict(os.environ)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.chdir(old_cwd)
+        os.environ.clear()
+        os.environ.update(old_env)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def rmsync(*args: str, cwd: Path, env: Mapping[str, str]) -> Ran:
+    """`rmsync ARGS` through its real entry point, `main()`, in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    with _inside(cwd, env), redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(list(args))
+        except SystemExit as exit_:
+            code = exit_.code
+    assert isinstance(code, int)
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+def spawn(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str]:
+    """`rmsync ARGS` as a real process, for what needs one (signals, terminals)."""
+    return subprocess.Popen(
+        [*RMSYNC, *args],
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_until(proc: subprocess.Popen[str], needle: str) -> str:
+    """What `proc` prints up to the end of the first `needle` (it need not end a line)."""
+    assert proc.stdout is not None
+    seen = ""
+    while not seen.endswith(needle):
+        char = proc.stdout.read(1)
+        if not char:
+            raise AssertionError(f"{needle!r} never came; the process printed {seen!r}")
+        seen += char
+    return seen

@@ -1,0 +1,300 @@
+"""Whole runs through the real CLI against the real sandbox: honest summaries and exit codes,
+one client per run, refresh that reads only what it can update, clean interrupts, and
+exports the tenant no longer has."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
+from tests.conftest import FakeClock
+from tests.proxy import Proxy, running
+from tests.run import read_until, rmsync, spawn
+
+ROOT = Path(__file__).resolve().parents[1]
+FINANCE = "9f36f5e5-1e81-4eca-b087-548959d91c71"
+ACCOUNTING = "e0cc5d7d-bf7f-4f81-b2af-8885b09d9923"
+MAINFRAME = "36a4b6b0-e37a-52e2-b5e5-9dfe5448d056"  # the seed makes its exports end in ERROR
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    return tmp_path
+
+
+def env_for(base_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_") and k != "NO_COLOR"}
+    return env | {
+        "SAIL_BASE_URL": base_url,
+        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
+        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
+    }
+
+
+def edit(project: Path, change: Callable[[dict[str, object]], None]) -> None:
+    path = project / "rmsync.yaml"
+    doc = yaml.safe_load(path.read_text())
+    change(doc)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+
+
+def add_mainframe(doc: dict[str, object]) -> None:
+    exports = doc["exports"]
+    assert isinstance(exports, dict)
+    exports["mainframe"] = {"session_id": FINANCE, "potential_role_id": MAINFRAME}
+
+
+def records(project: Path) -> dict[str, dict[str, object]]:
+    doc = yaml.safe_load((project / "rmsync.lock.yaml").read_text())
+    found: dict[str, dict[str, object]] = doc["exports"]
+    return found
+
+
+# -- apply --wait: the summary comes last and tells the truth --------------------------------
+
+
+def test_an_export_that_ends_in_error_fails_the_apply_after_the_wait(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    edit(project, add_mainframe)
+    ran = rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env_for(sandbox.base_url))
+    assert ran.code == 1, ran.err
+    lines = ran.out.splitlines()
+    summary = lines.index(
+        "Apply failed: 6 exported, 0 re-exported, 0 updated, 0 forgotten, 1 failed."
+    )
+    assert lines[summary + 1] == (
+        f"  mainframe: export {records(project)['mainframe']['export_id']} ended in ERROR: "
+        "the tenant gave no reason"
+    )
+    assert not [line for line in lines[summary:] if "still running)" in line]  # waiting is over
+    assert (
+        "Error: 1 export failed (listed above); every result is recorded in rmsync.lock.yaml"
+        in (ran.err)
+    )
+    assert records(project)["mainframe"]["status"] == "ERROR"
+
+
+def test_a_wait_that_times_out_fails_and_names_what_still_runs(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    sandbox = make_sandbox()  # the fake clock never moves: every export stays QUEUED
+    env = env_for(sandbox.base_url)
+    ran = rmsync(
+        "apply", "--auto-approve", "--wait", "--timeout", "0s", "--target", "payroll",
+        cwd=project, env=env,
+    )  # fmt: skip
+    assert ran.code == 1
+    assert ran.out.splitlines()[-2:] == [
+        "Apply failed: 1 exported, 0 re-exported, 0 updated, 0 forgotten, 1 failed.",
+        "  payroll: still QUEUED when the --timeout ran out (`rmsync refresh --wait` follows it)",
+    ]
+
+
+def test_apply_without_wait_succeeds_while_exports_still_run(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    sandbox = make_sandbox()
+    ran = rmsync("apply", "--auto-approve", cwd=project, env=env_for(sandbox.base_url))
+    assert ran.code == 0, ran.err
+    assert ran.out.endswith(
+        "Apply complete: 5 exported, 0 re-exported, 0 updated, 0 forgotten, 0 failed.\n"
+    )
+
+
+# -- one run, one client ---------------------------------------------------------------------
+
+
+def test_one_apply_asks_for_one_token_fresh_or_saved(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    log: list[str] = []
+    sandbox = make_sandbox(schedule=Schedule(0, 0), log=log.append)
+    env = env_for(sandbox.base_url)
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env).code == 0
+    assert log.count("POST /oauth/token 200") == 1
+    edit(project, add_mainframe)
+    assert rmsync("plan", "--out", "plan.json", cwd=project, env=env).code == 0
+    log.clear()
+    assert rmsync("apply", "plan.json", "--wait", cwd=project, env=env).code == 1  # mainframe
+    assert log.count("POST /oauth/token 200") == 1
+
+
+# -- refresh reads only what it can update ---------------------------------------------------
+
+
+def test_refresh_reads_only_the_exports_still_running(
+    project: Path, make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    log: list[str] = []
+    sandbox = make_sandbox(log=log.append)
+    env = env_for(sandbox.base_url)
+    assert rmsync("apply", "--auto-approve", "--target", "payroll", cwd=project, env=env).code == 0
+
+    def break_another(doc: dict[str, object]) -> None:  # a role the tenant does not have
+        exports = doc["exports"]
+        assert isinstance(exports, dict)
+        exports["sre-on-call"]["potential_role_id"] = "00000000-0000-4000-8000-000000000000"
+
+    edit(project, break_another)
+    clock.advance(5)
+    log.clear()
+    ran = rmsync("refresh", cwd=project, env=env)
+    assert ran.code == 0, ran.err
+    assert ran.out == (
+        "payroll: QUEUED → SUCCESS\n\nRefresh complete: 1 updated, 0 still running, 0 failed.\n"
+    )
+    gets = [line for line in log if line.startswith("GET ")]
+    assert len(gets) == 1 and "/export-async/" in gets[0]
+    log.clear()
+    again = rmsync("refresh", cwd=project, env=env)
+    assert again.out == "Nothing to refresh: no recorded export is still running.\n"
+    assert [line for line in log if line.startswith("GET ")] == []
+
+
+# -- Ctrl-C and SIGTERM ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_wait_says_what_is_kept_and_releases_the_lock(
+    project: Path, make_sandbox: Callable[..., Sandbox], signum: int, code: int
+) -> None:
+    sandbox = make_sandbox()  # exports never finish: apply stays in its wait
+    proc = spawn("apply", "--auto-approve", "--wait", cwd=project, env=env_for(sandbox.base_url))
+    read_until(proc, "sre-on-call: export done")  # the last one: all five are recorded
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert err.strip().endswith(
+        f"Interrupted ({signal.Signals(signum).name}): every result so far is recorded in "
+        "rmsync.lock.yaml."
+    )
+    assert "Traceback" not in err and "Aborted" not in err
+    assert len(records(project)) == 5
+    assert not (project / ".rmsync.lock.yaml.lock").exists()
+
+
+def test_an_interrupt_while_an_export_starts_waits_until_it_is_recorded(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    sandbox = make_sandbox()
+    arrived, release = threading.Event(), threading.Event()
+
+    def hold_the_first_start(method: str, path: str) -> None:
+        if method == "POST" and path.endswith("/export-async") and not arrived.is_set():
+            arrived.set()
+            assert release.wait(30)
+
+    proxy = Proxy(sandbox.base_url, before_reply=hold_the_first_start)
+    with running(proxy):
+        proc = spawn("apply", "--auto-approve", cwd=project, env=env_for(proxy.base_url))
+        try:
+            assert arrived.wait(60)  # the tenant has made the export; its answer is held
+            proc.send_signal(signal.SIGINT)
+        finally:
+            release.set()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    started = len(proxy.requests("POST", "/export-async"))
+    assert len(records(project)) == started >= 1  # every export the tenant made is recorded
+    assert f"{started} exported" not in out  # it stopped: no summary claims a finished run
+
+
+def test_ctrl_c_at_the_question_changes_nothing(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    import pty
+    import subprocess
+
+    from tests.run import RMSYNC
+
+    sandbox = make_sandbox()
+    main_fd, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [*RMSYNC, "apply"],
+        cwd=project,
+        env=env_for(sandbox.base_url),
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(terminal)
+    try:
+        read_until(proc, "Only 'yes' will be accepted:")  # it is asking
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        os.close(main_fd)
+    assert proc.returncode == 130
+    assert err.strip().endswith("Interrupted (SIGINT): nothing was changed.")
+    assert not (project / "rmsync.lock.yaml").exists()
+
+
+# -- exports the tenant no longer has --------------------------------------------------------
+
+
+def add_download(doc: dict[str, object]) -> None:
+    exports = doc["exports"]
+    assert isinstance(exports, dict)
+    exports["accounting-core"]["download"] = "exports/accounting-core.zip"
+
+
+def test_an_export_the_tenant_forgot_is_planned_as_a_re_export(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    first = make_sandbox(schedule=Schedule(0, 0))
+    env = env_for(first.base_url)
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env).code == 0
+    edit(project, add_download)  # the archive is wanted now, from a tenant that forgot it
+    forgetful = make_sandbox(schedule=Schedule(0, 0))
+    plan = rmsync("plan", "--no-color", cwd=project, env=env_for(forgetful.base_url))
+    assert plan.code == 0, plan.err
+    exported = records(project)["accounting-core"]["export_id"]
+    assert (
+        f"# accounting-core will be re-exported: the tenant no longer has export {exported} "
+        "(it answered 404; exports expire)"
+    ) in plan.out
+    assert plan.out.endswith("Plan: 0 to export, 1 to re-export, 0 to update, 0 to forget.\n")
+
+
+def test_an_archive_the_tenant_no_longer_serves_is_recorded_and_re_exported(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    env = env_for(sandbox.base_url)
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env).code == 0
+    edit(project, add_download)
+
+    def gone(method: str, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+        if path.endswith("/download"):
+            body = b'{"detailCode": "404 Not found", "messages": [{"text": "expired"}]}'
+            return 404, body, {"Content-Type": "application/json"}
+        return None
+
+    with running(Proxy(sandbox.base_url, answer=gone)) as proxy:
+        applied = rmsync("apply", "--auto-approve", cwd=project, env=env_for(proxy.base_url))
+        assert applied.code == 1
+        exported = records(project)["accounting-core"]["export_id"]
+        assert f"the tenant no longer has export {exported} (its download answered 404)" in (
+            applied.err
+        )
+        assert "gone_at" in records(project)["accounting-core"]
+        plan = rmsync("plan", "--no-color", cwd=project, env=env_for(proxy.base_url))
+    assert "-/+ re-export accounting-core" in plan.out
+    assert f"the tenant no longer has export {exported} (it answered 404 at" in plan.out
+    assert not (project / "exports" / "accounting-core.zip").exists()
+    fixed = rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env)
+    assert fixed.code == 0, fixed.err
+    assert (project / "exports" / "accounting-core.zip").exists()
+    assert "gone_at" not in records(project)["accounting-core"]
