@@ -20,8 +20,9 @@ from tempfile import TemporaryDirectory
 import httpx
 import yaml
 
-from rmsync.api import Client, Credentials
-from rmsync.manifest import ApiVersion, load_manifest
+from rmsync.api import Client
+from rmsync.manifest import load_manifest
+from rmsync.models import ApiVersion, Credentials
 from rmsync.ratelimit import Limit
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 from rmsync.sandbox.generate import generate_seed

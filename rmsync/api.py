@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import fields
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,9 +23,7 @@ import httpx
 
 from rmsync import __version__
 from rmsync.errors import RmsyncError
-from rmsync.lockfile import Status
-from rmsync.manifest import ApiVersion, ExportParams
-from rmsync.models import ExportJob, Live, Role
+from rmsync.models import ApiVersion, Credentials, ExportJob, ExportParams, Live, Role, Status
 from rmsync.ratelimit import Limit, RateLimiter
 
 TOKEN_MARGIN = 60.0  # refresh a token this many seconds before it expires
@@ -50,19 +48,6 @@ class ApiError(RmsyncError):
 
 class NotFoundError(ApiError):
     """The tenant has no such session, role or export."""
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Client credentials, or a ready access token. Never printed: repr hides the secrets."""
-
-    client_id: str | None = None
-    client_secret: str | None = None
-    access_token: str | None = None
-
-    def __repr__(self) -> str:
-        token = "***" if self.access_token else None
-        return f"Credentials(client_id={self.client_id!r}, client_secret=***, access_token={token})"
 
 
 def check_base_url(url: str) -> str:
@@ -159,10 +144,7 @@ class Client:
         return _role(body, role_id)
 
     def start_export(self, session_id: str, role_id: str, params: ExportParams) -> ExportJob:
-        body = {
-            "minEntitlementPopularity": params.min_entitlement_popularity,
-            "includeCommonAccess": params.include_common_access,
-        }
+        body = {f.metadata["api"]: getattr(params, f.name) for f in fields(ExportParams)}
         return _job(self._json("POST", self._export_path(session_id, role_id), body=body), params)
 
     def export_status(self, session_id: str, role_id: str, export_id: str) -> ExportJob | None:
@@ -385,12 +367,19 @@ def _job(body: Any, params: ExportParams | None) -> ExportJob:
         raise ApiError(
             f"the tenant reported an unknown export status {body.get('status')!r}"
         ) from None
-    if params is None:
-        params = ExportParams(
-            _int(body.get("minEntitlementPopularity")), body.get("includeCommonAccess") is not False
-        )
     detail = _detail(body) if status is Status.ERROR else None
-    return ExportJob(str(body["exportId"]), status, params, detail)
+    return ExportJob(str(body["exportId"]), status, params or _params(body), detail)
+
+
+def _params(body: dict[str, Any]) -> ExportParams:
+    """The parameters an export answer echoes, leniently: a value of the wrong type (or none)
+    is the parameter's default."""
+    found: dict[str, Any] = {}
+    for f in fields(ExportParams):
+        value, default = body.get(f.metadata["api"]), f.default
+        same_type = type(value) is type(default)
+        found[f.name] = value if same_type else default
+    return ExportParams(**found)
 
 
 def _detail(body: dict[str, Any]) -> str | None:

@@ -8,39 +8,17 @@ step leaves its old record as it was and the others go on. Must not: compute pla
 
 from __future__ import annotations
 
-import hashlib
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import BinaryIO
 
-from rmsync import atomic, interrupts, lockfile
-from rmsync.api import ApiError, Client, NotFoundError
-from rmsync.errors import RmsyncError
-from rmsync.lockfile import Download, Lock, Record, Status
-from rmsync.plan import Action, Plan, Step
+from rmsync import interrupts, lockfile
+from rmsync.api import ApiError, Client
+from rmsync.downloads import ArchiveError, ArchiveGone, fetch
+from rmsync.models import Action, Lock, Outcome, Plan, Progress, Record, Status, Step
 
 Now = Callable[[], str]
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one step (or one archive download after waiting)."""
-
-    step: Step
-    error: str | None = None
-    tracking_id: str | None = None
-    export_id: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-
-class ArchiveError(RmsyncError):
-    """An archive could not be fetched or saved; the record says whether to re-export."""
 
 
 def apply_plan(
@@ -95,15 +73,13 @@ def _run(step: Step, client: Client, lock: Lock, now: Now, folder: Path) -> tupl
     job = client.start_export(step.session_id, step.potential_role_id, step.params)
     started = now()
     record = Record(
-        step.name,
-        step.session_id,
-        step.potential_role_id,
-        step.params,
-        job.export_id,
-        job.status,
-        started,
-        started if job.status.final else None,
-        step.role.fingerprint,
+        name=step.name,
+        request=step.request,
+        export_id=job.export_id,
+        status=job.status,
+        started_at=started,
+        finished_at=started if job.status.final else None,
+        role=step.role.fingerprint,
     )
     return lock.put(_moved(record, job.status, job.detail, now)), job.export_id
 
@@ -112,67 +88,6 @@ def _moved(record: Record, status: Status, detail: str | None, now: Now) -> Reco
     """`record` at `status`; an ERROR keeps the tenant's reason, if it gave one."""
     moved = record.with_status(status, now())
     return replace(moved, error=detail or record.error) if status is Status.ERROR else moved
-
-
-class ArchiveGone(ArchiveError):
-    """The tenant answered 404 for an archive: the export expired or was forgotten."""
-
-    def __init__(self, record: Record) -> None:
-        super().__init__(
-            f"the tenant no longer has export {record.export_id} (its download answered 404); "
-            "recorded: the next plan re-exports it"
-        )
-        self.record = record
-
-
-def fetch(client: Client, record: Record, relative: str, folder: Path, now: Now) -> Record:
-    """Stream the archive to a temporary file beside its place, check it is a zip, move it in.
-    A 404 raises ArchiveGone carrying the record marked gone; nothing is left half-written."""
-    dest = folder / relative
-    digest, size = hashlib.sha256(), 0
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic.replacing(dest) as handle:
-
-            def sink(chunk: bytes) -> None:
-                nonlocal size
-                handle.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-
-            try:
-                client.download(record.session_id, record.potential_role_id, record.export_id, sink)
-            except NotFoundError:
-                raise ArchiveGone(replace(record, gone_at=now())) from None
-            handle.flush()
-            _check_zip(handle, record)
-    except OSError as exc:
-        raise ArchiveError(_unwritable(relative, folder, exc)) from None
-    return replace(record, download=Download(relative, digest.hexdigest(), size))
-
-
-def _unwritable(relative: str, folder: Path, exc: OSError) -> str:
-    dest = folder / relative
-    if dest.is_dir():
-        why = "it is a folder; name a file such as exports/<name>.zip"
-    elif any(p.is_file() for p in dest.parents):
-        why = "a part of its path is a file, not a folder"
-    else:
-        why = exc.strerror or type(exc).__name__
-    return f"download: {relative}: cannot save the archive there: {why}"
-
-
-def _check_zip(handle: BinaryIO, record: Record) -> None:
-    handle.seek(0)
-    try:
-        with zipfile.ZipFile(handle) as archive:
-            broken = archive.testzip()
-    except (zipfile.BadZipFile, OSError):
-        broken = "(not a zip archive)"
-    if broken is not None:
-        raise ArchiveError(
-            f"the archive of export {record.export_id} is damaged: {broken}; nothing was saved"
-        )
 
 
 def download_ready(
@@ -202,41 +117,14 @@ def download_ready(
 
 def _download_step(record: Record, relative: str) -> Step:
     return Step(
-        Action.DOWNLOAD,
-        record.name,
-        ("the export succeeded",),
-        (),
-        record.session_id,
-        record.potential_role_id,
-        record.params,
-        None,
-        record,
-        record.status,
-        relative,
+        action=Action.DOWNLOAD,
+        name=record.name,
+        reasons=("the export succeeded",),
+        request=record.request,
+        record=record,
+        status=record.status,
+        download=relative,
     )
-
-
-def hash_files(folder: Path, relatives: list[str]) -> dict[str, str | None]:
-    """The sha256 of each file under `folder`, or None where there is none (or no file)."""
-    found: dict[str, str | None] = {}
-    for relative in relatives:
-        try:
-            with (folder / relative).open("rb") as handle:
-                found[relative] = hashlib.file_digest(handle, "sha256").hexdigest()
-        except OSError:
-            found[relative] = None
-    return found
-
-
-@dataclass(frozen=True)
-class Progress:
-    """One export's state change while waiting, and how many are still running."""
-
-    name: str
-    old: Status
-    new: Status | None  # None: the tenant no longer has it
-    running: int
-    total: int
 
 
 @dataclass(frozen=True)
@@ -264,9 +152,9 @@ def wait_for(
     running when time ran out."""
     deadline = timing.clock() + timing.timeout
     delay = timing.first_delay
-    watched = [n for n in names if n in lock.records and _running(lock.records[n])]
+    watched = [n for n in names if n in lock.records and lock.records[n].running]
     while True:
-        running = [lock.records[n] for n in watched if _running(lock.records[n])]
+        running = [lock.records[n] for n in watched if lock.records[n].running]
         left = deadline - timing.clock()
         if not running or left <= 0:
             return lock, [r.name for r in running]
@@ -284,10 +172,6 @@ def wait_for(
             with interrupts.deferred():
                 lock = lock.put(new)
                 lockfile.write(lock_path, lock)
-            still = sum(_running(lock.records[n]) for n in watched)
+            still = sum(lock.records[n].running for n in watched)
             status = job.status if job else None
             report(Progress(record.name, record.status, status, still, len(watched)))
-
-
-def _running(record: Record) -> bool:
-    return not record.status.final and record.gone_at is None

@@ -2,8 +2,8 @@
 
 Owns: which file takes the new entries and which files their names must be unique across
 (a folder layout), turning role names into unique, stable export names, and adding entries
-to a manifest's text without disturbing anything else in it (comments, order, layout).
-Must not: talk to the tenant or write files (the CLI does both).
+to a manifest's text without disturbing anything else in it (comments, order, layout), and
+writing the edited manifest only once its new text loads. Must not: talk to the tenant.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from rmsync.errors import RmsyncError
-from rmsync.manifest import Manifest, manifest_files
-from rmsync.models import Role
-from rmsync.yamlload import DocumentError, load_file
+from rmsync import atomic, config
+from rmsync.errors import DocumentError, RmsyncError
+from rmsync.manifest import ManifestError, folder_of, load_manifest, manifest_files
+from rmsync.models import Manifest, Role
+from rmsync.yamlload import load_file
 
 NEW_MANIFEST = "# rmsync manifest: see the README for every field.\nversion: 1\nexports:\n"
 
@@ -162,3 +163,28 @@ def _exports_node(text: str) -> yaml.MappingNode | None:
                     "tag:yaml.org,2002:map", [], value.start_mark, value.end_mark, flow_style=True
                 )
     return None
+
+
+def existing_manifest(whole: Path) -> Manifest | None:
+    """The manifest already at `whole` (a file or a folder), if there is one."""
+    if not has_manifest(whole):
+        return None
+    return load_manifest(whole, exclude=config.lock_path(folder_of(whole), None))
+
+
+def write_checked(path: Path, text: str) -> None:
+    """Write the edited manifest only if it still loads: the temporary copy is checked first."""
+    try:
+        with atomic.replacing(path) as handle:
+            handle.write(text.encode("utf-8"))
+            handle.flush()
+            try:
+                load_manifest(Path(handle.name))
+            except ManifestError as exc:
+                problems = str(exc).replace(handle.name, str(path))
+                raise ManifestEditError(
+                    f"{path}: the edited manifest would not be valid, so it was not written:\n"
+                    + problems
+                ) from None
+    except OSError as exc:
+        raise RmsyncError(f"{path}: cannot write the manifest: {exc.strerror}") from None

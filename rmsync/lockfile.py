@@ -8,9 +8,8 @@ apply.py do) or talk to the tenant.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from enum import Enum
+from collections.abc import Iterable
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,15 +17,9 @@ from typing import Any
 import yaml
 
 from rmsync import atomic, bundled
-from rmsync.manifest import ExportParams
-from rmsync.yamlload import (
-    DocumentError,
-    Located,
-    Problem,
-    inline_refs,
-    load_text,
-    schema_problems,
-)
+from rmsync.errors import DocumentError, Problem
+from rmsync.models import Download, Fingerprint, Lock, Record, Request, Status
+from rmsync.yamlload import Located, inline_refs, load_text, schema_problems
 
 VERSION = 1
 HEADER = (
@@ -39,84 +32,6 @@ class LockfileError(DocumentError):
     """The lockfile cannot be read or trusted; nothing is written over it."""
 
 
-class Status(Enum):
-    QUEUED = "QUEUED"
-    IN_PROGRESS = "IN_PROGRESS"
-    SUCCESS = "SUCCESS"
-    ERROR = "ERROR"
-
-    @property
-    def final(self) -> bool:
-        return self in (Status.SUCCESS, Status.ERROR)
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What identifies the state of a potential role: if any of it changes, the role changed."""
-
-    name: str
-    identity_count: int
-    entitlement_count: int
-    excluded_entitlements: tuple[str, ...]
-    modified: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "identity_count": self.identity_count,
-            "entitlement_count": self.entitlement_count,
-            "excluded_entitlements": list(self.excluded_entitlements),
-            "modified": self.modified,
-        }
-
-
-@dataclass(frozen=True)
-class Download:
-    """An export's saved archive: path (relative to the manifest's folder), sha256, size."""
-
-    path: str
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
-class Record:
-    """One export rmsync started, as last seen."""
-
-    name: str
-    session_id: str
-    potential_role_id: str
-    params: ExportParams
-    export_id: str
-    status: Status
-    started_at: str
-    finished_at: str | None
-    role: Fingerprint
-    download: Download | None = None
-    error: str | None = None  # the tenant's reason for an export that ended in ERROR
-    gone_at: str | None = None  # when the tenant first answered 404 for it: it no longer has it
-
-    def with_status(self, status: Status, now: str) -> Record:
-        finished = self.finished_at or (now if status.final else None)
-        return replace(self, status=status, finished_at=finished)
-
-
-@dataclass(frozen=True)
-class Lock:
-    """Every record, by name."""
-
-    records: Mapping[str, Record] = field(default_factory=dict)
-
-    def get(self, name: str) -> Record | None:
-        return self.records.get(name)
-
-    def put(self, record: Record) -> Lock:
-        return Lock({**self.records, record.name: record})
-
-    def drop(self, name: str) -> Lock:
-        return Lock({k: v for k, v in self.records.items() if k != name})
-
-
 def dumps(lock: Lock) -> str:
     """The lockfile text: header, version, records sorted by name, keys in a fixed order."""
     exports = {name: _record_dict(lock.records[name]) for name in sorted(lock.records)}
@@ -127,10 +42,7 @@ def dumps(lock: Lock) -> str:
 def _record_dict(r: Record) -> dict[str, Any]:
     optional = {"download": _download_dict(r.download), "error": r.error, "gone_at": r.gone_at}
     return {
-        "session_id": r.session_id,
-        "potential_role_id": r.potential_role_id,
-        "min_entitlement_popularity": r.params.min_entitlement_popularity,
-        "include_common_access": r.params.include_common_access,
+        **r.request.fields(),
         "export_id": r.export_id,
         "status": r.status.value,
         "started_at": r.started_at,
@@ -186,24 +98,22 @@ def _record(name: str, body: dict[str, Any]) -> Record:
     """A record from data the schema has passed: nothing is converted, only gathered."""
     role, saved = body["role"], body.get("download")
     return Record(
-        name,
-        body["session_id"],
-        body["potential_role_id"],
-        ExportParams(body["min_entitlement_popularity"], body["include_common_access"]),
-        body["export_id"],
-        Status(body["status"]),
-        body["started_at"],
-        body["finished_at"],
-        Fingerprint(
+        name=name,
+        request=Request.from_fields(body),
+        export_id=body["export_id"],
+        status=Status(body["status"]),
+        started_at=body["started_at"],
+        finished_at=body["finished_at"],
+        role=Fingerprint(
             role["name"],
             role["identity_count"],
             role["entitlement_count"],
             tuple(role["excluded_entitlements"]),
             role["modified"],
         ),
-        Download(saved["path"], saved["sha256"], saved["size"]) if saved is not None else None,
-        body.get("error"),
-        body.get("gone_at"),
+        download=None if saved is None else Download(saved["path"], saved["sha256"], saved["size"]),
+        error=body.get("error"),
+        gone_at=body.get("gone_at"),
     )
 
 

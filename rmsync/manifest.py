@@ -7,79 +7,17 @@ returning frozen records. Must not: talk to the tenant or read the lockfile.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from rmsync import bundled
-from rmsync.yamlload import DocumentError, Located, Problem, inline_refs, load_file, schema_problems
+from rmsync.errors import DocumentError, Problem
+from rmsync.models import ApiVersion, Duration, Export, ExportParams, Manifest, Request
+from rmsync.yamlload import Located, inline_refs, load_file, schema_problems
 
 
 class ManifestError(DocumentError):
     """The manifest has problems; every one is listed as file:line: field: message."""
-
-
-class ApiVersion(Enum):
-    BETA = "beta"
-    V2024 = "v2024"
-    V2025 = "v2025"
-    V2026 = "v2026"
-    V1 = "v1"
-
-    @property
-    def experimental(self) -> bool:
-        """Versioned APIs need the X-SailPoint-Experimental header; beta does not."""
-        return self is not ApiVersion.BETA
-
-
-@dataclass(frozen=True, order=True)
-class ExportParams:
-    """What an export is asked for: the parameters of export-async."""
-
-    min_entitlement_popularity: int = 0
-    include_common_access: bool = True
-
-
-@dataclass(frozen=True)
-class Duration:
-    """A manifest duration such as `30d`: its text as written and its length in seconds."""
-
-    text: str
-    seconds: int
-
-    @classmethod
-    def parse(cls, text: str) -> Duration:
-        unit = {"m": 60, "h": 3600, "d": 86400, "w": 604800}[text[-1]]
-        return cls(text, int(text[:-1]) * unit)
-
-
-@dataclass(frozen=True)
-class Export:
-    """One desired export, with where it was declared."""
-
-    name: str
-    session_id: str
-    potential_role_id: str
-    params: ExportParams
-    file: str
-    line: int
-    refresh_after: Duration | None = None
-    download: str | None = None
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """Every export of every manifest file, sorted by name, and the tenant settings."""
-
-    api_version: ApiVersion
-    base_url: str | None
-    exports: tuple[Export, ...]
-    files: tuple[str, ...]
-    folder: Path
-
-    def export(self, name: str) -> Export | None:
-        return next((e for e in self.exports if e.name == name), None)
 
 
 def schema() -> dict[str, Any]:
@@ -215,11 +153,10 @@ def _unwritable(folder: Path, relative: str) -> str | None:
 
 def _same_work(exports: list[Export]) -> list[Problem]:
     """Two names asking for the very same export would only export it twice."""
-    seen: dict[tuple[str, str, ExportParams], Export] = {}
+    seen: dict[Request, Export] = {}
     problems = []
     for export in sorted(exports, key=lambda e: (e.file, e.line)):
-        key = (export.session_id, export.potential_role_id, export.params)
-        first = seen.setdefault(key, export)
+        first = seen.setdefault(export.request, export)
         if first is not export:
             message = (
                 f"asks for the same export as {first.name!r} ({first.file}:{first.line}): "
@@ -231,26 +168,23 @@ def _same_work(exports: list[Export]) -> list[Problem]:
 
 def _exports(doc: Located) -> list[Export]:
     defaults = doc.data.get("defaults") or {}
-    base = ExportParams(
-        defaults.get("min_entitlement_popularity", 0), defaults.get("include_common_access", True)
-    )
+    base = ExportParams.from_fields(defaults)
     exports = []
     for name, body in (doc.data.get("exports") or {}).items():
         refresh = body.get("refresh_after", defaults.get("refresh_after"))
-        params = ExportParams(
-            body.get("min_entitlement_popularity", base.min_entitlement_popularity),
-            body.get("include_common_access", base.include_common_access),
+        request = Request(
+            body["session_id"].lower(),
+            body["potential_role_id"].lower(),
+            ExportParams.from_fields(body, defaults=base),
         )
         exports.append(
             Export(
-                name,
-                body["session_id"].lower(),
-                body["potential_role_id"].lower(),
-                params,
-                doc.file,
-                doc.line_of(("exports", name)),
-                Duration.parse(refresh) if refresh else None,
-                body.get("download"),
+                name=name,
+                request=request,
+                file=doc.file,
+                line=doc.line_of(("exports", name)),
+                refresh_after=Duration.parse(refresh) if refresh else None,
+                download=body.get("download"),
             )
         )
     return exports

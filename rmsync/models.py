@@ -1,16 +1,226 @@
-"""What rmsync knows of the tenant: potential roles and exports, as frozen records.
+"""The vocabulary every stage shares: frozen values and enums, nothing that acts.
 
-Owns: the values api.py returns and plan.py reads. Must not: do I/O or parse responses
-(api.py does), so that plan.py can use them without importing HTTP.
+Owns: every value that crosses a module boundary (manifest entries, lockfile records, the
+tenant's roles and exports, the plan and its steps) and the few rules that belong to a value
+itself (what a UUID and a duration look like, which statuses are final, which fields make up
+one export's request). Must not: import anything from rmsync, do I/O, read the clock, or
+know a file format or the wire format.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+import re
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
 
-from rmsync.lockfile import Fingerprint, Status
-from rmsync.manifest import ExportParams
+UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+
+
+def is_uuid(text: str) -> bool:
+    """A UUID in its usual 8-4-4-4-12 hex form, in either case."""
+    return UUID.fullmatch(text) is not None
+
+
+# -- settings -----
+
+
+class ApiVersion(Enum):
+    BETA = "beta"
+    V2024 = "v2024"
+    V2025 = "v2025"
+    V2026 = "v2026"
+    V1 = "v1"
+
+    @property
+    def experimental(self) -> bool:
+        """Versioned APIs need the X-SailPoint-Experimental header; beta does not."""
+        return self is not ApiVersion.BETA
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Client credentials, or a ready access token. Never printed: repr hides the secrets."""
+
+    client_id: str | None = None
+    client_secret: str | None = None
+    access_token: str | None = None
+
+    def __repr__(self) -> str:
+        token = "***" if self.access_token else None
+        return f"Credentials(client_id={self.client_id!r}, client_secret=***, access_token={token})"
+
+
+@dataclass(frozen=True)
+class Target:
+    """The tenant to talk to and how to authenticate."""
+
+    base_url: str
+    credentials: Credentials
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A length of time as written, such as `90s`, `30m` or `7d`, and its length in seconds.
+
+    The one duration grammar: a number and a unit (s, m, h, d or w). Where a duration may be
+    written (a manifest's `refresh_after`, `--timeout`) decides which of it is allowed."""
+
+    text: str
+    seconds: float
+
+    @classmethod
+    def parse(cls, text: str, bare: bool = False) -> Duration:
+        """Raise ValueError for anything else; `bare`: a plain number is seconds."""
+        text = text.strip()
+        unit = _UNITS.get(text[-1:])
+        if unit is None and not bare:
+            raise ValueError(f"{text!r} has no unit (s, m, h, d or w)")
+        seconds = float(text[:-1] if unit else text) * (unit or 1)
+        if not 0 <= seconds < float("inf"):
+            raise ValueError(f"{text!r} is not a length of time")
+        return cls(text, seconds)
+
+
+# -- what an export is asked for -----
+
+
+class Status(Enum):
+    """The state of an async export, as the tenant reports it."""
+
+    QUEUED = "QUEUED"
+    IN_PROGRESS = "IN_PROGRESS"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+
+    @property
+    def final(self) -> bool:
+        return self in (Status.SUCCESS, Status.ERROR)
+
+
+@dataclass(frozen=True, order=True)
+class ExportParams:
+    """The parameters of export-async. Each field's `api` metadata is its name on the wire;
+    a new parameter is a new field here (plus the schemas), and every stage follows."""
+
+    min_entitlement_popularity: int = field(default=0, metadata={"api": "minEntitlementPopularity"})
+    include_common_access: bool = field(default=True, metadata={"api": "includeCommonAccess"})
+
+    @classmethod
+    def from_fields(
+        cls, data: Mapping[str, Any], defaults: ExportParams | None = None
+    ) -> ExportParams:
+        """The parameters named in `data`; a missing one is taken from `defaults`."""
+        base = defaults or cls()
+        return cls(**{f.name: data.get(f.name, getattr(base, f.name)) for f in fields(cls)})
+
+
+@dataclass(frozen=True, order=True)
+class Request:
+    """What one export is asked for: which role of which session, with which parameters.
+
+    Shared by the manifest's entry (wanted), the plan's step and the lockfile's record
+    (recorded): the plan compares two of these, field by field."""
+
+    session_id: str
+    potential_role_id: str
+    params: ExportParams = ExportParams()
+
+    def fields(self) -> dict[str, Any]:
+        """Every field, flat and in a fixed order: the ids, then each parameter."""
+        found: dict[str, Any] = {"session_id": self.session_id}
+        found["potential_role_id"] = self.potential_role_id
+        found.update((f.name, getattr(self.params, f.name)) for f in fields(ExportParams))
+        return found
+
+    @classmethod
+    def from_fields(cls, data: Mapping[str, Any], defaults: ExportParams | None = None) -> Request:
+        """The request from flat fields (as `fields()` gives); a missing parameter is taken
+        from `defaults`."""
+        params = ExportParams.from_fields(data, defaults)
+        return cls(data["session_id"], data["potential_role_id"], params)
+
+
+class Asks:
+    """What an entry, a record or a step asks for, read through its `request`."""
+
+    request: Request
+
+    @property
+    def session_id(self) -> str:
+        return self.request.session_id
+
+    @property
+    def potential_role_id(self) -> str:
+        return self.request.potential_role_id
+
+    @property
+    def params(self) -> ExportParams:
+        return self.request.params
+
+
+def param_names() -> tuple[str, ...]:
+    """The names of the export parameters, in order."""
+    return tuple(f.name for f in fields(ExportParams))
+
+
+# -- the manifest: what is wanted -----
+
+
+@dataclass(frozen=True)
+class Export(Asks):
+    """One desired export, with where it was declared."""
+
+    name: str
+    request: Request
+    file: str
+    line: int
+    refresh_after: Duration | None = None
+    download: str | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """Every export of every manifest file, sorted by name, and the tenant settings."""
+
+    api_version: ApiVersion
+    base_url: str | None
+    exports: tuple[Export, ...]
+    files: tuple[str, ...]
+    folder: Path
+
+    def export(self, name: str) -> Export | None:
+        return next((e for e in self.exports if e.name == name), None)
+
+
+# -- the tenant: what is there -----
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies the state of a potential role: if any of it changes, the role changed."""
+
+    name: str
+    identity_count: int
+    entitlement_count: int
+    excluded_entitlements: tuple[str, ...]
+    modified: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "identity_count": self.identity_count,
+            "entitlement_count": self.entitlement_count,
+            "excluded_entitlements": list(self.excluded_entitlements),
+            "modified": self.modified,
+        }
 
 
 @dataclass(frozen=True)
@@ -48,7 +258,180 @@ class ExportJob:
 
 @dataclass(frozen=True)
 class Live:
-    """Live state a plan needs: roles by id (None: not found) and exports by id."""
+    """Live state a plan needs: roles by id (None: not found) and exports by id (None: the
+    tenant no longer has it)."""
 
     roles: Mapping[str, Role | None] = field(default_factory=dict)
     exports: Mapping[str, ExportJob | None] = field(default_factory=dict)
+
+
+# -- the lockfile: what was started and seen -----
+
+
+@dataclass(frozen=True)
+class Download:
+    """An export's saved archive: path (relative to the manifest's folder), sha256, size."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Record(Asks):
+    """One export rmsync started, as last seen."""
+
+    name: str
+    request: Request
+    export_id: str
+    status: Status
+    started_at: str
+    finished_at: str | None
+    role: Fingerprint
+    download: Download | None = None
+    error: str | None = None  # the tenant's reason for an export that ended in ERROR
+    gone_at: str | None = None  # when the tenant first answered 404 for it: it no longer has it
+
+    @property
+    def running(self) -> bool:
+        """Still running, as far as anyone knows: not final, and the tenant still has it."""
+        return not self.status.final and self.gone_at is None
+
+    def with_status(self, status: Status, now: str) -> Record:
+        finished = self.finished_at or (now if status.final else None)
+        return replace(self, status=status, finished_at=finished)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Every record, by name."""
+
+    records: Mapping[str, Record] = field(default_factory=dict)
+
+    def get(self, name: str) -> Record | None:
+        return self.records.get(name)
+
+    def put(self, record: Record) -> Lock:
+        return Lock({**self.records, record.name: record})
+
+    def drop(self, name: str) -> Lock:
+        return Lock({k: v for k, v in self.records.items() if k != name})
+
+
+# -- the plan: what apply will do -----
+
+
+class Action(Enum):
+    """What apply does for one export name; the value is the symbol users see."""
+
+    EXPORT = "+"
+    REEXPORT = "-/+"
+    UPDATE = "~"
+    DOWNLOAD = "<="
+    FORGET = "-"
+
+    @property
+    def verb(self) -> str:
+        verbs = {"+": "export", "-/+": "re-export", "~": "update", "<=": "download", "-": "forget"}
+        return verbs[self.value]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field that differs: recorded value → wanted or live value."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class Step(Asks):
+    """One action on one export name, with everything render and apply need."""
+
+    action: Action
+    name: str
+    reasons: tuple[str, ...]
+    request: Request
+    changes: tuple[Change, ...] = ()
+    role: Role | None = None  # the live role (None: forgotten, or a refresh that did not ask)
+    record: Record | None = None  # what the lockfile holds for the name, if anything
+    status: Status | None = None  # the export's live status, for an update
+    download: str | None = None  # where to save the archive once the export is SUCCESS
+    detail: str | None = None  # the tenant's reason, when the export moved on to ERROR
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a saved plan was made from, so that apply can refuse it once that has changed."""
+
+    manifest: str
+    manifest_digest: str
+    lockfile: str
+    lockfile_digest: str | None
+    api_version: str
+    targets: tuple[str, ...] | None = None
+    replace: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    unchanged: tuple[str, ...]
+    provenance: Provenance | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.steps)
+
+    def counts(self) -> dict[Action, int]:
+        found = Counter(step.action for step in self.steps)
+        return {action: found[action] for action in Action}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one step (or one archive download after waiting)."""
+
+    step: Step
+    error: str | None = None
+    tracking_id: str | None = None
+    export_id: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One export's state change while waiting, and how many are still running."""
+
+    name: str
+    old: Status
+    new: Status | None  # None: the tenant no longer has it
+    running: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to plan: the time (for refresh_after), names to re-export anyway, names to limit to."""
+
+    now: datetime | None = None
+    replace: frozenset[str] = frozenset()
+    targets: frozenset[str] | None = None
+
+
+def _quiet(_: object) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Ui:
+    """How a run shows itself and asks; every callback may be left out (a quiet run)."""
+
+    show: Callable[[Plan], None] = _quiet
+    confirm: Callable[[Plan], None] = _quiet
+    report: Callable[[Outcome], None] = _quiet
+    progress: Callable[[Progress], None] = _quiet

@@ -7,113 +7,42 @@ Must not: do I/O, read the clock, or import HTTP or CLI libraries.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 from typing import Any
 
-from deepdiff import DeepDiff
-
-from rmsync.lockfile import Lock, Record, Status
-from rmsync.manifest import Export, ExportParams, Manifest
-from rmsync.models import Live, Role
-from rmsync.yamlload import DocumentError, Problem
+from rmsync.errors import DocumentError, Problem
+from rmsync.models import (
+    Action,
+    Change,
+    Export,
+    Fingerprint,
+    Live,
+    Lock,
+    Manifest,
+    Options,
+    Plan,
+    Record,
+    Role,
+    Status,
+    Step,
+)
 
 
 class PlanError(DocumentError):
     """The manifest names roles the tenant does not have (every one is listed)."""
 
 
-class Action(Enum):
-    """What apply does for one export name; the value is the symbol users see."""
-
-    EXPORT = "+"
-    REEXPORT = "-/+"
-    UPDATE = "~"
-    DOWNLOAD = "<="
-    FORGET = "-"
-
-    @property
-    def verb(self) -> str:
-        verbs = {"+": "export", "-/+": "re-export", "~": "update", "<=": "download", "-": "forget"}
-        return verbs[self.value]
-
-
-@dataclass(frozen=True)
-class Change:
-    """One field that differs: recorded value → wanted or live value."""
-
-    field: str
-    old: Any
-    new: Any
-
-
-@dataclass(frozen=True)
-class Step:
-    """One action on one export name, with everything render and apply need."""
-
-    action: Action
-    name: str
-    reasons: tuple[str, ...]
-    changes: tuple[Change, ...]
-    session_id: str
-    potential_role_id: str
-    params: ExportParams
-    role: Role | None
-    record: Record | None
-    status: Status | None = None
-    download: str | None = None  # where to save the archive once the export is SUCCESS
-    detail: str | None = None  # the tenant's reason, when the export moved on to ERROR
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """What a saved plan was made from, so that apply can refuse it once that has changed."""
-
-    manifest: str
-    manifest_digest: str
-    lockfile: str
-    lockfile_digest: str | None
-    api_version: str
-    targets: tuple[str, ...] | None = None
-    replace: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Plan:
-    steps: tuple[Step, ...]
-    unchanged: tuple[str, ...]
-    provenance: Provenance | None = None
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.steps)
-
-    def counts(self) -> dict[Action, int]:
-        found = Counter(step.action for step in self.steps)
-        return {action: found[action] for action in Action}
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to plan: the time (for refresh_after), names to re-export anyway, names to limit to."""
-
-    now: datetime | None = None
-    replace: frozenset[str] = frozenset()
-    targets: frozenset[str] | None = None
-
-
 def make_plan(
     manifest: Manifest,
     lock: Lock,
     live: Live,
-    options: Options = Options(),
+    options: Options | None = None,
     files: Mapping[str, str | None] | None = None,
 ) -> Plan:
     """The plan for `manifest` given what the lockfile records, the tenant reports and, for
     exports with a `download`, the sha256 of each file on disk (None: missing)."""
+    options = options or Options()
     exports, records = _targeted(manifest, lock, options)
     problems = [p for e in exports if (p := _reference_problem(e, live)) is not None]
     if problems:
@@ -177,31 +106,22 @@ def _reference_problem(export: Export, live: Live) -> Problem | None:
 
 def _new(export: Export, role: Role) -> Step:
     return Step(
-        Action.EXPORT,
-        export.name,
-        ("not in the lockfile",),
-        (),
-        export.session_id,
-        export.potential_role_id,
-        export.params,
-        role,
-        None,
+        action=Action.EXPORT,
+        name=export.name,
+        reasons=("not in the lockfile",),
+        request=export.request,
+        role=role,
         download=export.download,
     )
 
 
 def _forget(record: Record) -> Step:
-    reason = "no longer in the manifest (nothing is deleted on the tenant)"
     return Step(
-        Action.FORGET,
-        record.name,
-        (reason,),
-        (),
-        record.session_id,
-        record.potential_role_id,
-        record.params,
-        None,
-        record,
+        action=Action.FORGET,
+        name=record.name,
+        reasons=("no longer in the manifest (nothing is deleted on the tenant)",),
+        request=record.request,
+        record=record,
     )
 
 
@@ -213,10 +133,8 @@ def _step(
     options: Options,
     files: Mapping[str, str | None],
 ) -> Step | None:
-    changes = _diff(_wanted(record), _wanted(export))
-    role_changes = _diff(
-        _role_state(record.role.as_dict()), _role_state(role.fingerprint.as_dict()), "role."
-    )
+    changes = _diff(record.request.fields(), export.request.fields())
+    role_changes = _diff(_role_state(record.role), _role_state(role.fingerprint), "role.")
     status = _live_status(record, live)
     reasons = []
     if changes:
@@ -257,18 +175,16 @@ def _step(
             f"the export moved on: {record.status.value} → {status.value if status else ''}"
         )
     return Step(
-        action,
-        export.name,
-        tuple(reasons),
-        (*changes, *role_changes, *status_change),
-        export.session_id,
-        export.potential_role_id,
-        export.params,
-        role,
-        record,
-        status,
-        export.download,
-        _live_detail(record, live) if status is Status.ERROR else None,
+        action=action,
+        name=export.name,
+        reasons=tuple(reasons),
+        request=export.request,
+        changes=(*changes, *role_changes, *status_change),
+        role=role,
+        record=record,
+        status=status,
+        download=export.download,
+        detail=_live_detail(record, live) if status is Status.ERROR else None,
     )
 
 
@@ -342,22 +258,19 @@ def exports_to_read(
     return wanted
 
 
-def _wanted(source: Record | Export) -> dict[str, Any]:
-    """What an export is asked for, as comparable fields (the recorded or the desired one)."""
-    return {
-        "session_id": source.session_id,
-        "potential_role_id": source.potential_role_id,
-        "min_entitlement_popularity": source.params.min_entitlement_popularity,
-        "include_common_access": source.params.include_common_access,
-    }
-
-
-def _role_state(fingerprint: dict[str, Any]) -> dict[str, Any]:
+def _role_state(fingerprint: Fingerprint) -> dict[str, Any]:
     """The parts of a role's fingerprint whose change means its export is stale (not its name)."""
-    return {k: v for k, v in fingerprint.items() if k != "name"}
+    return {k: v for k, v in fingerprint.as_dict().items() if k != "name"}
 
 
 def _diff(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> tuple[Change, ...]:
+    """Each field whose value differs, by name; a list differs only in its members, not their
+    order. Most records are unchanged: plain equality answers for them, and only a record
+    that differs is handed to DeepDiff, which compares nested values regardless of order."""
+    if old == new:
+        return ()
+    from deepdiff import DeepDiff  # slow to load and to run: only for what differs
+
     keys = DeepDiff(old, new, ignore_order=True).affected_root_keys
     return tuple(Change(prefix + str(k), old.get(k), new.get(k)) for k in sorted(keys, key=str))
 
@@ -377,18 +290,14 @@ def refresh_plan(lock: Lock, live: Live, targets: frozenset[str] | None = None) 
         moved = status.value if status else "gone (the tenant answered 404)"
         steps.append(
             Step(
-                Action.UPDATE,
-                name,
-                (f"the export moved on: {record.status.value} → {moved}",),
-                (Change("status", record.status.value, status.value if status else None),),
-                record.session_id,
-                record.potential_role_id,
-                record.params,
-                None,
-                record,
-                status,
-                None,
-                _live_detail(record, live),
+                action=Action.UPDATE,
+                name=name,
+                reasons=(f"the export moved on: {record.status.value} → {moved}",),
+                request=record.request,
+                changes=(Change("status", record.status.value, status.value if status else None),),
+                record=record,
+                status=status,
+                detail=_live_detail(record, live),
             )
         )
     return Plan(tuple(steps), ())

@@ -1,8 +1,9 @@
-"""Saved plans: the digests that tie a plan to its inputs, and reading a plan back to apply it.
+"""The plan document (`plan --json`, `plan --out`), both ways, and what ties it to its inputs.
 
-Owns: hashing the manifest files and the lockfile, loading and checking a plan file against
-schemas/plan.schema.json, rebuilding its steps, and saying exactly why a plan is stale.
-Must not: talk to the tenant (the caller passes the live roles) or decide new actions.
+Owns: the document's format and version (schemas/plan.schema.json): writing it, reading and
+checking it, rebuilding its steps; hashing the manifest files and the lockfile, and saying
+exactly why a saved plan is stale. Must not: talk to the tenant (the caller passes the live
+roles) or decide new actions.
 """
 
 from __future__ import annotations
@@ -13,20 +14,85 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
-from rmsync import bundled
+from rmsync import atomic, bundled, render
 from rmsync.errors import RmsyncError
-from rmsync.lockfile import Lock, Status
-from rmsync.manifest import ExportParams, manifest_files
-from rmsync.models import Role
-from rmsync.plan import Action, Change, Plan, Provenance, Step
+from rmsync.manifest import manifest_files
+from rmsync.models import (
+    Action,
+    Change,
+    ExportParams,
+    Lock,
+    Plan,
+    Provenance,
+    Request,
+    Role,
+    Status,
+    Step,
+    param_names,
+)
 
 FORMAT = 1
 
 
 class PlanFileError(RmsyncError):
     """The plan file cannot be read, or no longer matches what it was made from."""
+
+
+def dumps(plan: Plan) -> str:
+    """The plan as a versioned JSON document (schemas/plan.schema.json): keys sorted, two-space
+    indent, final newline. It holds no secret: no credentials, no tokens, no tenant URL."""
+    counts = {action.verb: n for action, n in plan.counts().items()}
+    source = plan.provenance
+    doc = {
+        "format_version": FORMAT,
+        "made_from": None if source is None else _provenance(source),
+        "summary": {"changed": plan.changed, "counts": counts, "text": render.summary(plan)},
+        "actions": [_step_json(step) for step in plan.steps],
+        "unchanged": list(plan.unchanged),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _provenance(source: Provenance) -> dict[str, Any]:
+    return {
+        "manifest": {"path": source.manifest, "sha256": source.manifest_digest},
+        "lockfile": {"path": source.lockfile, "sha256": source.lockfile_digest},
+        "api_version": source.api_version,
+        "targets": None if source.targets is None else list(source.targets),
+        "replace": list(source.replace),
+    }
+
+
+def _step_json(step: Step) -> dict[str, Any]:
+    role = step.role
+    return {
+        "action": step.action.verb,
+        "symbol": step.action.value,
+        "name": step.name,
+        "reasons": list(step.reasons),
+        "changes": [
+            {"field": c.field, "old": _plain(c.old), "new": _plain(c.new)} for c in step.changes
+        ],
+        "session_id": step.session_id,
+        "potential_role_id": step.potential_role_id,
+        "params": {name: getattr(step.params, name) for name in param_names()},
+        "role": None if role is None else {"id": role.id, **role.fingerprint.as_dict()},
+        "recorded_export_id": step.record.export_id if step.record else None,
+        "download": step.download,
+        "status": step.status.value if step.status else None,
+    }
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def save(path: Path, plan: Plan) -> None:
+    """Write the plan document to `path` atomically (`plan --out`)."""
+    try:
+        atomic.write_text(path, dumps(plan))
+    except OSError as exc:
+        raise PlanFileError(f"{path}: cannot write the plan: {exc.strerror}") from None
 
 
 def digest_manifest(path: Path, exclude: Path | None = None) -> str:
@@ -66,6 +132,8 @@ def read(path: Path) -> dict[str, Any]:
             f"{path}: plan format {doc.get('format_version')} is not {FORMAT}; "
             "use the rmsync that made it"
         )
+    from jsonschema import Draft202012Validator  # only when a plan file is read: it is slow to load
+
     errors = sorted(
         Draft202012Validator(schema()).iter_errors(doc), key=lambda e: list(e.absolute_path)
     )
@@ -117,19 +185,20 @@ def rebuild(doc: Mapping[str, Any], lock: Lock) -> Plan:
 
 def _step(action: Mapping[str, Any], lock: Lock) -> Step:
     role = action["role"]
-    params = action["params"]
     return Step(
-        Action(action["symbol"]),
-        action["name"],
-        tuple(action["reasons"]),
-        tuple(Change(c["field"], c["old"], c["new"]) for c in action["changes"]),
-        action["session_id"],
-        action["potential_role_id"],
-        ExportParams(params["min_entitlement_popularity"], params["include_common_access"]),
-        None if role is None else _role(role, action["session_id"]),
-        lock.get(action["name"]),
-        None if action["status"] is None else Status(action["status"]),
-        action["download"],
+        action=Action(action["symbol"]),
+        name=action["name"],
+        reasons=tuple(action["reasons"]),
+        request=Request(
+            action["session_id"],
+            action["potential_role_id"],
+            ExportParams.from_fields(action["params"]),
+        ),
+        changes=tuple(Change(c["field"], c["old"], c["new"]) for c in action["changes"]),
+        role=None if role is None else _role(role, action["session_id"]),
+        record=lock.get(action["name"]),
+        status=None if action["status"] is None else Status(action["status"]),
+        download=action["download"],
     )
 
 

@@ -6,16 +6,13 @@ Must not: do I/O, read the clock or the environment, or import HTTP or CLI libra
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
-from rmsync.models import Role
-from rmsync.plan import Action, Change, Plan, Provenance, Step
+from rmsync.models import Action, Change, Plan, Provenance, Role, Step
 
-PLAN_FORMAT = 1
 _COLOURS = {
     Action.EXPORT: "32",
     Action.REEXPORT: "35",
@@ -80,27 +77,20 @@ def _block(step: Step, color: bool) -> list[str]:
         f"  # {step.name} {_HEADLINE[step.action]}: {'; '.join(step.reasons)}",
         f"{symbol} {step.action.verb} {step.name}",
     ]
-    rows: list[tuple[str, str, str]] = []
-    if step.role is not None:
-        rows.append((" ", "potential_role", f"{step.potential_role_id} {role_line(step.role)}"))
-    else:
-        rows.append((" ", "potential_role", step.potential_role_id))
     changed = {c.field: c for c in step.changes}
-    rows += [
-        _row("session_id", step.session_id, changed),
-        _row("min_entitlement_popularity", step.params.min_entitlement_popularity, changed),
-        _row("include_common_access", step.params.include_common_access, changed),
-    ]
-    rows += [("~", c.field, _change(c)) for c in step.changes if c.field not in _SHOWN]
+    fields = step.request.fields()
+    mark, role = _row("potential_role_id", step.potential_role_id, changed)[::2]
+    if step.role is not None:
+        role += f" {role_line(step.role)}"
+    rows = [(mark, "potential_role", role)]
+    rows += [_row(n, value, changed) for n, value in fields.items() if n != "potential_role_id"]
+    rows += [("~", c.field, _change(c)) for c in step.changes if c.field not in fields]
     if step.record is not None:
         rows.append((" ", "export_id", step.record.export_id))
     if step.download is not None:
         rows.append((" ", "download", step.download))
     width = max(len(name) for _, name, _ in rows)
     return head + [f"      {mark} {name.ljust(width)} = {value}" for mark, name, value in rows]
-
-
-_SHOWN = {"session_id", "potential_role_id", "min_entitlement_popularity", "include_common_access"}
 
 
 def _row(name: str, value: Any, changed: dict[str, Change]) -> tuple[str, str, str]:
@@ -110,58 +100,6 @@ def _row(name: str, value: Any, changed: dict[str, Change]) -> tuple[str, str, s
 
 def _change(change: Change) -> str:
     return f"{_value(change.old)} → {_value(change.new)}"
-
-
-def as_json(plan: Plan) -> str:
-    """The plan as a versioned JSON document (schemas/plan.schema.json): keys sorted, two-space
-    indent, final newline. It holds no secret: no credentials, no tokens, no tenant URL."""
-    counts = {action.verb: n for action, n in plan.counts().items()}
-    source = plan.provenance
-    doc = {
-        "format_version": PLAN_FORMAT,
-        "made_from": None if source is None else _provenance(source),
-        "summary": {"changed": plan.changed, "counts": counts, "text": summary(plan)},
-        "actions": [_step_json(step) for step in plan.steps],
-        "unchanged": list(plan.unchanged),
-    }
-    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def _provenance(source: Provenance) -> dict[str, Any]:
-    return {
-        "manifest": {"path": source.manifest, "sha256": source.manifest_digest},
-        "lockfile": {"path": source.lockfile, "sha256": source.lockfile_digest},
-        "api_version": source.api_version,
-        "targets": None if source.targets is None else list(source.targets),
-        "replace": list(source.replace),
-    }
-
-
-def _step_json(step: Step) -> dict[str, Any]:
-    role = step.role
-    return {
-        "action": step.action.verb,
-        "symbol": step.action.value,
-        "name": step.name,
-        "reasons": list(step.reasons),
-        "changes": [
-            {"field": c.field, "old": _plain(c.old), "new": _plain(c.new)} for c in step.changes
-        ],
-        "session_id": step.session_id,
-        "potential_role_id": step.potential_role_id,
-        "params": {
-            "min_entitlement_popularity": step.params.min_entitlement_popularity,
-            "include_common_access": step.params.include_common_access,
-        },
-        "role": None if role is None else {"id": role.id, **role.fingerprint.as_dict()},
-        "recorded_export_id": step.record.export_id if step.record else None,
-        "download": step.download,
-        "status": step.status.value if step.status else None,
-    }
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 MARKDOWN_LIMIT = 60_000

@@ -1,9 +1,11 @@
 """A run: manifest → live state → plan → apply → lockfile, with one API client for all of it.
 
-Owns: the order in which the stages run for plan, apply (fresh or saved), refresh and the
-demo; which exports each run reads from the tenant; and the run's `Result`, judged from
-what the lockfile recorded. Must not: print or exit (the commands do, through `Ui`), nor
-open a second client: every request of a run shares one token and one rate limiter.
+Owns: the order in which the stages run for plan (`prepare`), apply (`execute`, and
+`execute_saved` for a saved plan), `refresh_recorded` and the demo; the apply lock around
+every run that writes the lockfile; which exports each run reads from the tenant; and the
+run's `Result`, judged from what the lockfile recorded. Must not: print or exit (the
+commands do, through `Ui`), nor open a second client: every request of a run shares one
+token and one rate limiter.
 """
 
 from __future__ import annotations
@@ -15,24 +17,30 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rmsync import config, lockfile, planfile
+from rmsync import lockfile, planfile, runlock
 from rmsync.api import Client
-from rmsync.apply import Outcome, Progress, Timing, apply_plan, download_ready, hash_files, wait_for
-from rmsync.config import Target
-from rmsync.lockfile import Lock, Record, Status
-from rmsync.manifest import Manifest, folder_of, load_manifest
-from rmsync.plan import Action, Options, Plan, Provenance, exports_to_read, make_plan, refresh_plan
+from rmsync.apply import Timing, apply_plan, download_ready, wait_for
+from rmsync.config import Inputs
+from rmsync.downloads import hash_files
+from rmsync.errors import DocumentError, Problem
+from rmsync.interrupts import Interrupted
+from rmsync.manifest import load_manifest
+from rmsync.models import (
+    Action,
+    Lock,
+    Manifest,
+    Options,
+    Outcome,
+    Plan,
+    Provenance,
+    Status,
+    Target,
+    Ui,
+)
+from rmsync.plan import exports_to_read, make_plan, refresh_plan
 from rmsync.planfile import PlanFileError
 
-
-@dataclass(frozen=True)
-class Ui:
-    """How a run shows itself; every callback may be left out (a quiet run)."""
-
-    show: Callable[[Plan], None] = lambda _: None
-    confirm: Callable[[Plan], None] = lambda _: None
-    report: Callable[[Outcome], None] = lambda _: None
-    progress: Callable[[Progress], None] = lambda _: None
+Where = Callable[[Manifest], Target]  # the tenant and credentials, once the manifest is read
 
 
 @dataclass(frozen=True)
@@ -44,21 +52,6 @@ class Job:
     lock: Lock
     plan: Plan
     options: Options
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Where a run's files are: the manifest (file or folder) and the lockfile."""
-
-    manifest_path: Path
-    lockfile_flag: Path | None = None
-
-    @property
-    def lock_path(self) -> Path:
-        return config.lock_path(folder_of(self.manifest_path), self.lockfile_flag)
-
-    def manifest(self) -> Manifest:
-        return load_manifest(self.manifest_path, exclude=self.lock_path)
 
 
 @contextmanager
@@ -74,6 +67,71 @@ def now_text() -> str:
 
 def options(targets: tuple[str, ...] = (), replace_: tuple[str, ...] = ()) -> Options:
     return Options(datetime.now(UTC), frozenset(replace_), frozenset(targets) if targets else None)
+
+
+def prepare(inputs: Inputs, where: Where, chosen: Options) -> Job:
+    """`plan`: the manifest, the lockfile and the live state it needs, and the plan."""
+    manifest = inputs.manifest()
+    with connect(where(manifest), manifest) as client:
+        return make_job(client, inputs, manifest, chosen)
+
+
+def execute(
+    inputs: Inputs, where: Where, chosen: Options, ui: Ui, wait: float | None, lock_timeout: float
+) -> Result:
+    """`apply`: plan afresh under the apply lock, confirm, carry it out, record every result."""
+    with runlock.held(inputs.lock_path, lock_timeout), _recorded(inputs.lock_path):
+        manifest = inputs.manifest()
+        with connect(where(manifest), manifest) as client:
+            return apply(client, make_job(client, inputs, manifest, chosen), ui, wait)
+
+
+def execute_saved(
+    plan_file: Path, where: Where, ui: Ui, wait: float | None, lock_timeout: float
+) -> Result:
+    """`apply PLAN`: carry out exactly a saved plan, once its inputs and roles are unchanged."""
+    doc = planfile.read(plan_file)
+    lock_path = Path(planfile.provenance(doc).lockfile)
+    with runlock.held(lock_path, lock_timeout), _recorded(lock_path):
+        manifest = saved_manifest(plan_file, doc)
+        with connect(where(manifest), manifest) as client:
+            return apply(client, saved_job(client, plan_file, doc, manifest), ui, wait)
+
+
+def refresh_recorded(
+    inputs: Inputs,
+    where: Where,
+    targets: tuple[str, ...],
+    ui: Ui,
+    wait: float | None,
+    lock_timeout: float,
+) -> Result:
+    """`refresh`: under the apply lock, update the recorded exports still running."""
+    with runlock.held(inputs.lock_path, lock_timeout), _recorded(inputs.lock_path):
+        manifest = inputs.manifest()
+        known = {e.name for e in manifest.exports} | set(lockfile.read(inputs.lock_path).records)
+        unknown = sorted(set(targets) - known)
+        if unknown:
+            raise DocumentError(
+                Problem("<command line>", 1, "--target", f"{n!r} is not an export") for n in unknown
+            )
+        chosen = frozenset(targets) if targets else None
+        with connect(where(manifest), manifest) as client:
+            return refresh(client, inputs, manifest, chosen, ui, wait)
+
+
+class _recorded:
+    """Say, when a run is interrupted, that every result so far is in the lockfile."""
+
+    def __init__(self, lock_path: Path) -> None:
+        self.lock_path = lock_path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, Interrupted) and not exc.note:
+            exc.note = f"every result so far is recorded in {self.lock_path}"
 
 
 def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options) -> Job:
@@ -158,7 +216,7 @@ def refresh(
     running = [
         r
         for n, r in sorted(lock.records.items())
-        if _running(r) and (targets is None or n in targets)
+        if r.running and (targets is None or n in targets)
     ]
     job = Job(manifest, inputs.lock_path, lock, Plan((), ()), Options(None, frozenset(), targets))
     live = client.live([], [(r.session_id, r.potential_role_id, r.export_id) for r in running])
@@ -194,10 +252,6 @@ def _finish(
     return Result(job.lock_path, job.lock, lock, (*outcomes, *fetched), tuple(late), wait, running)
 
 
-def _running(record: Record) -> bool:
-    return not record.status.final and record.gone_at is None
-
-
 @dataclass(frozen=True)
 class Result:
     """What a run did, judged from the lockfile before and after it, never from hopes."""
@@ -209,6 +263,14 @@ class Result:
     timed_out: tuple[str, ...] = ()
     wait: float | None = None
     running: int | None = None  # refresh: how many recorded exports it found still running
+
+    def still_running(self) -> int:
+        """How many of the exports running before the run are running still."""
+        return sum(
+            r.running
+            for n, r in self.after.records.items()
+            if n in self.before.records and self.before.records[n].running
+        )
 
     def counts(self) -> dict[Action, int]:
         done = {a: 0 for a in Action}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rmsync.yamlload import DocumentError
+from rmsync.errors import DocumentError
 
 
 def check_reported(path: Path, error: DocumentError) -> None:

@@ -41,11 +41,21 @@ def _inside(cwd: Path, env: Mapping[str, str]) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def rmsync(*args: str, cwd: Path, env: Mapping[str, str]) -> Ran:
-    """`rmsync ARGS` through its real entry point, `main()`, in this process."""
+@contextmanager
+def _reading(text: str) -> Iterator[None]:
+    """`sys.stdin` reads `text`: not a terminal, as a subprocess's piped stdin is not."""
+    old_stdin, sys.stdin = sys.stdin, io.StringIO(text)
+    try:
+        yield
+    finally:
+        sys.stdin = old_stdin
+
+
+def rmsync(*args: str, cwd: Path, env: Mapping[str, str], stdin: str = "") -> Ran:
+    """`rmsync ARGS` through its real entry point, `main()`, in this process; it reads `stdin`."""
     out, err = io.StringIO(), io.StringIO()
     code: int | str | None = 0
-    with _inside(cwd, env), redirect_stdout(out), redirect_stderr(err):
+    with _inside(cwd, env), _reading(stdin), redirect_stdout(out), redirect_stderr(err):
         try:
             main(list(args))
         except SystemExit as exit_:

@@ -7,9 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from rmsync.api import ApiError, Client, Credentials, check_base_url
-from rmsync.lockfile import Status
-from rmsync.manifest import ApiVersion, ExportParams
+from rmsync.api import ApiError, Client, check_base_url
+from rmsync.models import ApiVersion, Credentials, ExportParams, Status
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sandbox, Schedule
 from tests.conftest import ACCOUNTING, FINANCE, FakeClock, token
 from tests.proxy import Proxy, running

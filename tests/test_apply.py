@@ -12,14 +12,25 @@ from pathlib import Path
 import pytest
 
 from rmsync import lockfile
-from rmsync.api import Client, Credentials
-from rmsync.apply import ArchiveError, Outcome, Progress, Timing, apply_plan, fetch, wait_for
-from rmsync.lockfile import Lock, Status
-from rmsync.manifest import ExportParams, Manifest, load_manifest
-from rmsync.plan import Action, Plan, make_plan
+from rmsync.api import Client
+from rmsync.apply import Timing, apply_plan, wait_for
+from rmsync.downloads import ArchiveError, fetch
+from rmsync.manifest import load_manifest
+from rmsync.models import (
+    Action,
+    Credentials,
+    ExportParams,
+    Lock,
+    Manifest,
+    Outcome,
+    Plan,
+    Progress,
+    Status,
+)
+from rmsync.plan import make_plan
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
+from tests.builders import record
 from tests.conftest import FakeClock
-from tests.test_plan import record
 
 ROOT = Path(__file__).resolve().parents[1]
 CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
@@ -83,7 +94,7 @@ def test_a_failure_does_not_stop_the_others_and_keeps_the_old_record(
         plan = planned(client, manifest, lock.drop("accounting-core"))
         bad = next(s for s in plan.steps if s.name == "accounting-core")
         # A step the tenant refuses (popularity out of range), among good ones.
-        broken = replace(bad, params=ExportParams(101, True))
+        broken = replace(bad, request=replace(bad.request, params=ExportParams(101, True)))
         clock.advance(5)
         mixed = Plan((broken, *planned(client, manifest, lock).steps), ())
         seen: list[Outcome] = []

@@ -23,3 +23,32 @@ def test_plan_throughput_benchmark_runs_and_prints_its_ratios() -> None:
     assert "(0 refused with 429)" in lines[1]  # rmsync keeps under the limit by itself
     assert lines[-2].startswith("ratio rmsync / bound: ")
     assert lines[-1].startswith("ratio naive / rmsync: ")
+
+
+def run(script: str, *args: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_startup_benchmark_runs_and_prints_its_ratios() -> None:
+    lines = run("startup.py", "--runs", "1")
+    assert lines[0] == "runs: 1 of each, interleaved; median wall time"
+    assert [line.split(" / ")[0] for line in lines if line.startswith("ratio")] == [
+        "ratio rmsync --help",
+        "ratio rmsync validate",
+        "ratio rmsync plan --help",
+        "ratio rmsync validate",
+    ]
+
+
+def test_plan_diff_benchmark_runs_and_prints_its_ratio() -> None:
+    lines = run("plan_diff.py", "--exports", "50")
+    assert lines[0] == "exports: 50, all unchanged"
+    assert lines[-1].startswith("ratio DeepDiff / rmsync make_plan: ")

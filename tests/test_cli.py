@@ -1,4 +1,8 @@
-"""The real `rmsync` command: sandbox serving, signals, seeds and error exits."""
+"""The real `rmsync` command: sandbox serving, signals, seeds and error exits.
+
+Most tests run it in this process (`tests.run.rmsync`, through `main()`); a subprocess only
+where a test needs a real process: signals, a terminal, serving until stopped, the launchers.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -25,12 +30,12 @@ from click.testing import CliRunner
 from rmsync.cli import cli, main
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from tests.conftest import TLS, FakeClock, token
-
-RMSYNC = [sys.executable, "-m", "rmsync"]
+from tests.run import RMSYNC, rmsync
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
-    """Start `rmsync sandbox` on a free port; return it and the lines it printed first."""
+    """Start `rmsync sandbox` on a free port as a process; return it and the lines it printed
+    first. It serves until a signal stops it, so it cannot run in the test's process."""
     proc = subprocess.Popen(
         [*RMSYNC, "sandbox", "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -43,6 +48,7 @@ def _serve(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
 
 
 def test_sandbox_prints_url_and_credentials_then_serves_until_interrupted() -> None:
+    # A process: it serves until interrupted, and the test sends it SIGINT.
     proc, lines = _serve()
     try:
         assert lines[0].startswith(
@@ -69,6 +75,7 @@ def test_sandbox_prints_url_and_credentials_then_serves_until_interrupted() -> N
 
 
 def test_sandbox_stops_on_sigterm_too() -> None:
+    # A process: the test sends it SIGTERM.
     proc, _ = _serve("--quiet")
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=10)
@@ -76,6 +83,7 @@ def test_sandbox_stops_on_sigterm_too() -> None:
 
 
 def test_sandbox_stops_cleanly_on_a_sigterm_right_after_its_first_line() -> None:
+    # A process: the test sends it SIGTERM while it starts serving.
     proc = subprocess.Popen(
         [*RMSYNC, "sandbox", "--port", "0", "--quiet"],
         stdout=subprocess.PIPE,
@@ -90,29 +98,25 @@ def test_sandbox_stops_cleanly_on_a_sigterm_right_after_its_first_line() -> None
     assert out.endswith("rmsync sandbox: stopped.\n")
 
 
-def test_busy_port_is_a_clear_error() -> None:
+def test_busy_port_is_a_clear_error(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run(
-            [*RMSYNC, "sandbox", "--port", str(port)], capture_output=True, text=True, timeout=30
-        )
-    assert result.returncode == 1
-    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
-    assert "Traceback" not in result.stderr
+        result = rmsync("sandbox", "--port", str(port), cwd=tmp_path, env=dict(os.environ))
+    assert result.code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.err
+    assert "Traceback" not in result.err
 
 
 def test_broken_seed_is_reported_with_file_and_line(tmp_path: Path) -> None:
     seed = tmp_path / "seed.yaml"
     seed.write_text("version: 1\nclients: []\nsessions: nope\n")
-    result = subprocess.run(
-        [*RMSYNC, "sandbox", "--seed", str(seed)], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 1
-    assert f"{seed}:2: clients: [] should be non-empty" in result.stderr
-    assert f"{seed}:3: sessions: 'nope' is not of type 'array'" in result.stderr
-    assert "Traceback" not in result.stderr
+    result = rmsync("sandbox", "--seed", str(seed), cwd=tmp_path, env=dict(os.environ))
+    assert result.code == 1
+    assert f"{seed}:2: clients: [] should be non-empty" in result.err
+    assert f"{seed}:3: sessions: 'nope' is not of type 'array'" in result.err
+    assert "Traceback" not in result.err
 
 
 def test_generated_seed_is_served(tmp_path: Path) -> None:
@@ -121,6 +125,7 @@ def test_generated_seed_is_served(tmp_path: Path) -> None:
         cli, ["sandbox", "generate-seed", "--roles", "300", "--identities", "50", "-o", str(out)]
     )
     assert result.exit_code == 0, result.output
+    # A process: it serves the seed until the test stops it (SIGTERM).
     proc, lines = _serve("--seed", str(out), "--quiet")
     try:
         assert lines[3].strip() == "export SAIL_CLIENT_SECRET=<as in your seed file>"
@@ -138,20 +143,28 @@ def test_generated_seed_is_served(tmp_path: Path) -> None:
         proc.communicate(timeout=10)
 
 
-def test_usage_errors_exit_1_not_2() -> None:
-    result = subprocess.run(
-        [*RMSYNC, "sandbox", "--port", "-3"], capture_output=True, text=True, timeout=30
-    )
-    assert result.returncode == 1
-    assert "Invalid value for '--port'" in result.stderr
-    unknown = subprocess.run([*RMSYNC, "frobnicate"], capture_output=True, text=True, timeout=30)
-    assert unknown.returncode == 1
+def test_usage_errors_exit_1_not_2(tmp_path: Path) -> None:
+    result = rmsync("sandbox", "--port", "-3", cwd=tmp_path, env=dict(os.environ))
+    assert result.code == 1
+    assert "Invalid value for '--port'" in result.err
+    unknown = rmsync("frobnicate", cwd=tmp_path, env=dict(os.environ))
+    assert unknown.code == 1
 
 
 def test_main_exits_0_for_help() -> None:
     with pytest.raises(SystemExit) as exit_:
         main(["--help"])
     assert exit_.value.code == 0
+
+
+def test_python_m_rmsync_runs_the_command(tmp_path: Path) -> None:
+    # A process: `python -m rmsync` (rmsync/__main__.py) is what is tested.
+    result = subprocess.run(
+        [*RMSYNC, "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith("Usage: rmsync [OPTIONS] COMMAND [ARGS]...\n")
+    assert "  validate  " in result.stdout
 
 
 # -- plan, apply, validate, show, demo -----
@@ -176,36 +189,28 @@ def tenant_env(make_sandbox: Callable[..., Sandbox]) -> dict[str, str]:
     }
 
 
-def rmsync(
-    *args: str, cwd: Path, env: dict[str, str], stdin: str = ""
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*RMSYNC, *args], cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_plan_apply_plan_round_trip(project: Path, tenant_env: dict[str, str]) -> None:
     first = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
-    assert first.returncode == 2, first.stderr
-    assert first.stdout.endswith("Plan: 5 to export, 0 to re-export, 0 to update, 0 to forget.\n")
-    assert '"Accounting core" (6 identities, 9 entitlements)' in first.stdout
+    assert first.code == 2, first.err
+    assert first.out.endswith("Plan: 5 to export, 0 to re-export, 0 to update, 0 to forget.\n")
+    assert '"Accounting core" (6 identities, 9 entitlements)' in first.out
     refused = rmsync("apply", cwd=project, env=tenant_env)
-    assert refused.returncode == 1
-    assert "pass --auto-approve" in refused.stderr
+    assert refused.code == 1
+    assert "pass --auto-approve" in refused.err
     assert not (project / "rmsync.lock.yaml").exists()
     applied = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
-    assert applied.returncode == 0, applied.stderr
+    assert applied.code == 0, applied.err
     assert (
         "Apply complete: 5 exported, 0 re-exported, 0 updated, 0 forgotten, 0 failed."
-        in applied.stdout
+        in applied.out
     )
     again = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
-    assert (again.returncode, again.stdout) == (
+    assert (again.code, again.out) == (
         0,
         "No changes. The lockfile matches the manifest and the tenant.\n",
     )
     shown = rmsync("show", cwd=project, env=tenant_env)
-    assert shown.stdout.splitlines()[0].split() == [
+    assert shown.out.splitlines()[0].split() == [
         "NAME",
         "STATUS",
         "EXPORT",
@@ -214,14 +219,14 @@ def test_plan_apply_plan_round_trip(project: Path, tenant_env: dict[str, str]) -
         "STARTED",
         "FINISHED",
     ]
-    assert len(shown.stdout.splitlines()) == 6
+    assert len(shown.out.splitlines()) == 6
     secret = tenant_env["SAIL_CLIENT_SECRET"]
     assert all(
         secret not in text
         for text in (
-            first.stdout,
-            applied.stdout,
-            applied.stderr,
+            first.out,
+            applied.out,
+            applied.err,
             (project / "rmsync.lock.yaml").read_text(),
         )
     )
@@ -230,7 +235,7 @@ def test_plan_apply_plan_round_trip(project: Path, tenant_env: dict[str, str]) -
 def test_changed_parameters_and_removed_exports_are_planned(
     project: Path, tenant_env: dict[str, str]
 ) -> None:
-    assert rmsync("apply", "--auto-approve", cwd=project, env=tenant_env).returncode == 0
+    assert rmsync("apply", "--auto-approve", cwd=project, env=tenant_env).code == 0
     manifest = project / "rmsync.yaml"
     text = manifest.read_text().replace(
         "min_entitlement_popularity: 10 ", "min_entitlement_popularity: 40 "
@@ -238,14 +243,14 @@ def test_changed_parameters_and_removed_exports_are_planned(
     start = text.index("  sre-on-call:")
     manifest.write_text(text[:start] + text[text.index('  # "Legacy') :])
     plan = rmsync("plan", "--no-color", cwd=project, env=tenant_env)
-    assert "-/+ re-export accounting-core" in plan.stdout
-    assert "~ min_entitlement_popularity = 10 → 40" in plan.stdout
-    assert "  - forget sre-on-call" in plan.stdout
-    assert plan.stdout.endswith("Plan: 0 to export, 1 to re-export, 0 to update, 1 to forget.\n")
-    as_json = json.loads(rmsync("plan", "--json", cwd=project, env=tenant_env).stdout)
+    assert "-/+ re-export accounting-core" in plan.out
+    assert "~ min_entitlement_popularity = 10 → 40" in plan.out
+    assert "  - forget sre-on-call" in plan.out
+    assert plan.out.endswith("Plan: 0 to export, 1 to re-export, 0 to update, 1 to forget.\n")
+    as_json = json.loads(rmsync("plan", "--json", cwd=project, env=tenant_env).out)
     assert [a["action"] for a in as_json["actions"]] == ["re-export", "forget"]
     applied = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
-    assert applied.returncode == 0
+    assert applied.code == 0
     lock = (project / "rmsync.lock.yaml").read_text()
     assert "sre-on-call" not in lock
     assert "min_entitlement_popularity: 40" in lock
@@ -264,8 +269,8 @@ def test_unknown_roles_are_all_reported_and_exit_1(
     )
     manifest.write_text(text)
     result = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
-    assert result.returncode == 1
-    lines = result.stderr.splitlines()
+    assert result.code == 1
+    lines = result.err.splitlines()
     assert (
         "rmsync.yaml:19: exports.accounting-core.potential_role_id: the tenant has no potential role"
         in lines[0]
@@ -282,36 +287,49 @@ def test_missing_credentials_and_url_are_explained(
         k: v for k, v in tenant_env.items() if k not in ("SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET")
     }
     result = rmsync("plan", cwd=project, env=no_creds)
-    assert result.returncode == 1
-    assert "no credentials: set SAIL_CLIENT_ID and SAIL_CLIENT_SECRET" in result.stderr
+    assert result.code == 1
+    assert "no credentials: set SAIL_CLIENT_ID and SAIL_CLIENT_SECRET" in result.err
     no_url = {k: v for k, v in tenant_env.items() if k != "SAIL_BASE_URL"}
-    assert "no tenant URL" in rmsync("plan", cwd=project, env=no_url).stderr
+    assert "no tenant URL" in rmsync("plan", cwd=project, env=no_url).err
     bad_secret = tenant_env | {"SAIL_CLIENT_SECRET": "hunter2-wrong"}
     refused = rmsync("plan", cwd=project, env=bad_secret)
-    assert refused.returncode == 1
-    assert "hunter2-wrong" not in refused.stderr + refused.stdout
+    assert refused.code == 1
+    assert "hunter2-wrong" not in refused.err + refused.out
 
 
 def test_validate_is_offline_and_reports_problems(project: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
     ok = rmsync("validate", cwd=project, env=env)
-    assert (ok.returncode, ok.stdout) == (
+    assert (ok.code, ok.out) == (
         0,
         "Valid: 5 exports in 1 manifest file; 0 records in the lockfile.\n",
     )
     broken = Path(__file__).parent / "data" / "manifests" / "invalid" / "types.yaml"
     bad = rmsync("validate", "--manifest", str(broken), cwd=project, env=env)
-    assert bad.returncode == 1
-    assert f"{broken}:12: tenant.api_version: must be one of" in bad.stderr
-    assert "Traceback" not in bad.stderr
+    assert bad.code == 1
+    assert f"{broken}:12: tenant.api_version: must be one of" in bad.err
+    assert "Traceback" not in bad.err
+
+
+def test_the_installed_console_script_runs_the_command(project: Path) -> None:
+    # A process: the `rmsync` script pip installed beside this Python is what is tested.
+    script = Path(sys.executable).parent / "rmsync"
+    assert script.exists(), f"{script} is missing: pip install -e . installs it"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+    result = subprocess.run(
+        [str(script), "validate"], cwd=project, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "Valid: 5 exports in 1 manifest file; 0 records in the lockfile.\n",
+        "",
+    )
 
 
 def test_demo_runs_plan_apply_plan_on_the_embedded_default(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*RMSYNC, "demo"], cwd=tmp_path, capture_output=True, text=True, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
+    result = rmsync("demo", cwd=tmp_path, env=dict(os.environ))
+    assert result.code == 0, result.err
+    out = result.out
     assert (
         out.index("Plan: 5 to export")
         < out.index("Apply complete: 5 exported")
@@ -324,6 +342,7 @@ def test_demo_runs_plan_apply_plan_on_the_embedded_default(tmp_path: Path) -> No
 def test_apply_asks_on_a_terminal(
     project: Path, tenant_env: dict[str, str], answer: str, code: int
 ) -> None:
+    # A process: apply asks only when its stdin is a terminal (a pty).
     main_fd, terminal = pty.openpty()
     proc = subprocess.Popen(
         [*RMSYNC, "apply"],
@@ -363,8 +382,8 @@ def test_apply_wait_prints_one_line_per_state_change_in_ci(
         cwd=project,
         env=env,
     )
-    assert result.returncode == 0, result.stderr
-    changes = [line for line in result.stdout.splitlines() if "still running)" in line]
+    assert result.code == 0, result.err
+    changes = [line for line in result.out.splitlines() if "still running)" in line]
     assert changes and changes[-1].endswith("(0 of 2 still running)")
     assert all(line.split(":")[0] in ("payroll", "sre-on-call") for line in changes)
     lock = (project / "rmsync.lock.yaml").read_text()
@@ -382,16 +401,16 @@ def test_refresh_updates_statuses_and_starts_nothing(
         "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
         "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
     }
-    assert rmsync("apply", "--auto-approve", cwd=project, env=env).returncode == 0
+    assert rmsync("apply", "--auto-approve", cwd=project, env=env).code == 0
     assert (project / "rmsync.lock.yaml").read_text().count("status: QUEUED") == 5
     clock.advance(5)
     refreshed = rmsync("refresh", cwd=project, env=env)
-    assert refreshed.returncode == 0, refreshed.stderr
-    assert refreshed.stdout.endswith("\nRefresh complete: 5 updated, 0 still running, 0 failed.\n")
-    assert "payroll: QUEUED → SUCCESS\n" in refreshed.stdout
+    assert refreshed.code == 0, refreshed.err
+    assert refreshed.out.endswith("\nRefresh complete: 5 updated, 0 still running, 0 failed.\n")
+    assert "payroll: QUEUED → SUCCESS\n" in refreshed.out
     assert (project / "rmsync.lock.yaml").read_text().count("status: SUCCESS") == 5
     assert (
-        rmsync("refresh", cwd=project, env=env).stdout
+        rmsync("refresh", cwd=project, env=env).out
         == "Nothing to refresh: no recorded export is still running.\n"
     )
 
@@ -402,25 +421,25 @@ def test_a_second_apply_is_refused_while_the_lock_is_held(
     holder = {"host": "ci-runner-7", "pid": 4242, "since": "2026-11-23T12:00:00Z"}
     (project / ".rmsync.lock.yaml.lock").write_text(json.dumps(holder))
     result = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
-    assert result.returncode == 1
+    assert result.code == 1
     assert (
         "another apply holds the lock (host ci-runner-7, pid 4242, since 2026-11-23T12:00:00Z)"
-        in result.stderr
+        in result.err
     )
     assert not (project / "rmsync.lock.yaml").exists()
-    assert rmsync("plan", cwd=project, env=tenant_env).returncode == 0  # plan takes no lock
+    assert rmsync("plan", cwd=project, env=tenant_env).code == 0  # plan takes no lock
 
 
 def test_target_and_replace(project: Path, tenant_env: dict[str, str]) -> None:
-    assert rmsync("apply", "--auto-approve", cwd=project, env=tenant_env).returncode == 0
+    assert rmsync("apply", "--auto-approve", cwd=project, env=tenant_env).code == 0
     plan = rmsync(
         "plan", "--target", "payroll", "--replace", "payroll", cwd=project, env=tenant_env
     )
-    assert "-/+ re-export payroll" in plan.stdout
-    assert plan.stdout.endswith("Plan: 0 to export, 1 to re-export, 0 to update, 0 to forget.\n")
+    assert "-/+ re-export payroll" in plan.out
+    assert plan.out.endswith("Plan: 0 to export, 1 to re-export, 0 to update, 0 to forget.\n")
     unknown = rmsync("plan", "--target", "nope", cwd=project, env=tenant_env)
-    assert unknown.returncode == 1
-    assert "--target: 'nope' is not an export" in unknown.stderr
+    assert unknown.code == 1
+    assert "--target: 'nope' is not an export" in unknown.err
 
 
 def add_download(project: Path, path: str) -> None:
@@ -437,30 +456,29 @@ def test_downloads_are_saved_checked_and_restored(
 ) -> None:
     add_download(project, "exports/accounting-core.zip")
     planned = rmsync("plan", cwd=project, env=tenant_env)
-    assert "download                   = exports/accounting-core.zip" in planned.stdout
+    assert "download                   = exports/accounting-core.zip" in planned.out
     applied = rmsync("apply", "--auto-approve", "--wait", cwd=project, env=tenant_env)
-    assert applied.returncode == 0, applied.stderr
+    assert applied.code == 0, applied.err
     archive = project / "exports" / "accounting-core.zip"
     with zipfile.ZipFile(archive) as zf:
         assert zf.namelist() == ["identities.csv", "entitlements.csv"]
     lock = (project / "rmsync.lock.yaml").read_text()
     assert f"sha256: {hashlib.sha256(archive.read_bytes()).hexdigest()}" in lock
     assert f"size: {archive.stat().st_size}" in lock
-    assert rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env).returncode == 0
+    assert rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env).code == 0
     archive.write_bytes(b"tampered")
     altered = rmsync("plan", cwd=project, env=tenant_env)
-    assert "<= download accounting-core" in altered.stdout
-    assert "exports/accounting-core.zip was altered" in altered.stdout
-    assert altered.stdout.endswith(
+    assert "<= download accounting-core" in altered.out
+    assert "exports/accounting-core.zip was altered" in altered.out
+    assert altered.out.endswith(
         "Plan: 0 to export, 0 to re-export, 0 to update, 1 to download, 0 to forget.\n"
     )
     restored = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
-    assert "1 downloaded" in restored.stdout
+    assert "1 downloaded" in restored.out
     assert zipfile.is_zipfile(archive)
     archive.unlink()
     assert (
-        "exports/accounting-core.zip is missing"
-        in rmsync("plan", cwd=project, env=tenant_env).stdout
+        "exports/accounting-core.zip is missing" in rmsync("plan", cwd=project, env=tenant_env).out
     )
     assert [p.name for p in (project / "exports").iterdir()] == []  # no temporary files left behind
 
@@ -469,10 +487,8 @@ def test_downloads_are_saved_checked_and_restored(
 def test_download_paths_must_stay_inside(project: Path, path: str) -> None:
     add_download(project, path)
     result = rmsync("validate", cwd=project, env=dict(os.environ))
-    assert result.returncode == 1
-    assert (
-        "exports.accounting-core.download: must be a relative path ending in .zip" in result.stderr
-    )
+    assert result.code == 1
+    assert "exports.accounting-core.download: must be a relative path ending in .zip" in result.err
 
 
 def test_download_through_a_link_out_of_the_folder_is_refused(
@@ -482,14 +498,14 @@ def test_download_through_a_link_out_of_the_folder_is_refused(
     (project / "linked").symlink_to(outside)
     add_download(project, "linked/a.zip")
     result = rmsync("validate", cwd=project, env=dict(os.environ))
-    assert result.returncode == 1
-    assert "linked/a.zip leads outside" in result.stderr
+    assert result.code == 1
+    assert "linked/a.zip leads outside" in result.err
 
 
 def test_saved_plan_is_applied_exactly_once(project: Path, tenant_env: dict[str, str]) -> None:
     saved = rmsync("plan", "--out", "plan.json", "--target", "payroll", cwd=project, env=tenant_env)
-    assert saved.returncode == 0, saved.stderr
-    assert "Saved this plan to plan.json" in saved.stdout
+    assert saved.code == 0, saved.err
+    assert "Saved this plan to plan.json" in saved.out
     doc = json.loads((project / "plan.json").read_text())
     assert doc["made_from"]["manifest"]["path"] == "rmsync.yaml"
     assert doc["made_from"]["targets"] == ["payroll"]
@@ -500,29 +516,28 @@ def test_saved_plan_is_applied_exactly_once(project: Path, tenant_env: dict[str,
         for secret in (tenant_env["SAIL_CLIENT_SECRET"], tenant_env["SAIL_BASE_URL"])
     )
     shown = rmsync("show", "plan.json", cwd=project, env=tenant_env)
-    assert shown.stdout.endswith("Plan: 1 to export, 0 to re-export, 0 to update, 0 to forget.\n")
+    assert shown.out.endswith("Plan: 1 to export, 0 to re-export, 0 to update, 0 to forget.\n")
     applied = rmsync(
         "apply", "plan.json", cwd=project, env=tenant_env
     )  # no --auto-approve: it was reviewed
-    assert applied.returncode == 0, applied.stderr
-    assert "Apply complete: 1 exported" in applied.stdout
+    assert applied.code == 0, applied.err
+    assert "Apply complete: 1 exported" in applied.out
     again = rmsync("apply", "plan.json", cwd=project, env=tenant_env)
-    assert again.returncode == 1
+    assert again.code == 1
     assert (
-        "plan.json is stale: the lockfile (rmsync.lock.yaml) changed since it was made"
-        in again.stderr
+        "plan.json is stale: the lockfile (rmsync.lock.yaml) changed since it was made" in again.err
     )
 
 
 def test_saved_plan_is_refused_when_the_manifest_changed(
     project: Path, tenant_env: dict[str, str]
 ) -> None:
-    assert rmsync("plan", "--out", "plan.json", cwd=project, env=tenant_env).returncode == 0
+    assert rmsync("plan", "--out", "plan.json", cwd=project, env=tenant_env).code == 0
     with (project / "rmsync.yaml").open("a") as handle:
         handle.write("# a new comment changes the manifest\n")
     result = rmsync("apply", "plan.json", cwd=project, env=tenant_env)
-    assert result.returncode == 1
-    assert "the manifest (rmsync.yaml) changed" in result.stderr
+    assert result.code == 1
+    assert "the manifest (rmsync.yaml) changed" in result.err
     assert not (project / "rmsync.lock.yaml").exists()
 
 
@@ -536,7 +551,7 @@ def test_saved_plan_is_refused_when_a_role_changed(
         "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
         "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
     }
-    assert rmsync("plan", "--out", "plan.json", cwd=project, env=env).returncode == 0
+    assert rmsync("plan", "--out", "plan.json", cwd=project, env=env).code == 0
     headers = {"Authorization": f"Bearer {token(sandbox.base_url)}"}
     role = f"{sandbox.base_url}/beta/role-mining-sessions/9f36f5e5-1e81-4eca-b087-548959d91c71/potential-roles/{ACCOUNTING_ID}"
     ent = httpx.get(f"{role}/entitlement-popularities", headers=headers, verify=TLS).json()[0][
@@ -551,11 +566,11 @@ def test_saved_plan_is_refused_when_a_role_changed(
     )
     assert edited.status_code == 201
     result = rmsync("apply", "plan.json", cwd=project, env=env)
-    assert result.returncode == 1
-    assert "the tenant changed since it was made" in result.stderr
+    assert result.code == 1
+    assert "the tenant changed since it was made" in result.err
     assert (
         "accounting-core (Accounting core): entitlement_count 9 → 8, excluded_entitlements [] → ['"
-        in result.stderr
+        in result.err
     )
 
 
@@ -570,11 +585,11 @@ def test_markdown_comment_goes_to_the_step_summary_too(
         cwd=project,
         env=tenant_env | {"GITHUB_STEP_SUMMARY": str(summary)},
     )
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(
+    assert result.code == 0, result.err
+    assert result.out.startswith(
         "<!-- rmsync: rmsync.yaml -->\n### rmsync plan: `rmsync.yaml` (v2025)\n"
     )
-    assert summary.read_text() == result.stdout + "\n"
+    assert summary.read_text() == result.out + "\n"
 
 
 FINANCE_ID = "9f36f5e5-1e81-4eca-b087-548959d91c71"
@@ -584,8 +599,8 @@ def test_import_writes_entries_named_after_the_roles(
     tmp_path: Path, tenant_env: dict[str, str]
 ) -> None:
     first = rmsync("import", "--session", FINANCE_ID, cwd=tmp_path, env=tenant_env)
-    assert first.returncode == 0, first.stderr
-    assert "Added 5 exports to rmsync.yaml; 0 were there already." in first.stdout
+    assert first.code == 0, first.err
+    assert "Added 5 exports to rmsync.yaml; 0 were there already." in first.out
     manifest = (tmp_path / "rmsync.yaml").read_text()
     names = [
         line.split(":")[0].strip()
@@ -600,9 +615,9 @@ def test_import_writes_entries_named_after_the_roles(
         "treasury-analysts",
     ]
     again = rmsync("import", "--session", FINANCE_ID, cwd=tmp_path, env=tenant_env)
-    assert "Added 0 exports to rmsync.yaml; 5 were there already." in again.stdout
+    assert "Added 0 exports to rmsync.yaml; 5 were there already." in again.out
     assert (tmp_path / "rmsync.yaml").read_text() == manifest
-    assert rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=tenant_env).returncode == 2
+    assert rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=tenant_env).code == 2
 
 
 def test_import_keeps_the_manifest_and_makes_names_unique(
@@ -614,26 +629,25 @@ def test_import_keeps_the_manifest_and_makes_names_unique(
     result = rmsync(
         "import", "--session", FINANCE_ID, "--name-prefix", "fin-", cwd=project, env=tenant_env
     )
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     after = manifest.read_text()
     assert after.startswith(
         before[: before.index('\n\n  # "Legacy') + 1]
     )  # all before stays as it was
-    assert "  = accounting-core: Accounting core" in result.stdout
-    assert "  + fin-treasury-analysts-2: Treasury analysts" in result.stdout
-    assert "  + fin-legacy-mainframe-operators: Legacy mainframe operators" in result.stdout
+    assert "  = accounting-core: Accounting core" in result.out
+    assert "  + fin-treasury-analysts-2: Treasury analysts" in result.out
+    assert "  + fin-legacy-mainframe-operators: Legacy mainframe operators" in result.out
     assert '# "Legacy mainframe operators" (36a4b6b0' in after  # comments survive
-    assert rmsync("validate", cwd=project, env=tenant_env).returncode == 0
+    assert rmsync("validate", cwd=project, env=tenant_env).code == 0
 
 
 def test_import_of_an_unknown_session(tmp_path: Path, tenant_env: dict[str, str]) -> None:
     result = rmsync(
         "import", "--session", "00000000-0000-4000-8000-000000000000", cwd=tmp_path, env=tenant_env
     )
-    assert result.returncode == 1
+    assert result.code == 1
     assert (
-        "the tenant has no role-mining session 00000000-0000-4000-8000-000000000000"
-        in result.stderr
+        "the tenant has no role-mining session 00000000-0000-4000-8000-000000000000" in result.err
     )
     assert not (tmp_path / "rmsync.yaml").exists()
 
@@ -649,8 +663,8 @@ def test_validate_github_annotations_and_several_files(tmp_path: Path) -> None:
         cwd=tmp_path,
         env=dict(os.environ),
     )
-    assert result.returncode == 1
-    assert result.stdout.splitlines() == [
+    assert result.code == 1
+    assert result.out.splitlines() == [
         f"::error file={invalid / 'missing.yaml'},line=3,title=rmsync::version: required field is missing",
         f"::error file={invalid / 'missing.yaml'},line=4,title=rmsync::exports.payroll.potential_role_id: required field is missing",
     ]
@@ -682,7 +696,8 @@ def test_ci_examples_use_real_commands_and_flags(line: str) -> None:
             break
         words.append(word)
     assert words[0] == "rmsync"
-    command = cli.commands[words[1]]
+    command = cli.get_command(click.Context(cli), words[1])
+    assert command is not None, f"rmsync has no command {words[1]!r}"
     command.make_context(words[1], words[2:])  # raises UsageError on an unknown flag or value
 
 
@@ -691,6 +706,7 @@ def test_wait_draws_a_progress_line_on_a_terminal(
 ) -> None:
     live_clock = make_sandbox(clock=time.time, schedule=Schedule(0.2, 0.3))
     env = tenant_env | {"SAIL_BASE_URL": live_clock.base_url}
+    # A process: the progress line is drawn only when stdout is a terminal (a pty).
     main_fd, terminal = pty.openpty()
     proc = subprocess.Popen(
         [*RMSYNC, "apply", "--auto-approve", "--wait", "--target", "payroll", "--no-color"],
@@ -719,7 +735,7 @@ def test_wait_draws_a_progress_line_on_a_terminal(
 
 
 def test_saved_plan_takes_no_target_or_replace(project: Path, tenant_env: dict[str, str]) -> None:
-    assert rmsync("plan", "--out", "plan.json", cwd=project, env=tenant_env).returncode == 0
+    assert rmsync("plan", "--out", "plan.json", cwd=project, env=tenant_env).code == 0
     result = rmsync("apply", "plan.json", "--target", "payroll", cwd=project, env=tenant_env)
-    assert result.returncode == 1
-    assert "a saved plan is applied as it is" in result.stderr
+    assert result.code == 1
+    assert "a saved plan is applied as it is" in result.err

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from rmsync import lockfile
-from rmsync.lockfile import Download, Lock, LockfileError, Status
+from rmsync.lockfile import LockfileError
+from rmsync.models import Download, Lock, Status
+from tests.builders import record
 from tests.expect import check_reported
-from tests.test_plan import record
 
 ROOT = Path(__file__).resolve().parents[1]
 INVALID = sorted((Path(__file__).parent / "data" / "lockfiles" / "invalid").glob("*.yaml"))

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rmsync.manifest import ApiVersion, ExportParams, ManifestError, load_manifest
+from rmsync.manifest import ManifestError, load_manifest
+from rmsync.models import ApiVersion, ExportParams
 from tests.conftest import ACCOUNTING, FINANCE
 from tests.expect import check_reported
 

@@ -4,67 +4,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
-from rmsync.lockfile import Download, Lock, Record, Status
-from rmsync.manifest import ApiVersion, Duration, Export, ExportParams, Manifest
-from rmsync.models import ExportJob, Live, Role
-from rmsync.plan import (
+from rmsync.models import (
     Action,
     Change,
+    Download,
+    Duration,
+    ExportJob,
+    ExportParams,
+    Live,
+    Lock,
     Options,
-    PlanError,
-    exports_to_read,
-    make_plan,
-    refresh_plan,
+    Record,
+    Status,
 )
-
-S1 = "9f36f5e5-1e81-4eca-b087-548959d91c71"
-S2 = "c7affc9a-ec78-55b6-8a8e-d584dceea31d"
-R = [f"00000000-0000-4000-8000-{n:012d}" for n in range(8)]
-
-
-def role(n: int, session: str = S1, **kw: object) -> Role:
-    base = Role(R[n], f"Role {n}", session, 5, 7, (), "2026-09-14T09:02:11.000Z")
-    return replace(base, **kw)  # type: ignore[arg-type]
-
-
-def export(
-    name: str, n: int, session: str = S1, params: ExportParams = ExportParams(), line: int = 1
-) -> Export:
-    return Export(name, session, R[n], params, "rmsync.yaml", line)
-
-
-def record(
-    name: str,
-    n: int,
-    status: Status = Status.SUCCESS,
-    params: ExportParams = ExportParams(),
-    session: str = S1,
-) -> Record:
-    return Record(
-        name,
-        session,
-        R[n],
-        params,
-        f"exp-{name}",
-        status,
-        "2026-11-01T00:00:00Z",
-        "2026-11-01T00:00:02Z" if status.final else None,
-        role(n, session).fingerprint,
-    )
-
-
-def manifest(*exports: Export) -> Manifest:
-    return Manifest(
-        ApiVersion.BETA,
-        None,
-        tuple(sorted(exports, key=lambda e: e.name)),
-        ("rmsync.yaml",),
-        Path(),
-    )
+from rmsync.plan import PlanError, exports_to_read, make_plan, refresh_plan
+from tests.builders import S1, S2, R, export, manifest, record, role
 
 
 def test_every_kind_of_action_with_reasons_and_changes() -> None:

@@ -8,12 +8,10 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from rmsync import render
-from rmsync.lockfile import Lock, Status
-from rmsync.manifest import ExportParams
-from rmsync.models import ExportJob, Live
-from rmsync.plan import Action, Plan, Provenance, make_plan
-from tests.test_plan import R, export, manifest, record, role
+from rmsync import planfile, render
+from rmsync.models import Action, ExportJob, ExportParams, Live, Lock, Plan, Provenance, Status
+from rmsync.plan import make_plan
+from tests.builders import R, export, manifest, record, role
 
 
 def every_action() -> Plan:
@@ -45,7 +43,7 @@ def test_plan_text_matches_golden(golden: Callable[[str, str], None]) -> None:
 
 
 def test_plan_json_matches_golden_and_is_stable(golden: Callable[[str, str], None]) -> None:
-    doc = render.as_json(every_action())
+    doc = planfile.dumps(every_action())
     golden("plan/plan.json", doc)
     parsed = json.loads(doc)
     assert parsed["format_version"] == 1
@@ -56,7 +54,7 @@ def test_plan_json_matches_golden_and_is_stable(golden: Callable[[str, str], Non
         "re-export",
         "forget",
     ]
-    assert render.as_json(every_action()) == doc
+    assert planfile.dumps(every_action()) == doc
 
 
 def test_colour_only_when_asked() -> None:
@@ -68,7 +66,7 @@ def test_colour_only_when_asked() -> None:
 def test_no_changes() -> None:
     empty = make_plan(manifest(), Lock(), Live())
     assert render.text(empty) == "No changes. The lockfile matches the manifest and the tenant.\n"
-    assert json.loads(render.as_json(empty))["summary"]["changed"] is False
+    assert json.loads(planfile.dumps(empty))["summary"]["changed"] is False
 
 
 def made_from(path: str) -> Provenance:
@@ -228,7 +226,20 @@ def test_json_plan_conforms_to_its_schema() -> None:
 
     errors = list(
         Draft202012Validator(planfile.schema()).iter_errors(
-            json.loads(render.as_json(every_action()))
+            json.loads(planfile.dumps(every_action()))
         )
     )
     assert errors == []
+
+
+def test_a_changed_role_id_is_marked_as_a_change_in_the_text() -> None:
+    # The name now points at role 2; the lockfile recorded role 1.
+    recorded = replace(record("payroll", 1), role=role(2).fingerprint)
+    plan = make_plan(
+        manifest(export("payroll", 2)), Lock({"payroll": recorded}), Live({R[2]: role(2)})
+    )
+    lines = render.text(plan).splitlines()
+    assert (
+        f'      ~ potential_role             = {R[1]} → {R[2]} "Role 2" (5 identities, 7 entitlements)'
+        in lines
+    )

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rmsync.errors import DocumentError
 from rmsync.sandbox.generate import generate_seed
 from rmsync.sandbox.seed import load_seed, parse_seed
-from rmsync.yamlload import DocumentError, load_text
+from rmsync.yamlload import load_text
 from tests.conftest import ACCOUNTING, FINANCE
 from tests.expect import check_reported
 

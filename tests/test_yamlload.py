@@ -8,14 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rmsync.yamlload import (
-    DocumentError,
-    Problem,
-    field_name,
-    load_file,
-    load_text,
-    schema_problems,
-)
+from rmsync.errors import DocumentError, Problem
+from rmsync.yamlload import field_name, load_file, load_text, schema_problems
 
 
 def test_values_keep_their_lines_and_dates_stay_text() -> None:

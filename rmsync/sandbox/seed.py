@@ -15,16 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from rmsync.yamlload import (
-    DocumentError,
-    Located,
-    Problem,
-    field_name,
-    inline_refs,
-    load_file,
-    load_text,
-    schema_problems,
-)
+from rmsync.errors import DocumentError, Problem
+from rmsync.yamlload import Located, field_name, inline_refs, load_file, load_text, schema_problems
 
 DEFAULT_CLIENT_ID = "rmsync-sandbox"
 DEFAULT_CLIENT_SECRET = "sandbox-secret-not-for-production"  # noqa: S105 (a documented demo value)

@@ -2,9 +2,9 @@
 
 Owns: the server's life (start, serve, stop), OAuth tokens, and the gateway rules every
 route shares, in this order: OPTIONS on a known route (answered before the rest), Bearer
-auth, rate limit, the experimental header, the method (HEAD is answered as GET; 404, or 405
-with Allow), and Accept against what the route produces (406). Must not: implement any
-operation itself (handlers.py does) or touch the wire (transport.py does).
+auth, rate limit (ratelimit.py counts), the experimental header, the method (HEAD is answered
+as GET; 404, or 405 with Allow), and Accept against what the route produces (406). Must not:
+implement any operation itself (handlers.py does) or touch the wire (transport.py does).
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from collections.abc import Iterable
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
-from rmsync.ratelimit import Limit, RateLimiter, retry_after
+from rmsync.ratelimit import Limit
 from rmsync.sandbox import handlers
 from rmsync.sandbox.faults import Fault, bad_request, not_found
 from rmsync.sandbox.http import EXPERIMENTAL, Request, Response, accepts, split_version
+from rmsync.sandbox.ratelimit import FixedWindow
 from rmsync.sandbox.seed import Seed, load_seed
 from rmsync.sandbox.state import Clock, Schedule, Tenant
 from rmsync.sandbox.transport import Log, Server, describe
@@ -44,7 +45,7 @@ class Sandbox:
         id_seed: int | None = None,
     ) -> None:
         self.tenant = Tenant(seed or load_seed(), clock, token_lifetime, schedule, id_seed)
-        self.limiter = RateLimiter(rate_limit)
+        self.limiter = FixedWindow(rate_limit)
         self.log = log
         self._server = Server((host, port), self.handle, log)
         self._thread: threading.Thread | None = None
@@ -130,7 +131,7 @@ class Sandbox:
         client = self.tenant.client_for(token.strip() if scheme.lower() == "bearer" else None)
         wait = self.limiter.admit((client, version), self.tenant.clock())
         if wait is not None:
-            raise Fault(429, "Rate Limit Exceeded", {"Retry-After": retry_after(wait)})
+            raise Fault(429, "Rate Limit Exceeded", {"Retry-After": str(wait)})
         if (
             version in EXPERIMENTAL
             and headers.get("x-sailpoint-experimental", "").lower() != "true"

@@ -1,0 +1,60 @@
+"""`rmsync apply`: start the missing exports (or carry out a saved plan) and record them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from rmsync import options
+
+
+@click.command()
+@options.manifest
+@options.lockfile
+@options.base_url
+@options.color
+@options.target
+@options.replace
+@click.option(
+    "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
+)
+@options.wait
+@options.timeout
+@options.lock_timeout
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+def command(
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    base_url: str | None,
+    no_color: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    auto_approve: bool,
+    wait: bool,
+    timeout: float,
+    lock_timeout: float,
+    plan_file: Path | None,
+) -> None:
+    """Start the missing exports and record every result in the lockfile.
+
+    With PLAN_FILE (from `plan --out`), apply exactly that plan, without asking: it was reviewed.
+    """
+    from rmsync import config, output, workflow
+    from rmsync.errors import RmsyncError
+
+    where = config.where(base_url, os.environ)
+    ui = output.ui(output.color(no_color), confirm=not auto_approve and plan_file is None)
+    waiting = timeout if wait else None
+    if plan_file is not None:
+        if targets or replace:
+            raise RmsyncError(
+                "a saved plan is applied as it is: give --target and --replace to `plan --out`"
+            )
+        result = workflow.execute_saved(plan_file, where, ui, waiting, lock_timeout)
+    else:
+        inputs = config.Inputs(manifest_path, lockfile_path)
+        chosen = workflow.options(targets, replace)
+        result = workflow.execute(inputs, where, chosen, ui, waiting, lock_timeout)
+    output.conclude("Apply", result)

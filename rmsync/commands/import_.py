@@ -1,0 +1,63 @@
+"""`rmsync import`: add manifest entries for every potential role of a session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from rmsync import options
+
+
+@click.command("import")
+@click.option("--session", "session_id", required=True, help="The role-mining session to bring in.")
+@click.option("--name-prefix", default="", help="Put this before every new export name.")
+@click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path),
+    default=Path("rmsync.yaml"),
+    show_default=True,
+    help="The manifest: a file (made if missing) or a folder of manifest files.",
+)
+@click.option(
+    "--to",
+    "to_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With a folder --manifest: the file in it to add the entries to (made if missing).",
+)
+@options.base_url
+def command(
+    session_id: str,
+    name_prefix: str,
+    manifest_path: Path,
+    to_path: Path | None,
+    base_url: str | None,
+) -> None:
+    """Add manifest entries for every potential role of a session (named after the roles)."""
+    from rmsync import config, importer, workflow
+    from rmsync.api import NotFoundError
+    from rmsync.errors import RmsyncError
+    from rmsync.models import ApiVersion, Manifest, is_uuid
+
+    if not is_uuid(session_id):
+        raise RmsyncError(f"--session {session_id!r} is not a session id (a UUID)")
+    whole, file = importer.layout(manifest_path, to_path)
+    existing = importer.existing_manifest(whole)
+    text = file.read_text(encoding="utf-8") if file.exists() else importer.NEW_MANIFEST
+    bare = Manifest(ApiVersion.BETA, None, (), (), file.parent)
+    manifest = existing or bare
+    with workflow.connect(config.target(manifest, base_url, os.environ), manifest) as client:
+        try:
+            roles = client.session_roles(session_id.lower())
+        except NotFoundError:
+            raise RmsyncError(f"the tenant has no role-mining session {session_id}") from None
+    added, skipped = importer.plan_entries(existing, session_id.lower(), roles, name_prefix)
+    if added or file.exists():
+        importer.write_checked(file, importer.insert(text, added))
+    for role, name in skipped:
+        click.echo(f"  = {name}: {role.name} ({role.id}) is already in the manifest")
+    for entry in added:
+        click.echo(f"  + {entry.name}: {entry.role.name} ({entry.role.id})")
+    click.echo(f"Added {len(added)} exports to {file}; {len(skipped)} were there already.")

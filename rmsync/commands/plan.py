@@ -1,0 +1,71 @@
+"""`rmsync plan`: show what apply would do, as text, JSON or a pull-request comment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from rmsync import options
+
+
+@click.command()
+@options.manifest
+@options.lockfile
+@options.base_url
+@options.color
+@options.target
+@options.replace
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, markdown for a pull-request comment.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also save the plan here, for `rmsync apply FILE`.",
+)
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes.")
+def command(
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    base_url: str | None,
+    no_color: bool,
+    targets: tuple[str, ...],
+    replace: tuple[str, ...],
+    fmt: str,
+    as_json: bool,
+    out: Path | None,
+    detailed_exitcode: bool,
+) -> None:
+    """Show what apply would do: compare the manifest and lockfile with the tenant."""
+    from rmsync import config, output, planfile, render, workflow
+
+    inputs = config.Inputs(manifest_path, lockfile_path)
+    job = workflow.prepare(
+        inputs, config.where(base_url, os.environ), workflow.options(targets, replace)
+    )
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        click.echo(planfile.dumps(job.plan), nl=False)
+    elif fmt == "markdown":
+        comment = render.markdown(job.plan)
+        click.echo(comment, nl=False)
+        output.step_summary(comment)
+    else:
+        output.plan_text(job.plan, output.color(no_color))
+    if out is not None:
+        planfile.save(out, job.plan)
+        click.echo(
+            f"\nSaved this plan to {out}; `rmsync apply {out}` applies exactly it.",
+            err=fmt != "text",
+        )
+    if detailed_exitcode and job.plan.changed:
+        sys.exit(2)

@@ -1,0 +1,41 @@
+"""`rmsync refresh`: update the recorded exports still running; start nothing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from rmsync import options
+
+
+@click.command()
+@options.manifest
+@options.lockfile
+@options.base_url
+@options.target
+@options.wait
+@options.timeout
+@options.lock_timeout
+def command(
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    base_url: str | None,
+    targets: tuple[str, ...],
+    wait: bool,
+    timeout: float,
+    lock_timeout: float,
+) -> None:
+    """Update the recorded exports still running from the tenant; start nothing."""
+    from rmsync import config, output, workflow
+
+    inputs = config.Inputs(manifest_path, lockfile_path)
+    waiting = timeout if wait else None
+    result = workflow.refresh_recorded(
+        inputs, config.where(base_url, os.environ), targets, output.ui(False), waiting, lock_timeout
+    )
+    if result.running == 0:
+        click.echo("Nothing to refresh: no recorded export is still running.")
+        return
+    output.conclude("Refresh", result)

@@ -1,0 +1,62 @@
+"""`rmsync validate`: check manifests and the lockfile offline (also as a pre-commit hook)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from rmsync import options
+
+
+@click.command()
+@options.manifest
+@options.lockfile
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "github"]),
+    default="text",
+    show_default=True,
+    help="github: print problems as GitHub Actions annotations on the files' lines.",
+)
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+def command(
+    manifest_path: Path, lockfile_path: Path | None, fmt: str, files: tuple[Path, ...]
+) -> None:
+    """Check the manifest and lockfile offline: schema, names, duplicates, download paths.
+
+    FILES (as pre-commit passes them) are each checked as a manifest instead of --manifest.
+    """
+    from rmsync import lockfile, output
+    from rmsync.config import Inputs
+    from rmsync.errors import DocumentError, Problem
+
+    exports = records = manifests = 0
+    problems: list[Problem] = []
+    for path in files or (manifest_path,):
+        inputs = Inputs(path, lockfile_path)
+        found: list[Problem] = []
+        try:
+            manifest = inputs.manifest()
+        except DocumentError as exc:
+            found += exc.problems
+        try:
+            lock = lockfile.read(inputs.lock_path)
+        except DocumentError as exc:
+            found += exc.problems
+        if found:
+            problems += found
+            continue
+        exports, records = exports + len(manifest.exports), records + len(lock.records)
+        manifests += len(manifest.files)
+    if problems and fmt == "github":
+        output.github_annotations(problems)
+        sys.exit(1)
+    if problems:
+        raise DocumentError(problems)
+    click.echo(
+        f"Valid: {exports} exports in {manifests} manifest file{'s' if manifests != 1 else ''}; "
+        f"{records} records in the lockfile."
+    )

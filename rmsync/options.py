@@ -1,0 +1,75 @@
+"""The command-line options several commands share, and the one duration parameter type.
+
+Owns: each shared option's name, type, default and help text, so that `plan`, `apply`,
+`refresh`, `validate` and `show` spell them the same way. Must not: import anything but
+click at import time (every command, `--help` included, loads this module).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:  # click.ParamType is generic in its stubs only in newer releases
+    _ParamType = click.ParamType[float, object]
+else:
+    _ParamType = click.ParamType
+
+
+class Seconds(_ParamType):
+    """A duration such as 90s, 30m or 1h (a bare number is seconds), as seconds."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        from rmsync.models import Duration  # not at import: `rmsync --help` needs no models
+
+        try:
+            return Duration.parse(str(value), bare=True).seconds
+        except ValueError:
+            self.fail(f"{value!r} is not a duration such as 90s, 30m or 1h", param, ctx)
+
+
+manifest = click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path),
+    default=Path("rmsync.yaml"),
+    show_default=True,
+    help="A manifest file, or a folder whose *.yaml files are merged.",
+)
+lockfile = click.option(
+    "--lockfile",
+    "lockfile_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The lockfile [default: rmsync.lock.yaml beside the manifest].",
+)
+base_url = click.option(
+    "--base-url", help="The tenant's API root (over SAIL_BASE_URL and the manifest)."
+)
+color = click.option("--no-color", is_flag=True, help="No colour (NO_COLOR works too).")
+replace = click.option(
+    "--replace", multiple=True, metavar="NAME", help="Re-export this one anyway (repeatable)."
+)
+target = click.option(
+    "--target", "targets", multiple=True, metavar="NAME", help="Only this export (repeatable)."
+)
+wait = click.option(
+    "--wait", is_flag=True, help="Follow started and pending exports until SUCCESS or ERROR."
+)
+timeout = click.option(
+    "--timeout", type=Seconds(), default="30m", show_default=True, help="How long --wait waits."
+)
+lock_timeout = click.option(
+    "--lock-timeout",
+    type=Seconds(),
+    default="0s",
+    show_default=True,
+    help="How long to wait for another apply to finish.",
+)

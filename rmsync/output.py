@@ -1,0 +1,177 @@
+"""What rmsync prints: plans, the question, progress, outcomes, summaries and tables.
+
+Owns: every line a command writes to the terminal or to GitHub's step summary, colour
+detection, and the `Ui` callbacks a run is given. Must not: decide anything a run does
+(workflow.py does), read manifests or the lockfile, or talk to the tenant.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from rmsync import render
+from rmsync.errors import Problem, RmsyncError
+from rmsync.interrupts import Interrupted
+from rmsync.models import Action, Lock, Outcome, Plan, Progress, Ui
+
+if TYPE_CHECKING:
+    from rmsync.workflow import Result
+
+
+def color(no_color: bool) -> bool:
+    """Colour only on a terminal, and never with --no-color or NO_COLOR set."""
+    return not no_color and "NO_COLOR" not in os.environ and sys.stdout.isatty()
+
+
+def plan_text(plan: Plan, colored: bool = False) -> None:
+    click.echo(render.text(plan, colored), nl=False)
+
+
+def ui(colored: bool, confirm: bool = False) -> Ui:
+    """Show the plan, ask before changing anything (when `confirm`), report as work lands."""
+
+    def ask(plan: Plan) -> None:
+        if confirm:
+            _confirm()
+        click.echo("")
+
+    return Ui(lambda plan: plan_text(plan, colored), ask, report, progress())
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise RmsyncError(
+            "apply asks for confirmation: run it in a terminal, or pass --auto-approve"
+        )
+    try:
+        answer = _answer("\nDo you want to perform these actions? Only 'yes' will be accepted: ")
+    except Interrupted as exc:
+        exc.note = "nothing was changed"
+        raise
+    if answer.strip() != "yes":
+        raise RmsyncError("apply cancelled: nothing was changed")
+
+
+def _answer(question: str) -> str:
+    """One line typed at the terminal, read so that Ctrl-C always stops the wait.
+
+    A signal handler runs only between Python instructions: one that lands after the question
+    is printed but before a plain blocking read begins is noticed only after Enter (`input()`
+    and click.prompt have that gap). So the wait is a select() that wakes up now and then."""
+    click.echo(question, nl=False)
+    if sys.platform == "win32":  # no select() on a console there
+        return click.prompt("", prompt_suffix="", default="", show_default=False)
+    while not select.select([sys.stdin], [], [], 0.2)[0]:
+        pass  # back in Python for a moment: a pending signal's handler runs here
+    line = sys.stdin.readline()
+    if not line:  # end of input (Ctrl-D): no answer
+        raise click.Abort
+    return line
+
+
+def progress() -> Callable[[Progress], None]:
+    """On a terminal, one line rewritten in place; elsewhere (CI), one line per state change."""
+    terminal = sys.stdout.isatty()
+
+    def show(p: Progress) -> None:
+        new = p.new.value if p.new else "gone (the tenant answered 404)"
+        if terminal:
+            done = p.total - p.running
+            bar = "#" * round(20 * done / p.total)
+            end = "\n" if p.running == 0 else ""
+            line = f"Waiting: [{bar:<20}] {done}/{p.total} finished ({p.name}: {new})"
+            click.echo(f"\r{line}\x1b[K{end}", nl=False)
+        else:
+            click.echo(f"{p.name}: {p.old.value} → {new} ({p.running} of {p.total} still running)")
+
+    return show
+
+
+def report(outcome: Outcome) -> None:
+    """One line per step carried out; a failure goes to stderr."""
+    step = outcome.step
+    if not outcome.ok:
+        click.echo(f"{step.name}: {step.action.verb} FAILED: {outcome.error}", err=True)
+    elif step.action is Action.UPDATE and step.record is not None:
+        new = step.status.value if step.status else "gone (the tenant answered 404)"
+        click.echo(f"{step.name}: {step.record.status.value} → {new}")
+    else:
+        detail = f" (export {outcome.export_id})" if outcome.export_id else ""
+        click.echo(f"{step.name}: {step.action.verb} done{detail}")
+
+
+def conclude(verb: str, result: Result) -> None:
+    """The closing summary, after any waiting, from what was recorded; an error on a failure."""
+    failures = result.failures()
+    click.echo(f"\n{verb} {'failed' if failures else 'complete'}: {_counts(verb, result)}.")
+    for name, what in failures.items():
+        click.echo(f"  {name}: {what}")
+    if failures:
+        n = len(failures)
+        raise RmsyncError(
+            f"{n} export{'s' if n != 1 else ''} failed (listed above); every result is recorded "
+            f"in {result.lock_path}"
+        )
+
+
+def _counts(verb: str, result: Result) -> str:
+    done = result.counts()
+    failed = len(result.failures())
+    downloaded = f"{done[Action.DOWNLOAD]} downloaded, " if done[Action.DOWNLOAD] else ""
+    if verb == "Refresh":
+        still = len(result.timed_out) if result.wait is not None else result.still_running()
+        return f"{done[Action.UPDATE]} updated, {downloaded}{still} still running, {failed} failed"
+    return (
+        f"{done[Action.EXPORT]} exported, {done[Action.REEXPORT]} re-exported, "
+        f"{done[Action.UPDATE]} updated, {downloaded}{done[Action.FORGET]} forgotten, "
+        f"{failed} failed"
+    )
+
+
+def table(lock: Lock) -> None:
+    """The lockfile as columns: name, status, export id, role, when started and finished."""
+    rows = [("NAME", "STATUS", "EXPORT ID", "ROLE", "STARTED", "FINISHED")]
+    for name in sorted(lock.records):
+        r = lock.records[name]
+        status = "GONE" if r.gone_at else r.status.value
+        rows.append((name, status, r.export_id, r.role.name, r.started_at, r.finished_at or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def github_annotations(problems: Sequence[Problem]) -> None:
+    """Each problem as a GitHub Actions workflow command: `::error file=F,line=L,title=T::m`."""
+
+    def data(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    def prop(text: str) -> str:
+        return data(text).replace(":", "%3A").replace(",", "%2C")
+
+    for problem in sorted(problems):
+        message = f"{problem.field}: {problem.message}" if problem.field else problem.message
+        click.echo(
+            f"::error file={prop(problem.file)},line={problem.line},title=rmsync::{data(message)}"
+        )
+
+
+def step_summary(markdown: str) -> None:
+    """On GitHub Actions, add the comment to the job's summary page too."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    except OSError as exc:
+        raise RmsyncError(
+            f"GITHUB_STEP_SUMMARY ({target}): cannot append: {exc.strerror}"
+        ) from None
