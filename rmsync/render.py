@@ -43,10 +43,14 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def counted(n: int, noun: str, nouns: str | None = None) -> str:
+    """`1 export`, `2 exports`: `n` and the noun in the number it takes."""
+    return f"{n} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def role_line(role: Role) -> str:
-    return (
-        f'"{role.name}" ({role.identity_count} identities, {role.entitlement_count} entitlements)'
-    )
+    identities = counted(role.identity_count, "identity", "identities")
+    return f'"{role.name}" ({identities}, {counted(role.entitlement_count, "entitlement")})'
 
 
 def summary(plan: Plan) -> str:
@@ -152,7 +156,7 @@ def _md_banner(counts: dict[Action, int]) -> list[str]:
 
 
 def _count(n: int, verb: str, noun: str) -> str:
-    return f"{verb} {n} {noun}{'s' if n != 1 else ''}" if n else ""
+    return f"{verb} {counted(n, noun)}" if n else ""
 
 
 def _md_table(counts: dict[Action, int]) -> str:
