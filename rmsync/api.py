@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from types import TracebackType
-from typing import Any
+from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
 import httpx
@@ -372,14 +372,21 @@ def _job(body: Any, params: ExportParams | None) -> ExportJob:
 
 
 def _params(body: dict[str, Any]) -> ExportParams:
-    """The parameters an export answer echoes, leniently: a value of the wrong type (or none)
-    is the parameter's default."""
+    """The parameters an export answer echoes, leniently: a value not of the parameter's type
+    (or none) is the parameter's default."""
+    hints = get_type_hints(ExportParams)
     found: dict[str, Any] = {}
     for f in fields(ExportParams):
-        value, default = body.get(f.metadata["api"]), f.default
-        same_type = type(value) is type(default)
-        found[f.name] = value if same_type else default
+        value = body.get(f.metadata["api"])
+        found[f.name] = value if _is(value, hints[f.name]) else f.default
     return ExportParams(**found)
+
+
+def _is(value: Any, kind: Any) -> bool:
+    """JSON's view of a type: an int is a float too, but true is not an int."""
+    if kind is float:
+        kind = int | float
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
 
 
 def _detail(body: dict[str, Any]) -> str | None:

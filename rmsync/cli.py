@@ -45,8 +45,11 @@ class Rmsync(click.Group):
         complete_var: str | None = None,
         standalone_mode: bool = True,
         **extra: Any,
-    ) -> NoReturn:
-        """Run the command; every way it ends is an exit code (see the module's docstring)."""
+    ) -> Any:
+        """Run the command; every way it ends is an exit code (see the module's docstring).
+        With `standalone_mode=False`, as click documents: no exit, exceptions propagate."""
+        if not standalone_mode:
+            return super().main(args, prog_name or "rmsync", complete_var, False, **extra)
         interrupts.install()  # before anything is printed: an early signal still ends cleanly
         try:
             code = super().main(args, prog_name or "rmsync", complete_var, False, **extra)
@@ -89,6 +92,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> NoReturn:
     """The console script: `rmsync ARGS` (argv defaults to the process's arguments)."""
     cli.main(args=argv, prog_name="rmsync")
+    raise AssertionError("unreachable: Rmsync.main always exits")  # pragma: no cover
 
 
 def _interrupted(exc: Interrupted) -> NoReturn:

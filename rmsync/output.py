@@ -1,8 +1,10 @@
-"""What rmsync prints: plans, the question, progress, outcomes, summaries and tables.
+"""What rmsync prints for more than one command: plans, the question, progress, outcomes,
+summaries, tables and annotations.
 
-Owns: every line a command writes to the terminal or to GitHub's step summary, colour
-detection, and the `Ui` callbacks a run is given. Must not: decide anything a run does
-(workflow.py does), read manifests or the lockfile, or talk to the tenant.
+Owns: the terminal code commands share (a command prints only its own closing line itself),
+GitHub's step summary, colour detection, and the `Ui` callbacks a run is given. Must not:
+decide anything a run does (workflow.py does), read manifests or the lockfile, or talk to the
+tenant.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """ISC's rate limit: at most N requests per client id and API version in any window.
 
-Owns: counting requests in a sliding window and saying how long a refused caller must wait;
-the sandbox enforces it with this, the API client keeps under it with this.
+Owns: the `Limit` value, and the API client's own sliding-window count of its requests, which
+keeps it under the limit (the sandbox enforces the limit with a different algorithm, in
+rmsync/sandbox/ratelimit.py).
 Must not: read the clock itself (callers pass the time) or know about HTTP.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 
@@ -47,8 +47,3 @@ class RateLimiter:
         log = self._seen.get(key)
         if log and admitted in log:
             log[log.index(admitted)] = max(admitted, done)
-
-
-def retry_after(wait: float) -> str:
-    """A wait as the Retry-After header says it: whole seconds, at least 1."""
-    return str(max(1, math.ceil(wait)))

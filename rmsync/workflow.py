@@ -1,7 +1,8 @@
 """A run: manifest → live state → plan → apply → lockfile, with one API client for all of it.
 
 Owns: the order in which the stages run for plan (`prepare`), apply (`execute`, and
-`execute_saved` for a saved plan), `refresh_recorded` and the demo; the apply lock around
+`execute_saved` for a saved plan) and `refresh_recorded`, and the steps they are made of
+(`connect`, `make_job`, `apply`, which the demo strings together itself); the apply lock around
 every run that writes the lockfile; which exports each run reads from the tenant; and the
 run's `Result`, judged from what the lockfile recorded. Must not: print or exit (the
 commands do, through `Ui`), nor open a second client: every request of a run shares one

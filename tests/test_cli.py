@@ -25,7 +25,6 @@ from pathlib import Path
 import click
 import httpx
 import pytest
-from click.testing import CliRunner
 
 from rmsync.cli import cli, main
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
@@ -121,10 +120,19 @@ def test_broken_seed_is_reported_with_file_and_line(tmp_path: Path) -> None:
 
 def test_generated_seed_is_served(tmp_path: Path) -> None:
     out = tmp_path / "big.yaml"
-    result = CliRunner().invoke(
-        cli, ["sandbox", "generate-seed", "--roles", "300", "--identities", "50", "-o", str(out)]
+    result = rmsync(
+        "sandbox",
+        "generate-seed",
+        "--roles",
+        "300",
+        "--identities",
+        "50",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+        env=dict(os.environ),
     )
-    assert result.exit_code == 0, result.output
+    assert result.code == 0, result.err
     # A process: it serves the seed until the test stops it (SIGTERM).
     proc, lines = _serve("--seed", str(out), "--quiet")
     try:

@@ -4,6 +4,7 @@ stages load no I/O library, and a command loads only what it uses."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import subprocess
 import sys
@@ -29,6 +30,11 @@ LAYERS: list[set[str]] = [
 ]
 PURE = {"plan", "render"}  # no I/O, no clock: they may import only models and errors
 HEAVY = ("httpx", "jsonschema", "yaml", "click")
+# The sandbox is a tenant, not a client: it shares only the vocabulary and the file helpers.
+SANDBOX_MAY_USE = {"models", "errors", "yamlload", "ratelimit", "bundled", "atomic"}
+# What a pure stage may not touch: files, processes, the network, the clock, the environment.
+IMPURE_MODULES = {"os", "io", "pathlib", "time", "socket", "subprocess", "shutil", "tempfile"}
+IMPURE_CALLS = {"now", "utcnow", "today", "time", "monotonic", "open", "getenv", "print"}
 
 
 def layer(name: str) -> int:
@@ -36,19 +42,43 @@ def layer(name: str) -> int:
     return next(i for i, names in enumerate(LAYERS) if top in names)
 
 
-def imports(path: Path) -> set[str]:
-    """Every rmsync module `path` imports, anywhere in it, as a name below `rmsync.`."""
+def package_of(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts if path.stem == "__init__" else parts[:-1])
+
+
+def from_names(node: ast.ImportFrom | ast.Import, path: Path) -> set[str]:
+    """The absolute names an import statement brings in; `from P import x` counts as P and
+    as P.x, since x may be a module."""
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names}
+    base = importlib.util.resolve_name("." * node.level + (node.module or ""), package_of(path))
+    return {base, *(f"{base}.{a.name}" for a in node.names)}
+
+
+def imported(path: Path) -> set[str]:
+    """Every module `path` imports, anywhere in it (lazily too), as an absolute name."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == "rmsync":
-                found |= {f"{a.name}" for a in node.names if a.name != "__version__"}
-            elif node.module.startswith("rmsync."):
-                found.add(node.module.removeprefix("rmsync."))
-        elif isinstance(node, ast.Import):
-            found |= {
-                a.name.removeprefix("rmsync.") for a in node.names if a.name.startswith("rmsync.")
-            }
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            found |= from_names(node, path)
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "import_module":
+            arg = node.args[0] if node.args else None
+            if arg is not None:
+                found.add(ast.unparse(arg).strip("f'\"").split("{")[0].rstrip("."))
+    return found
+
+
+def imports(path: Path) -> set[str]:
+    """The rmsync modules `path` imports, as names below `rmsync.` (the attributes of a
+    module it imports, such as `__version__`, are left out)."""
+    found = set()
+    for name in imported(path):
+        if not name.startswith("rmsync."):
+            continue
+        module = PACKAGE.joinpath(*name.removeprefix("rmsync.").split("."))
+        if module.with_suffix(".py").is_file() or (module / "__init__.py").is_file():
+            found.add(name.removeprefix("rmsync."))
     return found
 
 
@@ -70,6 +100,12 @@ def test_each_module_imports_only_from_the_layers_below(name: str, path: Path) -
         assert layer(target) < mine, f"rmsync.{name} (layer {mine}) imports rmsync.{target}"
 
 
+@pytest.mark.parametrize("path", sorted((PACKAGE / "sandbox").glob("*.py")), ids=lambda p: p.stem)
+def test_the_sandbox_uses_only_the_vocabulary_and_file_helpers(path: Path) -> None:
+    outside = {n for n in imports(path) if n.split(".")[0] != "sandbox"}
+    assert outside <= SANDBOX_MAY_USE, f"sandbox/{path.name} imports {outside - SANDBOX_MAY_USE}"
+
+
 def test_every_module_has_a_layer() -> None:
     for name, _ in modules():
         layer(name)  # StopIteration names a module with no place in LAYERS
@@ -77,16 +113,30 @@ def test_every_module_has_a_layer() -> None:
 
 @pytest.mark.parametrize("name", sorted(PURE))
 def test_the_pure_stages_import_only_the_vocabulary(name: str) -> None:
-    assert imports(PACKAGE / f"{name}.py") <= {"models", "errors"}
+    path = PACKAGE / f"{name}.py"
+    assert imports(path) <= {"models", "errors"}
+    assert not {m.split(".")[0] for m in imported(path)} & IMPURE_MODULES
 
 
-def test_only_the_sandbox_and_demo_commands_import_the_sandbox_and_only_when_run() -> None:
+@pytest.mark.parametrize("name", sorted(PURE))
+def test_the_pure_stages_call_no_clock_file_or_environment(name: str) -> None:
+    tree = ast.parse((PACKAGE / f"{name}.py").read_text(encoding="utf-8"))
+    calls = {
+        node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+    }
+    assert not calls & IMPURE_CALLS
+
+
+def test_no_module_loads_the_sandbox_when_it_is_imported() -> None:
     for name, path in modules():
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        top = [n for n in tree.body if isinstance(n, ast.ImportFrom | ast.Import)]
-        for node in top:
-            module = node.module if isinstance(node, ast.ImportFrom) else node.names[0].name
-            assert not str(module).startswith("rmsync.sandbox"), f"{name} loads the sandbox"
+        top = set()
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                top |= from_names(node, path)
+        assert not [n for n in top if n.startswith("rmsync.sandbox")], f"{name} loads it"
 
 
 def loaded(code: str) -> set[str]:
