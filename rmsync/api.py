@@ -368,7 +368,12 @@ def _job(body: Any, params: ExportParams | None) -> ExportJob:
             f"the tenant reported an unknown export status {body.get('status')!r}"
         ) from None
     detail = _detail(body) if status is Status.ERROR else None
-    return ExportJob(str(body["exportId"]), status, params or _params(body), detail)
+    return ExportJob(
+        export_id=str(body["exportId"]),
+        status=status,
+        params=params or _params(body),
+        detail=detail,
+    )
 
 
 def _params(body: dict[str, Any]) -> ExportParams:

@@ -174,4 +174,12 @@ def wait_for(
                 lockfile.write(lock_path, lock)
             still = sum(lock.records[n].running for n in watched)
             status = job.status if job else None
-            report(Progress(record.name, record.status, status, still, len(watched)))
+            report(
+                Progress(
+                    name=record.name,
+                    old=record.status,
+                    new=status,
+                    running=still,
+                    total=len(watched),
+                )
+            )

@@ -85,7 +85,13 @@ def _refuse_newer(doc: Located) -> None:
     version = doc.data.get("version") if isinstance(doc.data, dict) else None
     if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
         message = f"lockfile version {version} is not {VERSION}; upgrade rmsync"
-        raise LockfileError([Problem(doc.file, doc.line_of(("version",)), "version", message)])
+        raise LockfileError(
+            [
+                Problem(
+                    file=doc.file, line=doc.line_of(("version",)), field="version", message=message
+                )
+            ]
+        )
 
 
 def _damaged(problems: Iterable[Problem]) -> LockfileError:
@@ -105,11 +111,11 @@ def _record(name: str, body: dict[str, Any]) -> Record:
         started_at=body["started_at"],
         finished_at=body["finished_at"],
         role=Fingerprint(
-            role["name"],
-            role["identity_count"],
-            role["entitlement_count"],
-            tuple(role["excluded_entitlements"]),
-            role["modified"],
+            name=role["name"],
+            identity_count=role["identity_count"],
+            entitlement_count=role["entitlement_count"],
+            excluded_entitlements=tuple(role["excluded_entitlements"]),
+            modified=role["modified"],
         ),
         download=None if saved is None else Download(saved["path"], saved["sha256"], saved["size"]),
         error=body.get("error"),
@@ -126,7 +132,11 @@ def read(path: Path) -> Lock:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise LockfileError(
-            [Problem(str(path), 1, "", f"cannot read the lockfile: {reason}")]
+            [
+                Problem(
+                    file=str(path), line=1, field="", message=f"cannot read the lockfile: {reason}"
+                )
+            ]
         ) from None
     return loads(text, str(path))
 
@@ -138,4 +148,4 @@ def write(path: Path, lock: Lock) -> None:
         atomic.write_text(path, dumps(lock))
     except OSError as exc:
         message = f"cannot write the lockfile: {exc.strerror}"
-        raise LockfileError([Problem(str(path), 1, "", message)]) from None
+        raise LockfileError([Problem(file=str(path), line=1, field="", message=message)]) from None

@@ -48,11 +48,20 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
     ManifestError with every problem."""
     if not path.exists():
         hint = "pass --manifest, or run `rmsync import` to start one"
-        raise ManifestError([Problem(str(path), 1, "", f"no such file or folder ({hint})")])
+        raise ManifestError(
+            [Problem(file=str(path), line=1, field="", message=f"no such file or folder ({hint})")]
+        )
     files = manifest_files(path, exclude)
     if not files:
         raise ManifestError(
-            [Problem(str(path), 1, "", "no *.yaml or *.yml manifest files in this folder")]
+            [
+                Problem(
+                    file=str(path),
+                    line=1,
+                    field="",
+                    message="no *.yaml or *.yml manifest files in this folder",
+                )
+            ]
         )
     problems: list[Problem] = []
     docs = []
@@ -64,7 +73,12 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
             continue
         if doc.data is None:
             problems.append(
-                Problem(doc.file, 1, "", "the file is empty; a manifest starts with: version: 1")
+                Problem(
+                    file=doc.file,
+                    line=1,
+                    field="",
+                    message="the file is empty; a manifest starts with: version: 1",
+                )
             )
             continue
         found = schema_problems(doc, inline_refs(schema()))
@@ -77,11 +91,11 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
     if problems:
         raise ManifestError(problems)
     return Manifest(
-        ApiVersion(tenant.get("api_version", "beta")),
-        tenant.get("base_url"),
-        tuple(sorted(exports, key=lambda e: e.name)),
-        tuple(str(f) for f in files),
-        folder,
+        api_version=ApiVersion(tenant.get("api_version", "beta")),
+        base_url=tenant.get("base_url"),
+        exports=tuple(sorted(exports, key=lambda e: e.name)),
+        files=tuple(str(f) for f in files),
+        folder=folder,
     )
 
 
@@ -97,7 +111,12 @@ def _merge(docs: list[Located], problems: list[Problem]) -> tuple[list[Export], 
                     f"{value!r} conflicts with {tenant[key]!r} at {tenant_from[key]}; set it once"
                 )
                 problems.append(
-                    Problem(doc.file, doc.line_of(("tenant", key)), f"tenant.{key}", message)
+                    Problem(
+                        file=doc.file,
+                        line=doc.line_of(("tenant", key)),
+                        field=f"tenant.{key}",
+                        message=message,
+                    )
                 )
                 continue
             tenant[key], tenant_from[key] = value, where
@@ -109,7 +128,12 @@ def _merge(docs: list[Located], problems: list[Problem]) -> tuple[list[Export], 
                     "names must be unique"
                 )
                 problems.append(
-                    Problem(export.file, export.line, f"exports.{export.name}", message)
+                    Problem(
+                        file=export.file,
+                        line=export.line,
+                        field=f"exports.{export.name}",
+                        message=message,
+                    )
                 )
                 continue
             exports[export.name] = export
@@ -129,13 +153,19 @@ def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
         field = f"exports.{export.name}.download"
         if not target.is_relative_to(root):
             message = f"{export.download} leads outside {folder} (through a link); save inside it"
-            problems.append(Problem(export.file, export.line, field, message))
+            problems.append(
+                Problem(file=export.file, line=export.line, field=field, message=message)
+            )
         elif (blocked := _unwritable(folder, export.download)) is not None:
-            problems.append(Problem(export.file, export.line, field, blocked))
+            problems.append(
+                Problem(file=export.file, line=export.line, field=field, message=blocked)
+            )
         first = owner.setdefault(target, export)
         if first is not export:
             message = f"{export.download} is also the download of {first.name!r}; use one file each"
-            problems.append(Problem(export.file, export.line, field, message))
+            problems.append(
+                Problem(file=export.file, line=export.line, field=field, message=message)
+            )
     return problems
 
 
@@ -162,7 +192,14 @@ def _same_work(exports: list[Export]) -> list[Problem]:
                 f"asks for the same export as {first.name!r} ({first.file}:{first.line}): "
                 "same role and parameters; keep one"
             )
-            problems.append(Problem(export.file, export.line, f"exports.{export.name}", message))
+            problems.append(
+                Problem(
+                    file=export.file,
+                    line=export.line,
+                    field=f"exports.{export.name}",
+                    message=message,
+                )
+            )
     return problems
 
 

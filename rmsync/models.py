@@ -238,11 +238,11 @@ class Role:
     @property
     def fingerprint(self) -> Fingerprint:
         return Fingerprint(
-            self.name,
-            self.identity_count,
-            self.entitlement_count,
-            tuple(sorted(self.excluded_entitlements)),
-            self.modified,
+            name=self.name,
+            identity_count=self.identity_count,
+            entitlement_count=self.entitlement_count,
+            excluded_entitlements=tuple(sorted(self.excluded_entitlements)),
+            modified=self.modified,
         )
 
 

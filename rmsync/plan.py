@@ -73,7 +73,10 @@ def _targeted(
     known = {e.name for e in manifest.exports} | set(lock.records)
     problems = [
         Problem(
-            "<command line>", 1, flag, f"{name!r} is not an export in the manifest or the lockfile"
+            file="<command line>",
+            line=1,
+            field=flag,
+            message=f"{name!r} is not an export in the manifest or the lockfile",
         )
         for flag, names in (
             ("--target", options.targets or frozenset()),
@@ -94,13 +97,18 @@ def _reference_problem(export: Export, live: Live) -> Problem | None:
     field = f"exports.{export.name}.potential_role_id"
     if role is None:
         message = f"the tenant has no potential role {export.potential_role_id} (check the id)"
-        return Problem(export.file, export.line, field, message)
+        return Problem(file=export.file, line=export.line, field=field, message=message)
     if role.session_id is not None and role.session_id != export.session_id:
         message = (
             f"potential role {export.potential_role_id} ({role.name}) belongs to session "
             f"{role.session_id}, not {export.session_id}"
         )
-        return Problem(export.file, export.line, f"exports.{export.name}.session_id", message)
+        return Problem(
+            file=export.file,
+            line=export.line,
+            field=f"exports.{export.name}.session_id",
+            message=message,
+        )
     return None
 
 

@@ -149,13 +149,13 @@ def provenance(doc: Mapping[str, Any]) -> Provenance:
     made = doc["made_from"]
     targets = made["targets"]
     return Provenance(
-        made["manifest"]["path"],
-        made["manifest"]["sha256"],
-        made["lockfile"]["path"],
-        made["lockfile"]["sha256"],
-        made["api_version"],
-        None if targets is None else tuple(targets),
-        tuple(made["replace"]),
+        manifest=made["manifest"]["path"],
+        manifest_digest=made["manifest"]["sha256"],
+        lockfile=made["lockfile"]["path"],
+        lockfile_digest=made["lockfile"]["sha256"],
+        api_version=made["api_version"],
+        targets=None if targets is None else tuple(targets),
+        replace=tuple(made["replace"]),
     )
 
 
@@ -204,13 +204,13 @@ def _step(action: Mapping[str, Any], lock: Lock) -> Step:
 
 def _role(data: Mapping[str, Any], session_id: str) -> Role:
     return Role(
-        data["id"],
-        data["name"],
-        session_id,
-        data["identity_count"],
-        data["entitlement_count"],
-        tuple(data["excluded_entitlements"]),
-        data["modified"],
+        id=data["id"],
+        name=data["name"],
+        session_id=session_id,
+        identity_count=data["identity_count"],
+        entitlement_count=data["entitlement_count"],
+        excluded_entitlements=tuple(data["excluded_entitlements"]),
+        modified=data["modified"],
     )
 
 

@@ -114,7 +114,13 @@ def refresh_recorded(
         unknown = sorted(set(targets) - known)
         if unknown:
             raise DocumentError(
-                Problem("<command line>", 1, "--target", f"{n!r} is not an export") for n in unknown
+                Problem(
+                    file="<command line>",
+                    line=1,
+                    field="--target",
+                    message=f"{n!r} is not an export",
+                )
+                for n in unknown
             )
         chosen = frozenset(targets) if targets else None
         with connect(where(manifest), manifest) as client:
@@ -139,13 +145,13 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     """Plan: read the lockfile and the live state the plan needs, then decide."""
     lock_path = inputs.lock_path
     source = Provenance(
-        str(inputs.manifest_path),
-        planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),
-        str(lock_path),
-        planfile.digest_lockfile(lock_path),
-        manifest.api_version.value,
-        None if chosen.targets is None else tuple(sorted(chosen.targets)),
-        tuple(sorted(chosen.replace)),
+        manifest=str(inputs.manifest_path),
+        manifest_digest=planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),
+        lockfile=str(lock_path),
+        lockfile_digest=planfile.digest_lockfile(lock_path),
+        api_version=manifest.api_version.value,
+        targets=None if chosen.targets is None else tuple(sorted(chosen.targets)),
+        replace=tuple(sorted(chosen.replace)),
     )
     lock = lockfile.read(lock_path)
     files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
@@ -250,7 +256,15 @@ def _finish(
     lock, fetched = download_ready(
         client, lock, job.lock_path, wanted, job.manifest.folder, now_text, ui.report
     )
-    return Result(job.lock_path, job.lock, lock, (*outcomes, *fetched), tuple(late), wait, running)
+    return Result(
+        lock_path=job.lock_path,
+        before=job.lock,
+        after=lock,
+        outcomes=(*outcomes, *fetched),
+        timed_out=tuple(late),
+        wait=wait,
+        running=running,
+    )
 
 
 @dataclass(frozen=True)

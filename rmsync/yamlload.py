@@ -74,7 +74,9 @@ def load_text(text: str, file: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise DocumentError([Problem(file, line, "", f"not valid YAML: {exc.problem}")]) from None
+        raise DocumentError(
+            [Problem(file=file, line=line, field="", message=f"not valid YAML: {exc.problem}")]
+        ) from None
     except _Refused as exc:
         raise DocumentError(_refusals(text, file) or [exc.problem]) from None
     finally:
@@ -89,7 +91,9 @@ def load_file(path: Path, shown_as: str | None = None) -> Located:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise DocumentError([Problem(name, 1, "", f"cannot read file: {reason}")]) from None
+        raise DocumentError(
+            [Problem(file=name, line=1, field="", message=f"cannot read file: {reason}")]
+        ) from None
     return load_text(text, name)
 
 
@@ -153,7 +157,14 @@ class _Builder:
     def mark(self, node: yaml.Node, path: JsonPath, key: bool = False) -> None:
         """Enter `node` and all it holds without building it (keys, skipped values)."""
         if key and node.tag == _MERGE_TAG:
-            raise _Refused(Problem(self.file, node.start_mark.line + 1, field_name(path), _MERGE))
+            raise _Refused(
+                Problem(
+                    file=self.file,
+                    line=node.start_mark.line + 1,
+                    field=field_name(path),
+                    message=_MERGE,
+                )
+            )
         self.enter(node, path)
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
@@ -166,12 +177,19 @@ class _Builder:
     def enter(self, node: yaml.Node, path: JsonPath) -> None:
         if id(node) in self.seen:
             field = field_name(path) or "(document)"
-            problem = Problem(self.file, node.start_mark.line + 1, field, _ALIAS.format("..."))
+            problem = Problem(
+                file=self.file,
+                line=node.start_mark.line + 1,
+                field=field,
+                message=_ALIAS.format("..."),
+            )
             raise _Refused(problem)
         self.seen.add(id(node))
 
     def problem(self, line: int, path: JsonPath, message: str) -> None:
-        self.problems.append(Problem(self.file, line, field_name(path), message))
+        self.problems.append(
+            Problem(file=self.file, line=line, field=field_name(path), message=message)
+        )
 
 
 def _refusals(text: str, file: str) -> list[Problem]:
@@ -251,7 +269,11 @@ class _Scan:
 
     def report(self, event: yaml.Event, path: JsonPath, message: str) -> None:
         line = event.start_mark.line + 1 if event.start_mark else 1
-        self.problems.append(Problem(self.file, line, field_name(path) or "(document)", message))
+        self.problems.append(
+            Problem(
+                file=self.file, line=line, field=field_name(path) or "(document)", message=message
+            )
+        )
 
 
 def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:
@@ -304,11 +326,23 @@ def _problems(doc: Located, error: ValidationError) -> list[Problem]:
     if error.validator == "required":
         missing = str(error.message).split("'")[1] if "'" in error.message else ""
         line = doc.line_of(path)
-        return [Problem(doc.file, line, field_name((*path, missing)), "required field is missing")]
+        return [
+            Problem(
+                file=doc.file,
+                line=line,
+                field=field_name((*path, missing)),
+                message="required field is missing",
+            )
+        ]
     if "propertyNames" in error.absolute_schema_path:
         return [_at(doc, (*path, str(error.instance)), schema.get("errorMessage") or error.message)]
     return [_at(doc, path, schema.get("errorMessage") or error.message)]
 
 
 def _at(doc: Located, path: JsonPath, message: str) -> Problem:
-    return Problem(doc.file, doc.line_of(path), field_name(path) or "(document)", message)
+    return Problem(
+        file=doc.file,
+        line=doc.line_of(path),
+        field=field_name(path) or "(document)",
+        message=message,
+    )

@@ -46,7 +46,9 @@ def command(
     whole, file = importer.layout(manifest_path, to_path)
     existing = importer.existing_manifest(whole)
     text = file.read_text(encoding="utf-8") if file.exists() else importer.NEW_MANIFEST
-    bare = Manifest(ApiVersion.BETA, None, (), (), file.parent)
+    bare = Manifest(
+        api_version=ApiVersion.BETA, base_url=None, exports=(), files=(), folder=file.parent
+    )
     manifest = existing or bare
     with workflow.connect(config.target(manifest, base_url, os.environ), manifest) as client:
         try:

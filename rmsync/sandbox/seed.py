@@ -170,7 +170,12 @@ class _Builder:
 
     def _problem(self, path: tuple[str | int, ...], message: str) -> None:
         self.problems.append(
-            Problem(self.doc.file, self.doc.line_of(path), field_name(path), message)
+            Problem(
+                file=self.doc.file,
+                line=self.doc.line_of(path),
+                field=field_name(path),
+                message=message,
+            )
         )
 
     def _unique(
