@@ -104,9 +104,10 @@ def report(outcome: Outcome) -> None:
     elif step.action is Action.UPDATE and step.record is not None:
         new = step.status.value if step.status else "gone (the tenant answered 404)"
         click.echo(f"{step.name}: {step.record.status.value} → {new}")
-    else:
+    else:  # an export is started here; --wait, refresh or the next plan sees it finish
+        done = "started" if step.action in (Action.EXPORT, Action.REEXPORT) else "done"
         detail = f" (export {outcome.export_id})" if outcome.export_id else ""
-        click.echo(f"{step.name}: {step.action.verb} done{detail}")
+        click.echo(f"{step.name}: {step.action.verb} {done}{detail}")
 
 
 def conclude(verb: str, result: Result) -> None:

@@ -173,7 +173,7 @@ def test_an_interrupted_wait_says_what_is_kept_and_releases_the_lock(
 ) -> None:
     sandbox = make_sandbox()  # exports never finish: apply stays in its wait
     proc = spawn("apply", "--auto-approve", "--wait", cwd=project, env=env_for(sandbox.base_url))
-    read_until(proc, "sre-on-call: export done")  # the last one: all five are recorded
+    read_until(proc, "sre-on-call: export started")  # the last one: all five are recorded
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
