@@ -22,7 +22,13 @@ from rmsync.models import (
 )
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
-S1 = "9f36f5e5-1e81-4eca-b087-548959d91c71"
+# The packaged Acme seed: the Finance session, two of its roles (the mainframe one's exports
+# always end in ERROR).
+FINANCE = "9f36f5e5-1e81-4eca-b087-548959d91c71"
+ACCOUNTING = "e0cc5d7d-bf7f-4f81-b2af-8885b09d9923"
+MAINFRAME = "36a4b6b0-e37a-52e2-b5e5-9dfe5448d056"
+
+S1 = FINANCE
 S2 = "c7affc9a-ec78-55b6-8a8e-d584dceea31d"
 R = [f"00000000-0000-4000-8000-{n:012d}" for n in range(8)]
 DEFAULT_PARAMS = ExportParams()

@@ -14,8 +14,6 @@ from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
 
 # One TLS context for every test client: building one per client costs ~30 ms (CA bundle).
 TLS = ssl.create_default_context()
-FINANCE = "9f36f5e5-1e81-4eca-b087-548959d91c71"
-ACCOUNTING = "e0cc5d7d-bf7f-4f81-b2af-8885b09d9923"
 
 
 class FakeClock:

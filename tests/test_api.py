@@ -10,7 +10,8 @@ import pytest
 from rmsync.api import ApiError, Client, check_base_url
 from rmsync.models import ApiVersion, Credentials, ExportParams, Status
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sandbox, Schedule
-from tests.conftest import ACCOUNTING, FINANCE, FakeClock, token
+from tests.builders import ACCOUNTING, FINANCE
+from tests.conftest import FakeClock, token
 from tests.proxy import Proxy, running
 from tests.spec import PREFIX, Operation, spec
 

@@ -27,7 +27,8 @@ import httpx
 import pytest
 
 from rmsync.cli import cli, main
-from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
+from rmsync.sandbox import DEFAULT_CLIENT_SECRET, Sandbox, Schedule
+from tests import builders
 from tests.conftest import TLS, FakeClock, token
 from tests.run import RMSYNC, rmsync
 
@@ -188,13 +189,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tenant_env(make_sandbox: Callable[..., Sandbox]) -> dict[str, str]:
-    sandbox = make_sandbox(schedule=Schedule(0, 0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_") and k != "NO_COLOR"}
-    return env | {
-        "SAIL_BASE_URL": sandbox.base_url,
-        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-    }
+    return builders.tenant_env(make_sandbox(schedule=Schedule(0, 0)).base_url)
 
 
 def test_plan_apply_plan_round_trip(project: Path, tenant_env: dict[str, str]) -> None:
@@ -403,12 +398,7 @@ def test_refresh_updates_statuses_and_starts_nothing(
     project: Path, make_sandbox: Callable[..., Sandbox], clock: FakeClock
 ) -> None:
     sandbox = make_sandbox()  # the fake clock: exports move only when the test says
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
-    env |= {
-        "SAIL_BASE_URL": sandbox.base_url,
-        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-    }
+    env = builders.tenant_env(sandbox.base_url)
     assert rmsync("apply", "--auto-approve", cwd=project, env=env).code == 0
     assert (project / "rmsync.lock.yaml").read_text().count("status: QUEUED") == 5
     clock.advance(5)
@@ -553,15 +543,10 @@ def test_saved_plan_is_refused_when_a_role_changed(
     project: Path, make_sandbox: Callable[..., Sandbox], clock: FakeClock
 ) -> None:
     sandbox = make_sandbox(schedule=Schedule(0, 0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
-    env |= {
-        "SAIL_BASE_URL": sandbox.base_url,
-        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-    }
+    env = builders.tenant_env(sandbox.base_url)
     assert rmsync("plan", "--out", "plan.json", cwd=project, env=env).code == 0
     headers = {"Authorization": f"Bearer {token(sandbox.base_url)}"}
-    role = f"{sandbox.base_url}/beta/role-mining-sessions/9f36f5e5-1e81-4eca-b087-548959d91c71/potential-roles/{ACCOUNTING_ID}"
+    role = f"{sandbox.base_url}/beta/role-mining-sessions/{builders.FINANCE}/potential-roles/{ACCOUNTING_ID}"
     ent = httpx.get(f"{role}/entitlement-popularities", headers=headers, verify=TLS).json()[0][
         "entitlementRef"
     ]["id"]

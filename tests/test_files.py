@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from rmsync.sandbox import Sandbox, Schedule
+from tests.builders import FINANCE, tenant_env
 from tests.run import RMSYNC, rmsync
-from tests.test_workflow import FINANCE, env_for
 
 ROOT = Path(__file__).resolve().parents[1]
 SALES = "c7affc9a-ec78-55b6-8a8e-d584dceea31d"
@@ -24,7 +24,7 @@ OFFLINE = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
 
 @pytest.fixture
 def tenant(make_sandbox: Callable[..., Sandbox]) -> dict[str, str]:
-    return env_for(make_sandbox(schedule=Schedule(0, 0)).base_url)
+    return tenant_env(make_sandbox(schedule=Schedule(0, 0)).base_url)
 
 
 @pytest.fixture

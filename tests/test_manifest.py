@@ -10,7 +10,7 @@ import pytest
 
 from rmsync.manifest import ManifestError, load_manifest
 from rmsync.models import ApiVersion, ExportParams
-from tests.conftest import ACCOUNTING, FINANCE
+from tests.builders import ACCOUNTING, FINANCE
 from tests.expect import check_reported
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ import pytest
 
 from rmsync.sandbox import Limit, Sandbox
 from rmsync.sandbox.http import VERSIONS
-from tests.conftest import ACCOUNTING, FINANCE, FakeClock, api_client
+from tests.builders import ACCOUNTING, FINANCE
+from tests.conftest import FakeClock, api_client
 from tests.spec import Operation, spec
 
 EXPORT_BODY = {"minEntitlementPopularity": 20, "includeCommonAccess": False}

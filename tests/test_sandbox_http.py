@@ -18,7 +18,8 @@ import pytest
 
 from rmsync.sandbox import Sandbox, handlers
 from rmsync.sandbox.http import VERSIONS, split_version
-from tests.conftest import ACCOUNTING, FINANCE, FakeClock, api_client, token
+from tests.builders import ACCOUNTING, FINANCE
+from tests.conftest import FakeClock, api_client, token
 from tests.spec import PREFIX, spec
 
 ROLE = f"/beta/role-mining-sessions/{FINANCE}/potential-roles/{ACCOUNTING}"

@@ -11,7 +11,7 @@ from rmsync.errors import DocumentError
 from rmsync.sandbox.generate import generate_seed
 from rmsync.sandbox.seed import load_seed, parse_seed
 from rmsync.yamlload import load_text
-from tests.conftest import ACCOUNTING, FINANCE
+from tests.builders import ACCOUNTING, FINANCE
 from tests.expect import check_reported
 
 INVALID = sorted((Path(__file__).parent / "data" / "seeds" / "invalid").glob("*.yaml"))

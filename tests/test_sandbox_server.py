@@ -13,7 +13,8 @@ import httpx
 import pytest
 
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sandbox, Schedule
-from tests.conftest import ACCOUNTING, FINANCE, TLS, FakeClock, api_client, token
+from tests.builders import ACCOUNTING, FINANCE
+from tests.conftest import TLS, FakeClock, api_client, token
 
 ROLE = f"/beta/role-mining-sessions/{FINANCE}/potential-roles/{ACCOUNTING}"
 SUMMARY = f"/beta/role-mining-sessions/{FINANCE}/potential-role-summaries/{ACCOUNTING}"

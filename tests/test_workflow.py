@@ -16,30 +16,19 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
+from rmsync.sandbox import Sandbox, Schedule
+from tests.builders import FINANCE, MAINFRAME, tenant_env
 from tests.conftest import FakeClock
 from tests.proxy import Proxy, running
 from tests.run import RMSYNC, read_until, rmsync, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
-FINANCE = "9f36f5e5-1e81-4eca-b087-548959d91c71"
-ACCOUNTING = "e0cc5d7d-bf7f-4f81-b2af-8885b09d9923"
-MAINFRAME = "36a4b6b0-e37a-52e2-b5e5-9dfe5448d056"  # the seed makes its exports end in ERROR
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
     return tmp_path
-
-
-def env_for(base_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_") and k != "NO_COLOR"}
-    return env | {
-        "SAIL_BASE_URL": base_url,
-        "SAIL_CLIENT_ID": DEFAULT_CLIENT_ID,
-        "SAIL_CLIENT_SECRET": DEFAULT_CLIENT_SECRET,
-    }
 
 
 def edit(project: Path, change: Callable[[dict[str, object]], None]) -> None:
@@ -69,7 +58,7 @@ def test_an_export_that_ends_in_error_fails_the_apply_after_the_wait(
 ) -> None:
     sandbox = make_sandbox(schedule=Schedule(0, 0))
     edit(project, add_mainframe)
-    ran = rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env_for(sandbox.base_url))
+    ran = rmsync("apply", "--auto-approve", "--wait", cwd=project, env=tenant_env(sandbox.base_url))
     assert ran.code == 1, ran.err
     lines = ran.out.splitlines()
     summary = lines.index(
@@ -91,7 +80,7 @@ def test_a_wait_that_times_out_fails_and_names_what_still_runs(
     project: Path, make_sandbox: Callable[..., Sandbox]
 ) -> None:
     sandbox = make_sandbox()  # the fake clock never moves: every export stays QUEUED
-    env = env_for(sandbox.base_url)
+    env = tenant_env(sandbox.base_url)
     ran = rmsync(
         "apply", "--auto-approve", "--wait", "--timeout", "0s", "--target", "payroll",
         cwd=project, env=env,
@@ -107,7 +96,7 @@ def test_apply_without_wait_succeeds_while_exports_still_run(
     project: Path, make_sandbox: Callable[..., Sandbox]
 ) -> None:
     sandbox = make_sandbox()
-    ran = rmsync("apply", "--auto-approve", cwd=project, env=env_for(sandbox.base_url))
+    ran = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env(sandbox.base_url))
     assert ran.code == 0, ran.err
     assert ran.out.endswith(
         "Apply complete: 5 exported, 0 re-exported, 0 updated, 0 forgotten, 0 failed.\n"
@@ -122,7 +111,7 @@ def test_one_apply_asks_for_one_token_fresh_or_saved(
 ) -> None:
     log: list[str] = []
     sandbox = make_sandbox(schedule=Schedule(0, 0), log=log.append)
-    env = env_for(sandbox.base_url)
+    env = tenant_env(sandbox.base_url)
     assert rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env).code == 0
     assert log.count("POST /oauth/token 200") == 1
     edit(project, add_mainframe)
@@ -140,7 +129,7 @@ def test_refresh_reads_only_the_exports_still_running(
 ) -> None:
     log: list[str] = []
     sandbox = make_sandbox(log=log.append)
-    env = env_for(sandbox.base_url)
+    env = tenant_env(sandbox.base_url)
     assert rmsync("apply", "--auto-approve", "--target", "payroll", cwd=project, env=env).code == 0
 
     def break_another(doc: dict[str, object]) -> None:  # a role the tenant does not have
@@ -172,7 +161,7 @@ def test_an_interrupted_wait_says_what_is_kept_and_releases_the_lock(
     project: Path, make_sandbox: Callable[..., Sandbox], signum: int, code: int
 ) -> None:
     sandbox = make_sandbox()  # exports never finish: apply stays in its wait
-    proc = spawn("apply", "--auto-approve", "--wait", cwd=project, env=env_for(sandbox.base_url))
+    proc = spawn("apply", "--auto-approve", "--wait", cwd=project, env=tenant_env(sandbox.base_url))
     read_until(proc, "sre-on-call: export started")  # the last one: all five are recorded
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -199,7 +188,7 @@ def test_an_interrupt_while_an_export_starts_waits_until_it_is_recorded(
 
     proxy = Proxy(sandbox.base_url, before_reply=hold_the_first_start)
     with running(proxy):
-        proc = spawn("apply", "--auto-approve", cwd=project, env=env_for(proxy.base_url))
+        proc = spawn("apply", "--auto-approve", cwd=project, env=tenant_env(proxy.base_url))
         try:
             assert arrived.wait(60)  # the tenant has made the export; its answer is held
             proc.send_signal(signal.SIGINT)
@@ -221,7 +210,7 @@ def answered(
     proc = subprocess.Popen(
         [*RMSYNC, "apply"],
         cwd=project,
-        env=env_for(base_url),
+        env=tenant_env(base_url),
         stdin=terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -276,11 +265,11 @@ def test_an_export_the_tenant_forgot_is_planned_as_a_re_export(
     project: Path, make_sandbox: Callable[..., Sandbox]
 ) -> None:
     first = make_sandbox(schedule=Schedule(0, 0))
-    env = env_for(first.base_url)
+    env = tenant_env(first.base_url)
     assert rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env).code == 0
     edit(project, add_download)  # the archive is wanted now, from a tenant that forgot it
     forgetful = make_sandbox(schedule=Schedule(0, 0))
-    plan = rmsync("plan", "--no-color", cwd=project, env=env_for(forgetful.base_url))
+    plan = rmsync("plan", "--no-color", cwd=project, env=tenant_env(forgetful.base_url))
     assert plan.code == 0, plan.err
     exported = records(project)["accounting-core"]["export_id"]
     assert (
@@ -294,7 +283,7 @@ def test_an_archive_the_tenant_no_longer_serves_is_recorded_and_re_exported(
     project: Path, make_sandbox: Callable[..., Sandbox]
 ) -> None:
     sandbox = make_sandbox(schedule=Schedule(0, 0))
-    env = env_for(sandbox.base_url)
+    env = tenant_env(sandbox.base_url)
     assert rmsync("apply", "--auto-approve", "--wait", cwd=project, env=env).code == 0
     edit(project, add_download)
 
@@ -305,14 +294,14 @@ def test_an_archive_the_tenant_no_longer_serves_is_recorded_and_re_exported(
         return None
 
     with running(Proxy(sandbox.base_url, answer=gone)) as proxy:
-        applied = rmsync("apply", "--auto-approve", cwd=project, env=env_for(proxy.base_url))
+        applied = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env(proxy.base_url))
         assert applied.code == 1
         exported = records(project)["accounting-core"]["export_id"]
         assert f"the tenant no longer has export {exported} (its download answered 404)" in (
             applied.err
         )
         assert "gone_at" in records(project)["accounting-core"]
-        plan = rmsync("plan", "--no-color", cwd=project, env=env_for(proxy.base_url))
+        plan = rmsync("plan", "--no-color", cwd=project, env=tenant_env(proxy.base_url))
     assert "-/+ re-export accounting-core" in plan.out
     assert f"the tenant no longer has export {exported} (it answered 404 at" in plan.out
     assert not (project / "exports" / "accounting-core.zip").exists()
