@@ -1,5 +1,5 @@
-"""`python -m rmsync`: the same as the `rmsync` command."""
+"""`python -m rmsync`: the same as the `rmsync` console script."""
 
-from rmsync.cli import main
+from rmsync.entry import main
 
 main()

@@ -1,22 +1,32 @@
 """The ISC client: the only module that speaks HTTP.
 
-Owns: tokens (client credentials, refreshed before they expire, or a given access token),
-API versions and their paths and headers, keeping under the rate limit, retries with
-backoff, and turning responses into model records and failures into ApiError.
-Must not: decide what to do with what it reads, print, or send a secret to any other host.
+Owns: tokens (client credentials, refreshed once 80% of their lifetime has passed, or a given
+access token), API versions and their paths and headers, keeping under the rate limit,
+timeouts, retries with backoff (and the tenant's Retry-After, up to MAX_RETRY_AFTER), archive
+downloads (each attempt streamed afresh into a Sink and checked against its Content-Length;
+redirects to storage followed, without credentials), and turning responses into model records
+and failures into ApiError, whose messages name causes, never secrets.
+Must not: decide what to do with what it reads, print, or send a secret to any other host:
+the bearer token goes only to the base URL's origin, the client secret only to its token
+endpoint, and neither appears in any message.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import ipaddress
+import math
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from types import TracebackType
-from typing import Any, get_type_hints
+from typing import Any, Protocol, get_type_hints
 from urllib.parse import urlsplit
 
 import httpx
@@ -25,14 +35,25 @@ from rmsync import __version__
 from rmsync.errors import RmsyncError
 from rmsync.models import ApiVersion, Credentials, ExportJob, ExportParams, Live, Role, Status
 from rmsync.ratelimit import Limit, RateLimiter
+from rmsync.safetext import visible
 
-TOKEN_MARGIN = 60.0  # refresh a token this many seconds before it expires
+TOKEN_REFRESH = 0.8  # a token is refreshed once this fraction of its lifetime has passed
 PAGE = 250  # the most ISC returns in one page
+MAX_RETRY_AFTER = 60.0  # the longest Retry-After rmsync sleeps through (see Client._pause)
+MAX_REDIRECTS = 5  # a download's redirects followed, at most
+# Each phase its own timeout: a tenant that accepts a connection and never answers fails
+# after two read timeouts (about two minutes), not after six (see TIMEOUT_TRIES).
+TIMEOUT = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+TIMEOUT_TRIES = 2  # a request that timed out is sent this many times at most
 # What each operation's responses are, per the spec: JSON everywhere but the archive
 # downloads, whose success is application/zip and whose errors are JSON. A tenant answers
 # an Accept that admits neither with 406 or 500 "No match for accept header".
 ACCEPT_JSON = "application/json"
 ACCEPT_ZIP = "application/zip, application/json;q=0.5"
+# The statuses the spec gives an export (rmsync's own STARTING is not one of them).
+TENANT_STATUSES = {
+    s.value: s for s in (Status.QUEUED, Status.IN_PROGRESS, Status.SUCCESS, Status.ERROR)
+}
 
 
 class ApiError(RmsyncError):
@@ -48,6 +69,34 @@ class ApiError(RmsyncError):
 
 class NotFoundError(ApiError):
     """The tenant has no such session, role or export."""
+
+
+@dataclass(frozen=True)
+class UnknownStatusJob(ExportJob):
+    """An export whose status is none the spec gives (`CANCELLED`, say): read as ERROR, its
+    detail saying so, with the tenant's own word in `reported`. It is that export's problem,
+    never the whole read's."""
+
+    reported: str = ""
+
+
+class Sink(Protocol):
+    """Where a download's body goes. Each attempt calls `restart` first, with the body's
+    length on the wire if the answer declares one: whatever an earlier, failed attempt wrote
+    must be forgotten. A sink may raise (an RmsyncError) to stop reading at once."""
+
+    def restart(self, length: int | None) -> None: ...
+
+    def write(self, chunk: bytes) -> None: ...
+
+
+class _Lost(Exception):
+    """An attempt that failed on the wire (no connection, no answer in time, a body cut short):
+    worth another. `origin` is where it failed, `reason` what happened, in words."""
+
+    def __init__(self, origin: str, reason: str, timed_out: bool = False) -> None:
+        super().__init__(reason)
+        self.origin, self.reason, self.timed_out = origin, reason, timed_out
 
 
 def check_base_url(url: str) -> str:
@@ -72,7 +121,8 @@ def _loopback(host: str) -> bool:
 
 
 class Client:
-    """One tenant, one API version; thread-safe. `Client(..., transport=...)` for tests."""
+    """One tenant, one API version; thread-safe. `Client(..., transport=...)` for tests, and
+    `timeout=` (an httpx.Timeout) to wait less than TIMEOUT."""
 
     def __init__(
         self,
@@ -86,11 +136,14 @@ class Client:
         attempts: int = 6,
         limit: Limit | None = Limit(),  # noqa: B008 (frozen value)
         workers: int = 8,
+        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         self.base_url = check_base_url(base_url)
         self.version = version
         self._credentials = credentials
         self._clock, self._sleep, self._attempts, self._workers = clock, sleep, attempts, workers
+        self._timeout = timeout
+        self._origin = _origin(httpx.URL(self.base_url))
         self._limiter = RateLimiter(limit)
         self._key = ("client", version.value)
         self._lock = threading.Lock()
@@ -102,10 +155,10 @@ class Client:
             base_url=self.base_url,
             headers=headers,
             transport=transport,
-            timeout=60.0,
-            follow_redirects=False,
+            timeout=timeout,
+            follow_redirects=False,  # only a download's are followed, by _follow
         )
-        self.requests = 0  # sent, retries included: benchmarks read it
+        self.requests = 0  # sent, retries and redirects included: benchmarks read it
 
     def close(self) -> None:
         self._http.close()
@@ -153,7 +206,7 @@ class Client:
             body = self._json("GET", f"{self._export_path(session_id, role_id)}/{export_id}")
         except NotFoundError:
             return None
-        return _job(body, None)
+        return _job(body, None, export_id)
 
     def session_roles(self, session_id: str) -> list[Role]:
         """Every potential role of a session (all pages); NotFoundError if there is no session."""
@@ -169,10 +222,9 @@ class Client:
             if len(page) < PAGE:
                 return roles
 
-    def download(
-        self, session_id: str, role_id: str, export_id: str, sink: Callable[[bytes], None]
-    ) -> str:
-        """Stream a finished export's archive into `sink`; return the Content-Type."""
+    def download(self, session_id: str, role_id: str, export_id: str, sink: Sink) -> str:
+        """Stream a finished export's archive into `sink`, afresh on each attempt; return the
+        Content-Type. Redirects (to storage, say) are followed: see _follow."""
         path = f"{self._export_path(session_id, role_id)}/{export_id}/download"
         response = self._send("GET", path, None, sink, accept=ACCEPT_ZIP)
         return str(response.headers.get("content-type", ""))
@@ -207,49 +259,130 @@ class Client:
         method: str,
         path: str,
         body: Any,
-        sink: Callable[[bytes], None] | None = None,
+        sink: Sink | None = None,
         accept: str = ACCEPT_JSON,
     ) -> httpx.Response:
-        """Send with auth, throttling and retries; a successful body streams into `sink`."""
-        refreshed = False
+        """Send with auth, throttling and retries; a successful body streams into `sink`.
+        Only a GET is sent again after a failure on the wire, and after a timeout only
+        TIMEOUT_TRIES times in all."""
+        refreshed, timeouts = False, 0
         for attempt in range(1, self._attempts + 1):
-            admitted = self._throttle()
-            headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept}
+            last = attempt == self._attempts
             try:
-                request = self._http.build_request(method, path, json=body, headers=headers)
-                response = self._http.send(request, stream=True)
-                try:
-                    if sink is not None and response.is_success:
-                        for chunk in response.iter_bytes():
-                            sink(chunk)
-                    else:
-                        response.read()
-                finally:
-                    response.close()
-            except httpx.TransportError as exc:
-                if method != "GET" or attempt == self._attempts:
-                    raise ApiError(
-                        f"{method} {path}: cannot reach {self.base_url}: {type(exc).__name__}"
-                    ) from None
-                self._backoff(attempt, None)
+                response, foreign = self._exchange(method, path, body, sink, accept)
+            except _Lost as lost:
+                timeouts += lost.timed_out
+                if method != "GET" or last or timeouts >= TIMEOUT_TRIES:
+                    raise ApiError(f"{method} {path}: cannot reach {lost.origin}: {lost}") from None
+                self._sleep(_backoff(attempt))
                 continue
-            finally:
-                with self._lock:
-                    self.requests += 1
-                    self._limiter.settle(self._key, admitted, self._clock())
-            if response.status_code == 401 and self._credentials.client_secret and not refreshed:
-                self._token, refreshed = None, True  # the token may have been revoked early
-                continue
-            retryable = response.status_code == 429 or (
-                response.status_code >= 500 and method == "GET"
-            )
-            if retryable and attempt < self._attempts:
-                self._backoff(attempt, response.headers.get("Retry-After"))
+            if response.status_code == 401 and foreign is None:
+                if self._credentials.access_token:
+                    raise _static_token_refused(response)
+                if not refreshed:
+                    self._token, refreshed = None, True  # the token may have been revoked early
+                    continue
+            if _retryable(method, response) and not last:
+                self._pause(method, path, response, attempt)
                 continue
             if response.is_success:
                 return response
-            raise _error(method, path, response)
+            where = path if foreign is None else f"{path}: the download's redirect to {foreign}"
+            raise _error(method, where, response)
         raise ApiError(f"{method} {path}: gave up after {self._attempts} attempts")
+
+    def _exchange(
+        self, method: str, path: str, body: Any, sink: Sink | None, accept: str
+    ) -> tuple[httpx.Response, str | None]:
+        """One attempt: the request, a download's redirects, and the body, read whole or into
+        `sink`. Returns the last answer and the other origin it came from, if it did."""
+        admitted = self._throttle()
+        headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept}
+        try:
+            request = self._http.build_request(method, path, json=body, headers=headers)
+            response = self._request(request, self.base_url)
+        finally:
+            with self._lock:
+                self._limiter.settle(self._key, admitted, self._clock())
+        foreign = None
+        if sink is not None and response.is_redirect:
+            response, foreign = self._follow(response, path, headers)
+        self._receive(response, sink, foreign or self.base_url)
+        return response, foreign
+
+    def _request(self, request: httpx.Request, origin: str) -> httpx.Response:
+        """Send `request`; its answer's body is still to be read."""
+        with self._lock:
+            self.requests += 1
+        try:
+            return self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise self._lost(origin, exc) from None
+
+    def _lost(self, origin: str, exc: httpx.TransportError) -> _Lost:
+        timed_out = isinstance(exc, httpx.TimeoutException)
+        return _Lost(origin, failure_reason(exc, self._timeout), timed_out)
+
+    def _follow(
+        self, response: httpx.Response, path: str, headers: dict[str, str]
+    ) -> tuple[httpx.Response, str | None]:
+        """Follow a download's redirects, MAX_REDIRECTS at most, each to https or to this
+        machine. The bearer token goes along only while every hop stays at the tenant's
+        origin (scheme, host and port); elsewhere no credential and no tenant header is sent,
+        and messages name the origin only (a pre-signed URL's query is a secret)."""
+        foreign: str | None = None
+        for _ in range(MAX_REDIRECTS):
+            response.close()
+            target = _target(response, path)
+            if foreign is not None or _origin(target) != self._origin:
+                foreign = _shown(target)
+            hop = self._http.build_request("GET", target, headers=headers)
+            if foreign is not None:
+                for name in ("Authorization", "X-SailPoint-Experimental", "Cookie"):
+                    hop.headers.pop(name, None)
+            response = self._request(hop, foreign or self.base_url)
+            if not response.is_redirect:
+                return response, foreign
+        response.close()
+        raise ApiError(f"GET {path}: the download was redirected more than {MAX_REDIRECTS} times")
+
+    def _receive(self, response: httpx.Response, sink: Sink | None, origin: str) -> None:
+        """Read the body: into `sink` if it is a download's success (afresh: the sink is
+        restarted), else whole. A body shorter than its Content-Length (in bytes on the wire,
+        before any Content-Encoding is undone) is a failure worth another attempt."""
+        try:
+            if sink is None or not response.is_success:
+                response.read()
+                return
+            length = _length(response)
+            sink.restart(length)
+            for chunk in response.iter_bytes():
+                sink.write(chunk)
+            got = response.num_bytes_downloaded
+            if length is not None and got != length:
+                raise _Lost(origin, f"the body ended after {got:,} of its {length:,} bytes")
+        except httpx.TransportError as exc:
+            raise self._lost(origin, exc) from None
+        finally:
+            response.close()
+
+    def _pause(self, method: str, path: str, response: httpx.Response, attempt: int) -> None:
+        """Wait before trying again: the tenant's Retry-After, if it gives a valid one of at
+        most MAX_RETRY_AFTER seconds, else the backoff. A longer Retry-After is an ApiError
+        at once: sleeping through it would leave a run hanging for as long as the tenant
+        says, and asking sooner would ignore it. An invalid one (negative, not a finite
+        number, an unreadable date) is ignored."""
+        wait = retry_after(response.headers)
+        if wait is not None and wait > MAX_RETRY_AFTER:
+            status, failed = response.status_code, _error(method, path, response)
+            raise ApiError(
+                f"{method} {path} answered {status} and asked to wait {wait:.0f} s before "
+                f"trying again (Retry-After), longer than rmsync waits ({MAX_RETRY_AFTER:g} s); "
+                "try again later",
+                status,
+                failed.tracking_id,
+            )
+        self._sleep(_backoff(attempt) if wait is None else wait)
 
     def _throttle(self) -> float:
         """Wait until the rate limit admits a request; return the time it was admitted at."""
@@ -260,15 +393,6 @@ class Client:
             if wait is None:
                 return now
             self._sleep(wait)
-
-    def _backoff(self, attempt: int, retry_after: str | None) -> None:
-        try:
-            wait = float(retry_after) if retry_after is not None else None
-        except ValueError:
-            wait = None
-        if wait is None:
-            wait = min(30.0, 0.5 * 2 ** (attempt - 1)) * (0.5 + random.random() / 2)
-        self._sleep(wait)
 
     def _bearer(self) -> str:
         creds = self._credentials
@@ -281,6 +405,7 @@ class Client:
             return self._token[0]
 
     def _fetch_token(self, now: float) -> tuple[str, float]:
+        """A token, and when to refresh it: once TOKEN_REFRESH of its lifetime has passed."""
         creds = self._credentials
         form = {
             "grant_type": "client_credentials",
@@ -290,9 +415,8 @@ class Client:
         try:
             response = self._http.post("/oauth/token", data=form, headers={"Accept": ACCEPT_JSON})
         except httpx.TransportError as exc:
-            raise ApiError(
-                f"cannot reach {self.base_url} for a token: {type(exc).__name__}"
-            ) from None
+            reason = failure_reason(exc, self._timeout)
+            raise ApiError(f"cannot reach {self.base_url} for a token: {reason}") from None
         self.requests += 1
         if response.status_code in (400, 401):
             raise ApiError(
@@ -304,10 +428,148 @@ class Client:
             raise _error("POST", "/oauth/token", response)
         try:
             body = response.json()
-            token, lifetime = str(body["access_token"]), float(body.get("expires_in", 0))
+            token = str(body["access_token"])
         except (ValueError, KeyError, TypeError):
             raise ApiError("the tenant's token answer has no access_token") from None
-        return token, now + max(0.0, lifetime - TOKEN_MARGIN)
+        return token, now + _lifetime(body.get("expires_in")) * TOKEN_REFRESH
+
+
+# -- reading the wire --------------------------------------------------------------------------
+
+# The cause of a failure on the wire, in words, by the first exception in its chain that is
+# one of these (most specific first).
+_CAUSES: tuple[tuple[type[BaseException], str], ...] = (
+    (ConnectionRefusedError, "connection refused"),
+    (socket.gaierror, "name not resolved"),
+    (ssl.SSLCertVerificationError, "TLS certificate not trusted"),
+    (ssl.SSLError, "TLS handshake failed"),
+    (ConnectionResetError, "connection reset"),
+    (httpx.RemoteProtocolError, "the connection closed before the answer was complete"),
+)
+
+
+def failure_reason(exc: BaseException, timeout: httpx.Timeout) -> str:
+    """What went wrong on the wire, in words, from the exception's kind and causes, never from
+    its text (which may quote a URL)."""
+    if isinstance(exc, httpx.TimeoutException):
+        return _timed_out(exc, timeout)
+    chain = _chain(exc)
+    for kind, words in _CAUSES:
+        if any(isinstance(e, kind) for e in chain):
+            return words
+    told = [e.strerror for e in chain if isinstance(e, OSError) and e.strerror]
+    return told[0].lower() if told else "network failure"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in found and len(found) < 16:
+        found.append(current)
+        current = current.__cause__ or current.__context__
+    return found
+
+
+def _timed_out(exc: httpx.TimeoutException, timeout: httpx.Timeout) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        what, limit = "no connection", timeout.connect
+    elif isinstance(exc, httpx.WriteTimeout):
+        what, limit = "the request not sent", timeout.write
+    elif isinstance(exc, httpx.PoolTimeout):
+        what, limit = "no free connection", timeout.pool
+    else:
+        what, limit = "no answer", timeout.read
+    return f"{what} within {limit:g} s (timed out)" if limit is not None else "timed out"
+
+
+def _length(response: httpx.Response) -> int | None:
+    """The body's length on the wire, if the answer declares a valid one."""
+    text = response.headers.get("Content-Length", "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return (url.scheme, url.host.lower(), url.port or default)
+
+
+def _shown(url: httpx.URL) -> str:
+    """scheme://host[:port] and nothing more: a pre-signed URL's path and query are secrets."""
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{url.scheme}://{host}" + (f":{url.port}" if url.port else "")
+
+
+def _target(response: httpx.Response, path: str) -> httpx.URL:
+    """Where a redirect leads, if rmsync may go there: https, or http to this machine."""
+    try:
+        target = response.url.join(response.headers["Location"])
+    except (httpx.InvalidURL, ValueError):
+        raise ApiError(f"GET {path}: the download was redirected to an invalid URL") from None
+    if target.scheme == "https" or (target.scheme == "http" and _loopback(target.host)):
+        return target
+    raise ApiError(
+        f"GET {path}: the download was redirected to {_shown(target)}, which is neither https "
+        "nor this machine; refused"
+    )
+
+
+def _retryable(method: str, response: httpx.Response) -> bool:
+    return response.status_code == 429 or (response.status_code >= 500 and method == "GET")
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: 0.25-0.5 s after the first attempt, at most 30 s."""
+    return min(30.0, 0.5 * 2.0 ** (attempt - 1)) * (0.5 + random.random() / 2)
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """The seconds a Retry-After asks for (RFC 9110: delay-seconds, or an HTTP-date counted
+    from the answer's own Date where it has one), or None if it is absent or invalid: a
+    negative or non-finite number, or a date that cannot be read. A past date is 0."""
+    value = headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = _http_date(value)
+        if when is None:
+            return None
+        sent = _http_date(headers.get("Date", ""))
+        return max(0.0, when - (sent if sent is not None else time.time()))
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _http_date(text: str) -> float | None:
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # "-0000": RFC 9110's dates are all GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _lifetime(value: Any) -> float:
+    """A token's lifetime in seconds; one the tenant does not give, or gives as nonsense,
+    lasts until the tenant refuses it (a 401 fetches another)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return math.inf
+    return seconds if math.isfinite(seconds) and seconds > 0 else math.inf
+
+
+def _static_token_refused(response: httpx.Response) -> ApiError:
+    return ApiError(
+        "SAIL_ACCESS_TOKEN was refused (401): it may have expired; get a new one, or set "
+        "SAIL_CLIENT_ID and SAIL_CLIENT_SECRET instead so that rmsync fetches its own tokens",
+        401,
+        _error("GET", "", response).tracking_id,
+    )
 
 
 def _error(method: str, path: str, response: httpx.Response) -> ApiError:
@@ -324,6 +586,8 @@ def _error(method: str, path: str, response: httpx.Response) -> ApiError:
             text = str(messages[0].get("text", ""))
         text = text or str(body.get("error") or body.get("message") or "").strip()
     kind = NotFoundError if response.status_code == 404 else ApiError
+    text = visible(text)[:500]  # the tenant's words, shown on one line and never acting
+    tracking = visible(str(tracking))[:100] if tracking else None
     suffix = f" (trackingId {tracking})" if tracking else ""
     detail = f": {text}" if text else ""
     return kind(
@@ -358,22 +622,27 @@ def _role(body: Any, role_id: str) -> Role:
     )
 
 
-def _job(body: Any, params: ExportParams | None) -> ExportJob:
-    if not isinstance(body, dict) or not body.get("exportId"):
+def _job(body: Any, params: ExportParams | None, export_id: str | None = None) -> ExportJob:
+    """An export answer, read leniently: a status the spec does not give is an
+    UnknownStatusJob (ERROR, saying so), never a failure of the whole read."""
+    if not isinstance(body, dict) or not (body.get("exportId") or export_id):
         raise ApiError("the tenant's export answer has no exportId")
-    try:
-        status = Status(str(body.get("status")))
-    except ValueError:
-        raise ApiError(
-            f"the tenant reported an unknown export status {body.get('status')!r}"
-        ) from None
+    ident, params = str(body.get("exportId") or export_id), params or _params(body)
+    raw = body.get("status")
+    status = TENANT_STATUSES.get(raw) if isinstance(raw, str) else None
+    if status is None:
+        reported = "" if raw is None else str(raw)[:100]
+        said = _detail(body)
+        why = (
+            f"the tenant reported status {reported!r}, which rmsync does not know"
+            if reported
+            else "the tenant reported no status"
+        ) + (f"; it said: {said}" if said else "")
+        return UnknownStatusJob(
+            export_id=ident, status=Status.ERROR, params=params, detail=why, reported=reported
+        )
     detail = _detail(body) if status is Status.ERROR else None
-    return ExportJob(
-        export_id=str(body["exportId"]),
-        status=status,
-        params=params or _params(body),
-        detail=detail,
-    )
+    return ExportJob(export_id=ident, status=status, params=params, detail=detail)
 
 
 def _params(body: dict[str, Any]) -> ExportParams:

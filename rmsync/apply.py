@@ -45,6 +45,8 @@ def apply_plan(
 def _attempt(
     step: Step, client: Client, lock: Lock, lock_path: Path, now: Now, folder: Path
 ) -> tuple[Lock, Outcome]:
+    if step.action in (Action.EXPORT, Action.REEXPORT):
+        return _start(step, client, lock, lock_path, now)
     try:
         new, export_id = _run(step, client, lock, now, folder)
     except ArchiveGone as gone:
@@ -69,19 +71,55 @@ def _run(step: Step, client: Client, lock: Lock, now: Now, folder: Path) -> tupl
         if step.status is None:
             return lock.put(replace(step.record, gone_at=now())), step.record.export_id
         return lock.put(_moved(step.record, step.status, step.detail, now)), step.record.export_id
+    raise AssertionError(f"{step.action} is carried out by _start")  # pragma: no cover
+
+
+def _start(
+    step: Step, client: Client, lock: Lock, lock_path: Path, now: Now
+) -> tuple[Lock, Outcome]:
+    """Record the intent, ask the tenant, record its answer. The tenant has no idempotency key
+    and cannot list a role's exports, so a start whose answer is lost cannot be looked up:
+    a run killed in between, or an answer that never came, leaves a STARTING record that
+    the next plan names, never an export nobody knows about."""
     assert step.role is not None
-    job = client.start_export(step.session_id, step.potential_role_id, step.params)
-    started = now()
-    record = Record(
+    intent = Record(
         name=step.name,
         request=step.request,
-        export_id=job.export_id,
-        status=job.status,
-        started_at=started,
-        finished_at=started if job.status.final else None,
+        export_id=None,
+        status=Status.STARTING,
+        started_at=now(),
+        finished_at=None,
         role=step.role.fingerprint,
     )
-    return lock.put(_moved(record, job.status, job.detail, now)), job.export_id
+    lockfile.write(lock_path, lock.put(intent))
+    try:
+        job = client.start_export(step.session_id, step.potential_role_id, step.params)
+    except ApiError as exc:
+        if _refused(exc):  # the tenant answered that it did not start it: nothing to record
+            lockfile.write(lock_path, lock)
+            return lock, Outcome(step, str(exc), exc.tracking_id)
+        lock = lock.put(replace(intent, error=f"the start was not confirmed: {exc}"))
+        lockfile.write(lock_path, lock)
+        maybe = (
+            f"{exc}; the tenant may have started the export all the same: recorded as STARTING, "
+            "and the next plan says so"
+        )
+        return lock, Outcome(step, maybe, exc.tracking_id)
+    record = replace(
+        intent,
+        export_id=job.export_id,
+        status=job.status,
+        finished_at=intent.started_at if job.status.final else None,
+    )
+    lock = lock.put(_moved(record, job.status, job.detail, now))
+    lockfile.write(lock_path, lock)
+    return lock, Outcome(step, export_id=job.export_id)
+
+
+def _refused(exc: ApiError) -> bool:
+    """The tenant answered, and its answer (4xx) says it did not act. A 5xx, a lost
+    connection or an unreadable answer leaves that open."""
+    return exc.status is not None and 400 <= exc.status < 500
 
 
 def _moved(record: Record, status: Status, detail: str | None, now: Now) -> Record:
@@ -160,9 +198,9 @@ def wait_for(
             return lock, [r.name for r in running]
         timing.sleep(min(delay, left))
         delay = min(delay * 2, timing.max_delay)
-        jobs = client.live([], [(r.session_id, r.potential_role_id, r.export_id) for r in running])
+        jobs = client.live([], [r.address for r in running])
         for record in running:
-            job = jobs.exports.get(record.export_id)
+            job = jobs.exports.get(record.address[2])
             if job is not None and job.status is record.status:
                 continue
             if job is None:

@@ -1,21 +1,40 @@
 """Atomic file writes: readers see the old file or the new one, never half of either.
 
 Owns: the one way rmsync writes a file (a temporary file in the same folder, flush, fsync,
-rename, fsync of the folder) and the mode it gets (an existing file keeps its own; a new one
-gets what the umask gives, 0644 under 022, as `open()` would). Must not: know what it writes.
-Failures are OSError: each caller says which file it was and what to do.
+rename, fsync of the folder), the mode it gets (an existing file keeps its own; a new one
+gets what the umask gives, 0644 under 022, as `open()` would), and, when asked, that the
+folder it goes to still lies inside another (checked again just before the temporary file is
+made and just before the rename, so that a folder swapped for a link meanwhile is refused).
+Must not: know what it writes. Failures are OSError (OutsideError for a folder that leads
+outside): each caller says which file it was and what to do.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import glob
 import os
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
+
+
+class OutsideError(OSError):
+    """The folder a file was to be written in now leads outside the folder it must stay in."""
+
+
+def check_inside(path: Path, root: Path) -> None:
+    """Refuse (OutsideError) if `path`'s folder, every link in it followed, is not inside
+    `root` (its links followed too). A folder not made yet is judged by the part that is."""
+    try:
+        folder, top = path.parent.resolve(), root.resolve()
+    except (OSError, RuntimeError):  # a loop of links (RuntimeError before Python 3.13)
+        raise OutsideError(f"{path.parent} is a loop of links") from None
+    if not folder.is_relative_to(top):
+        raise OutsideError(f"{path.parent} leads to {folder}, outside {top}")
 
 
 @functools.cache
@@ -33,26 +52,45 @@ def _mode_for(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def replacing(path: Path) -> Iterator[BinaryIO]:
+def replacing(path: Path, inside: Path | None = None) -> Iterator[BinaryIO]:
     """Yield a binary handle (readable too, to check what was written); on a clean exit its
-    bytes replace `path` atomically.
+    bytes replace `path` atomically. With `inside`, `path`'s folder must lie inside it (see
+    check_inside) both when the temporary file is made and just before the rename.
 
     On any exception (an interrupt included) the temporary file is removed and `path` is
     left exactly as it was."""
     folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if inside is not None:
+        check_inside(path, inside)
+    fd, tmp = tempfile.mkstemp(prefix=_prefix(path), suffix=".tmp", dir=folder)
     os.close(fd)  # reopened by name, so that `handle.name` is the temporary file's path
     try:
         with Path(tmp).open("w+b") as handle:
             yield handle
             handle.flush()
+            os.fchmod(handle.fileno(), _mode_for(path))
             os.fsync(handle.fileno())
-        Path(tmp).chmod(_mode_for(path))
+        if inside is not None:
+            check_inside(path, inside)
         Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(folder)
+
+
+def _prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def leftovers(path: Path) -> list[Path]:
+    """The temporary files a killed writer of `path` left beside it (`.NAME.*.tmp`). Only a
+    caller that holds the right to write `path` (the apply lock) may remove them."""
+    try:
+        found = sorted(path.parent.glob(f"{glob.escape(_prefix(path))}*.tmp"))
+    except OSError:
+        return []
+    return [p for p in found if p.is_file() and not p.is_symlink()]
 
 
 def write_text(path: Path, text: str) -> None:

@@ -1,21 +1,39 @@
 """Where rmsync's settings come from: flags, then the SAIL_* environment, then the manifest.
 
 Owns: resolving the tenant URL, credentials and file paths (`Inputs`: where a run's manifest
-and lockfile are), and saying exactly what is missing. Must not: talk to the tenant or read
-the process environment itself (it is given the environment).
+and lockfile are), saying exactly what is missing, and where the credentials may go: the
+credentials come from the environment, so a URL from the environment or the command line is
+trusted, and a manifest's `tenant.base_url` only on a SailPoint tenant domain or a host the
+environment allows (SAIL_ALLOWED_HOSTS), so that a manifest edit cannot send them elsewhere.
+Must not: talk to the tenant or read the process environment itself (it is given the
+environment).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from rmsync.errors import RmsyncError
+from rmsync.errors import DocumentError, RmsyncError
 from rmsync.manifest import folder_of, load_manifest
 from rmsync.models import Credentials, Manifest, Target
+from rmsync.yamlload import load_file
 
 LOCKFILE_NAME = "rmsync.lock.yaml"
+ALLOWED_HOSTS = "SAIL_ALLOWED_HOSTS"
+# The tenant domain of the official specs' `servers` (https://{tenant}.api.identitynow.com);
+# a tenant is a subdomain of it, never the domain itself.
+SAILPOINT_DOMAINS = ("identitynow.com",)
+# A manifest URL's host part: DNS labels or a bracketed IPv6 address, an optional port, and
+# nothing else (no user info, no escapes, no backslashes that parsers read differently).
+_NETLOC = re.compile(
+    r"(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
+    r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?",
+    re.IGNORECASE,
+)
 
 
 class ConfigError(RmsyncError):
@@ -39,6 +57,10 @@ class Inputs:
 
 def lock_path(manifest_folder: Path, flag: Path | None) -> Path:
     """`--lockfile`, else rmsync.lock.yaml beside the manifest."""
+    if flag is not None and flag.name in ("", ".", ".."):
+        raise ConfigError(
+            f"--lockfile {str(flag)!r} is not a file name; give one such as rmsync.lock.yaml"
+        )
     return flag if flag is not None else manifest_folder / LOCKFILE_NAME
 
 
@@ -48,16 +70,70 @@ def where(base_url_flag: str | None, env: Mapping[str, str]) -> Callable[[Manife
 
 
 def target(manifest: Manifest, base_url_flag: str | None, env: Mapping[str, str]) -> Target:
-    """The tenant and credentials: --base-url or SAIL_BASE_URL over the manifest's base_url."""
+    """The tenant and credentials: --base-url or SAIL_BASE_URL (empty counts as unset) over
+    the manifest's base_url, which is used only on a SailPoint tenant domain or an allowed
+    host: the credentials come from the environment, and a manifest edit must not redirect
+    them."""
     from rmsync.api import check_base_url  # httpx only for the commands that reach a tenant
 
-    base_url = base_url_flag or env.get("SAIL_BASE_URL") or manifest.base_url
-    if not base_url:
-        raise ConfigError(
-            "no tenant URL: set SAIL_BASE_URL, pass --base-url, "
-            "or set tenant.base_url in the manifest"
-        )
+    base_url = _given(base_url_flag) or _given(env.get("SAIL_BASE_URL"))
+    if base_url is None:
+        if not manifest.base_url:
+            raise ConfigError(
+                "no tenant URL: set SAIL_BASE_URL, pass --base-url, "
+                "or set tenant.base_url in the manifest"
+            )
+        base_url = _trusted(manifest, manifest.base_url, env)
     return Target(check_base_url(base_url), credentials(env))
+
+
+def _given(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def _trusted(manifest: Manifest, url: str, env: Mapping[str, str]) -> str:
+    """The manifest's URL, if the credentials may go to its host; else a ConfigError at
+    `file:line: tenant.base_url` naming the host and the fix."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [ipv6 address, say
+        parts = urlsplit("")
+    netloc = _NETLOC.fullmatch(parts.netloc)
+    if netloc is None:
+        raise ConfigError(
+            f"{_where(manifest)}: tenant.base_url: {url!r} is not a plain https://host URL "
+            "(no user name, escapes or backslashes), so rmsync will not send it the credentials "
+            "from the environment; name the tenant with SAIL_BASE_URL or --base-url"
+        )
+    host = netloc["host"].lower().strip("[]")
+    allowed = {h.strip().lower().strip("[]") for h in env.get(ALLOWED_HOSTS, "").split(",")}
+    if host in allowed - {""} or sailpoint_host(host):
+        return url
+    domains = ", ".join(f"*.{d}" for d in SAILPOINT_DOMAINS)
+    raise ConfigError(
+        f"{_where(manifest)}: tenant.base_url: {host} is not a SailPoint tenant ({domains}), "
+        "so rmsync will not send it the credentials from the environment; name the tenant "
+        f"with SAIL_BASE_URL or --base-url, or, if you trust {host}, add it to {ALLOWED_HOSTS}"
+    )
+
+
+def sailpoint_host(host: str) -> bool:
+    """A tenant host of SailPoint's own: a subdomain of a SailPoint tenant domain."""
+    host = host.lower()
+    return any(host.endswith(f".{domain}") for domain in SAILPOINT_DOMAINS)
+
+
+def _where(manifest: Manifest) -> str:
+    """`file:line` of the manifest's tenant.base_url (the manifest was read without error)."""
+    for file in manifest.files:
+        try:
+            doc = load_file(Path(file))
+        except (DocumentError, OSError):
+            continue
+        tenant = doc.data.get("tenant") if isinstance(doc.data, dict) else None
+        if isinstance(tenant, dict) and "base_url" in tenant:
+            return f"{file}:{doc.line_of(('tenant', 'base_url'))}"
+    return str(manifest.files[0] if len(manifest.files) == 1 else manifest.folder)
 
 
 def credentials(env: Mapping[str, str]) -> Credentials:

@@ -1,30 +1,59 @@
 """Archives: fetching an export's zip to its place, checking it, and hashing saved files.
 
-Owns: streaming an archive through rmsync.atomic (a temporary file beside its place, moved in
-only once it is a whole, valid zip), its sha256 and size, the reason a place cannot hold it,
-and hashing the files already saved. Must not: decide which archives to fetch (plan and
-apply do), write the lockfile, or print.
+Owns: streaming an archive through rmsync.atomic (a temporary file beside its place, started
+afresh on every attempt, moved in only once it is a whole, valid zip, and only if its folder
+still lies inside the manifest's), its sha256 and size, the bounds on what is fetched and
+checked (MAX_ARCHIVE_BYTES, or RMSYNC_MAX_ARCHIVE_BYTES, or `fetch(max_bytes=)`; what it may
+unpack to), the reason a place cannot hold it, and hashing the files already saved. Must not:
+decide which archives to fetch (plan and apply do), write the lockfile, or print.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
 from rmsync import atomic
-from rmsync.api import Client, NotFoundError
+from rmsync.api import ApiError, Client, NotFoundError
 from rmsync.errors import RmsyncError
 from rmsync.models import Download, Record
 
 Now = Callable[[], str]
 
+ENV_MAX = "RMSYNC_MAX_ARCHIVE_BYTES"
+MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB: the most an archive may be, unless ENV_MAX says otherwise
+# What the zip check may unpack (testzip reads every byte of every member): at most
+# MAX_RATIO times the archive's size, but always 16 MiB, and never more than 4 GiB. Role
+# exports are CSV, which deflate packs some 5-20 times; a zip bomb packs 1000 times.
+MAX_RATIO = 100
+MIN_UNPACKED_BYTES = 16 << 20
+MAX_UNPACKED_BYTES = 4 << 30
+MAX_MEMBERS = 10_000
+# What reading a zip may raise beyond BadZipFile: a damaged deflate stream, a truncated
+# member, an encrypted one, a compression method Python lacks.
+_UNREADABLE = (
+    zipfile.BadZipFile,
+    OSError,
+    EOFError,
+    ValueError,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+)
+
 
 class ArchiveError(RmsyncError):
     """An archive could not be fetched or saved; the record says whether to re-export."""
+
+    def __init__(self, message: str, tracking_id: str | None = None) -> None:
+        super().__init__(message)
+        self.tracking_id = tracking_id
 
 
 class ArchiveGone(ArchiveError):
@@ -38,30 +67,97 @@ class ArchiveGone(ArchiveError):
         self.record = record
 
 
-def fetch(client: Client, record: Record, relative: str, folder: Path, now: Now) -> Record:
-    """Stream the archive to a temporary file beside its place, check it is a zip, move it in.
-    A 404 raises ArchiveGone carrying the record marked gone; nothing is left half-written."""
+def max_archive_bytes(environ: Mapping[str, str] = os.environ) -> int:
+    """The most an archive may be: RMSYNC_MAX_ARCHIVE_BYTES (a whole number of bytes) if set."""
+    text = environ.get(ENV_MAX, "").strip()
+    if not text:
+        return MAX_ARCHIVE_BYTES
+    if not (text.isascii() and text.isdigit() and len(text) <= 18 and int(text) > 0):
+        raise ArchiveError(
+            f"{ENV_MAX}={text[:40]!r} is not a number of bytes "
+            "(a whole number above 0, such as 1073741824)"
+        )
+    return int(text)
+
+
+class _Saving:
+    """The sink a download streams into: the temporary file, its sha256 and size, all three
+    started afresh on every attempt, and refused the moment the archive is over `limit`."""
+
+    def __init__(self, handle: BinaryIO, limit: int, export_id: str | None) -> None:
+        self.handle, self.limit, self.export_id = handle, limit, export_id
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def restart(self, length: int | None) -> None:
+        if length is not None and length > self.limit:
+            raise self._too_large()
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.digest, self.size = hashlib.sha256(), 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.size > self.limit:
+            raise self._too_large()
+        self.handle.write(chunk)
+        self.digest.update(chunk)
+
+    def _too_large(self) -> ArchiveError:
+        return ArchiveError(
+            f"the archive of export {self.export_id} is larger than {self.limit:,} bytes, "
+            f"the most rmsync saves (set {ENV_MAX} to allow more); nothing was saved"
+        )
+
+
+def fetch(
+    client: Client,
+    record: Record,
+    relative: str,
+    folder: Path,
+    now: Now,
+    *,
+    max_bytes: int | None = None,
+) -> Record:
+    """Stream the archive to a temporary file beside its place, check it is a zip within
+    bounds, move it in. A 404 raises ArchiveGone carrying the record marked gone; anything
+    else that goes wrong is an ArchiveError, and nothing is left half-written. The place's
+    folder must lie inside `folder` when the download starts and when it is moved in."""
+    limit = max_archive_bytes() if max_bytes is None else max_bytes
     dest = folder / relative
-    digest, size = hashlib.sha256(), 0
     try:
+        atomic.check_inside(dest, folder)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        with atomic.replacing(dest) as handle:
-
-            def sink(chunk: bytes) -> None:
-                nonlocal size
-                handle.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-
-            try:
-                client.download(record.session_id, record.potential_role_id, record.export_id, sink)
-            except NotFoundError:
-                raise ArchiveGone(replace(record, gone_at=now())) from None
+        with atomic.replacing(dest, inside=folder) as handle:
+            sink = _Saving(handle, limit, record.export_id)
+            _download(client, record, sink, now)
             handle.flush()
-            _check_zip(handle, record)
+            _check_zip(handle, record, sink.size)
+    except atomic.OutsideError:
+        raise ArchiveError(_outside(relative)) from None
     except OSError as exc:
         raise ArchiveError(_unwritable(relative, folder, exc)) from None
-    return replace(record, download=Download(relative, digest.hexdigest(), size))
+    return replace(record, download=Download(relative, sink.digest.hexdigest(), sink.size))
+
+
+def _download(client: Client, record: Record, sink: _Saving, now: Now) -> None:
+    try:
+        client.download(*record.address, sink)
+    except NotFoundError:
+        raise ArchiveGone(replace(record, gone_at=now())) from None
+    except ApiError as exc:
+        raise ArchiveError(
+            f"the archive of export {record.export_id} could not be fetched: {exc}; "
+            "nothing was saved",
+            exc.tracking_id,
+        ) from None
+
+
+def _outside(relative: str) -> str:
+    where = Path(relative).parent.as_posix()
+    return (
+        f"download: {relative}: refused: {where} now leads outside the manifest's folder "
+        "(through a link); nothing was saved"
+    )
 
 
 def _unwritable(relative: str, folder: Path, exc: OSError) -> str:
@@ -75,16 +171,40 @@ def _unwritable(relative: str, folder: Path, exc: OSError) -> str:
     return f"download: {relative}: cannot save the archive there: {why}"
 
 
-def _check_zip(handle: BinaryIO, record: Record) -> None:
+def _check_zip(handle: BinaryIO, record: Record, packed: int) -> None:
+    """A whole zip whose members read back with their CRCs, once its central directory
+    shows that reading them is bounded work."""
     handle.seek(0)
     try:
         with zipfile.ZipFile(handle) as archive:
+            _check_bounds(archive.infolist(), packed, record)
             broken = archive.testzip()
-    except (zipfile.BadZipFile, OSError):
+    except zipfile.BadZipFile:
         broken = "(not a zip archive)"
+    except _UNREADABLE:
+        broken = "(a member cannot be read)"
     if broken is not None:
         raise ArchiveError(
             f"the archive of export {record.export_id} is damaged: {broken}; nothing was saved"
+        )
+
+
+def _check_bounds(members: list[zipfile.ZipInfo], packed: int, record: Record) -> None:
+    """Refuse a zip bomb from its central directory, before a byte of it is unpacked: too many
+    members, or more to unpack than MAX_RATIO times the archive (at least MIN_UNPACKED_BYTES,
+    at most MAX_UNPACKED_BYTES). A member cannot unpack to more than its declared size."""
+    what = f"the archive of export {record.export_id}"
+    if len(members) > MAX_MEMBERS:
+        raise ArchiveError(
+            f"{what} has {len(members):,} members, more than rmsync checks ({MAX_MEMBERS:,}); "
+            "nothing was saved"
+        )
+    unpacked = sum(m.file_size for m in members)
+    allowed = min(MAX_UNPACKED_BYTES, max(MIN_UNPACKED_BYTES, MAX_RATIO * packed))
+    if unpacked > allowed:
+        raise ArchiveError(
+            f"{what} would unpack to {unpacked:,} bytes from {packed:,}, more than rmsync "
+            f"checks ({allowed:,}); nothing was saved"
         )
 
 

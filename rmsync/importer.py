@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from rmsync import atomic, config
+from rmsync import atomic, config, safetext
 from rmsync.errors import DocumentError, RmsyncError
 from rmsync.manifest import ManifestError, folder_of, load_manifest, manifest_files
-from rmsync.models import Manifest, Role
+from rmsync.models import Manifest, Role, is_uuid
 from rmsync.yamlload import load_file
 
 NEW_MANIFEST = "# rmsync manifest: see the README for every field.\nversion: 1\nexports:\n"
@@ -90,7 +90,13 @@ def plan_entries(
     )
     taken = {e.name for e in manifest.exports} if manifest else set()
     added, skipped = [], []
-    for role in sorted(roles, key=lambda r: (r.name, r.id)):
+    roles = sorted(roles, key=lambda r: (r.name, r.id))
+    if odd := [role.id for role in roles if not is_uuid(role.id)]:
+        raise ManifestEditError(
+            f"the tenant gave potential role ids that are not UUIDs: "
+            f"{', '.join(safetext.quoted(i) for i in odd)}; nothing was written"
+        )
+    for role in roles:
         known = existing.get((session_id, role.id))
         if known is not None:
             skipped.append((role, known))
@@ -105,11 +111,13 @@ def plan_entries(
 
 
 def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
+    """The entries as YAML lines, each named after its role in a comment: the name as
+    `safetext.visible` shows it, so that no character of it can end the comment's line."""
     pad, inner = " " * indent, " " * (indent + 2)
     lines = []
     for entry in entries:
         lines += [
-            f"{pad}{entry.name}:  # {entry.role.name}",
+            f"{pad}{entry.name}:  # {safetext.visible(entry.role.name)}",
             f"{inner}session_id: {entry.session_id}",
             f"{inner}potential_role_id: {entry.role.id}",
         ]

@@ -21,11 +21,12 @@ from rmsync.errors import DocumentError, Problem
 from rmsync.models import Download, Fingerprint, Lock, Record, Request, Status
 from rmsync.yamlload import Located, inline_refs, load_text, schema_problems
 
-VERSION = 1
+VERSION = 2
 HEADER = (
     "# This file is maintained by rmsync: do not edit it by hand.\n"
     "# It records every export rmsync started; commit it beside the manifest.\n"
 )
+END = "# end of rmsync.lock.yaml\n"  # from version 2: a file cut short lacks it and is refused
 
 
 class LockfileError(DocumentError):
@@ -36,7 +37,7 @@ def dumps(lock: Lock) -> str:
     """The lockfile text: header, version, records sorted by name, keys in a fixed order."""
     exports = {name: _record_dict(lock.records[name]) for name in sorted(lock.records)}
     body = yaml.safe_dump({"version": VERSION, "exports": exports}, sort_keys=False, width=1000)
-    return HEADER + body
+    return HEADER + body + END
 
 
 def _record_dict(r: Record) -> dict[str, Any]:
@@ -67,11 +68,15 @@ def loads(text: str, file: str) -> Lock:
     except DocumentError as exc:
         raise _damaged(exc.problems) from None
     if doc.data is None:
+        if text and (text.startswith(HEADER) or HEADER.startswith(text)):  # only (part of) it
+            raise _damaged([_cut_short(text, file)])
         return Lock()
     _refuse_newer(doc)
     problems = schema_problems(doc, _schema())
     if problems:
         raise _damaged(problems)
+    if doc.data["version"] >= 2 and not text.endswith(END):
+        raise _damaged([_cut_short(text, file)])
     return Lock({name: _record(name, body) for name, body in doc.data["exports"].items()})
 
 
@@ -92,6 +97,14 @@ def _refuse_newer(doc: Located) -> None:
                 )
             ]
         )
+
+
+def _cut_short(text: str, file: str) -> Problem:
+    message = (
+        f"the file does not end with `{END.strip()}`: it was cut short (a killed write, a "
+        "full disk, a bad merge), so records may be missing"
+    )
+    return Problem(file=file, line=text.count("\n") + 1, field="", message=message)
 
 
 def _damaged(problems: Iterable[Problem]) -> LockfileError:

@@ -13,6 +13,7 @@ from typing import Any
 from rmsync import bundled
 from rmsync.errors import DocumentError, Problem
 from rmsync.models import ApiVersion, Duration, Export, ExportParams, Manifest, Request
+from rmsync.safetext import visible
 from rmsync.yamlload import Located, inline_refs, load_file, schema_problems
 
 
@@ -149,14 +150,23 @@ def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
     for export in sorted(exports, key=lambda e: (e.file, e.line)):
         if export.download is None:
             continue
-        target = (folder / export.download).resolve()
         field = f"exports.{export.name}.download"
+        try:
+            target = (folder / export.download).resolve()
+            blocked = _unwritable(folder, export.download)
+        except (OSError, ValueError) as exc:  # a NUL, a name too long for the file system
+            why = exc.strerror if isinstance(exc, OSError) else "it holds a NUL character"
+            message = f"{visible(export.download)} is not a path this system can save ({why})"
+            problems.append(
+                Problem(file=export.file, line=export.line, field=field, message=message)
+            )
+            continue
         if not target.is_relative_to(root):
             message = f"{export.download} leads outside {folder} (through a link); save inside it"
             problems.append(
                 Problem(file=export.file, line=export.line, field=field, message=message)
             )
-        elif (blocked := _unwritable(folder, export.download)) is not None:
+        elif blocked is not None:
             problems.append(
                 Problem(file=export.file, line=export.line, field=field, message=blocked)
             )

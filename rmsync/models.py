@@ -93,8 +93,11 @@ class Duration:
 
 
 class Status(Enum):
-    """The state of an async export, as the tenant reports it."""
+    """The state of an async export, as the tenant reports it; and STARTING, rmsync's own:
+    it recorded that it was about to start the export, and no answer confirmed the start
+    (the run was killed, or the answer was lost), so the tenant may or may not have it."""
 
+    STARTING = "STARTING"
     QUEUED = "QUEUED"
     IN_PROGRESS = "IN_PROGRESS"
     SUCCESS = "SUCCESS"
@@ -283,7 +286,7 @@ class Record(Asks):
 
     name: str
     request: Request
-    export_id: str
+    export_id: str | None  # None only while STARTING: the tenant has not given one
     status: Status
     started_at: str
     finished_at: str | None
@@ -294,8 +297,22 @@ class Record(Asks):
 
     @property
     def running(self) -> bool:
-        """Still running, as far as anyone knows: not final, and the tenant still has it."""
-        return not self.status.final and self.gone_at is None
+        """Still running on the tenant, as far as anyone knows: started (QUEUED or
+        IN_PROGRESS), not final, and the tenant still has it."""
+        return self.status in (Status.QUEUED, Status.IN_PROGRESS) and self.gone_at is None
+
+    @property
+    def address(self) -> tuple[str, str, str]:
+        """(session id, role id, export id): where the tenant answers for this export. Only a
+        started export has one; asking a STARTING record is a bug (ValueError)."""
+        if self.export_id is None:
+            raise ValueError(f"{self.name} has no export id yet (STARTING)")
+        return (self.session_id, self.potential_role_id, self.export_id)
+
+    @property
+    def unconfirmed(self) -> bool:
+        """Recorded as about to start, never confirmed: the tenant may have the export."""
+        return self.status is Status.STARTING
 
     def with_status(self, status: Status, now: str) -> Record:
         finished = self.finished_at or (now if status.final else None)

@@ -18,13 +18,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rmsync import render
+from rmsync import render, safetext
 from rmsync.errors import Problem, RmsyncError
 from rmsync.interrupts import Interrupted
 from rmsync.models import Action, Lock, Outcome, Plan, Progress, Ui
 
 if TYPE_CHECKING:
     from rmsync.workflow import Result
+
+
+_v = safetext.visible  # every string a tenant or a file gave: one line, no control characters
 
 
 def color(no_color: bool) -> bool:
@@ -83,31 +86,32 @@ def progress() -> Callable[[Progress], None]:
     terminal = sys.stdout.isatty()
 
     def show(p: Progress) -> None:
-        new = p.new.value if p.new else "gone (the tenant answered 404)"
+        name, old = _v(p.name), _v(p.old.value)
+        new = _v(p.new.value) if p.new else "gone (the tenant answered 404)"
         if terminal:
             done = p.total - p.running
             bar = "#" * round(20 * done / p.total)
             end = "\n" if p.running == 0 else ""
-            line = f"Waiting: [{bar:<20}] {done}/{p.total} finished ({p.name}: {new})"
+            line = f"Waiting: [{bar:<20}] {done}/{p.total} finished ({name}: {new})"
             click.echo(f"\r{line}\x1b[K{end}", nl=False)
         else:
-            click.echo(f"{p.name}: {p.old.value} → {new} ({p.running} of {p.total} still running)")
+            click.echo(f"{name}: {old} → {new} ({p.running} of {p.total} still running)")
 
     return show
 
 
 def report(outcome: Outcome) -> None:
     """One line per step carried out; a failure goes to stderr."""
-    step = outcome.step
+    step, name = outcome.step, _v(outcome.step.name)
     if not outcome.ok:
-        click.echo(f"{step.name}: {step.action.verb} FAILED: {outcome.error}", err=True)
+        click.echo(f"{name}: {step.action.verb} FAILED: {_v(outcome.error or '')}", err=True)
     elif step.action is Action.UPDATE and step.record is not None:
-        new = step.status.value if step.status else "gone (the tenant answered 404)"
-        click.echo(f"{step.name}: {step.record.status.value} → {new}")
+        new = _v(step.status.value) if step.status else "gone (the tenant answered 404)"
+        click.echo(f"{name}: {_v(step.record.status.value)} → {new}")
     else:  # an export is started here; --wait, refresh or the next plan sees it finish
         done = "started" if step.action in (Action.EXPORT, Action.REEXPORT) else "done"
-        detail = f" (export {outcome.export_id})" if outcome.export_id else ""
-        click.echo(f"{step.name}: {step.action.verb} {done}{detail}")
+        detail = f" (export {_v(outcome.export_id)})" if outcome.export_id else ""
+        click.echo(f"{name}: {step.action.verb} {done}{detail}")
 
 
 def conclude(verb: str, result: Result) -> None:
@@ -115,7 +119,7 @@ def conclude(verb: str, result: Result) -> None:
     failures = result.failures()
     click.echo(f"\n{verb} {'failed' if failures else 'complete'}: {_counts(verb, result)}.")
     for name, what in failures.items():
-        click.echo(f"  {name}: {what}")
+        click.echo(f"  {_v(name)}: {_v(what)}")
     if failures:
         n = len(failures)
         raise RmsyncError(
@@ -140,11 +144,12 @@ def _counts(verb: str, result: Result) -> str:
 
 def table(lock: Lock) -> None:
     """The lockfile as columns: name, status, export id, role, when started and finished."""
-    rows = [("NAME", "STATUS", "EXPORT ID", "ROLE", "STARTED", "FINISHED")]
+    rows: list[tuple[str, ...]] = [("NAME", "STATUS", "EXPORT ID", "ROLE", "STARTED", "FINISHED")]
     for name in sorted(lock.records):
         r = lock.records[name]
         status = "GONE" if r.gone_at else r.status.value
-        rows.append((name, status, r.export_id, r.role.name, r.started_at, r.finished_at or "-"))
+        cells = (name, status, r.export_id or "-", r.role.name, r.started_at, r.finished_at or "-")
+        rows.append(tuple(_v(cell) for cell in cells))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
@@ -161,9 +166,8 @@ def github_annotations(problems: Sequence[Problem]) -> None:
 
     for problem in sorted(problems):
         message = f"{problem.field}: {problem.message}" if problem.field else problem.message
-        click.echo(
-            f"::error file={prop(problem.file)},line={problem.line},title=rmsync::{data(message)}"
-        )
+        file, said = prop(_v(problem.file)), data(_v(message))
+        click.echo(f"::error file={file},line={problem.line},title=rmsync::{said}")
 
 
 def step_summary(markdown: str) -> None:

@@ -27,6 +27,7 @@ from rmsync.models import (
     Status,
     Step,
 )
+from rmsync.safetext import visible
 
 
 class PlanError(DocumentError):
@@ -100,7 +101,7 @@ def _reference_problem(export: Export, live: Live) -> Problem | None:
         return Problem(file=export.file, line=export.line, field=field, message=message)
     if role.session_id is not None and role.session_id != export.session_id:
         message = (
-            f"potential role {export.potential_role_id} ({role.name}) belongs to session "
+            f"potential role {export.potential_role_id} ({visible(role.name)}) belongs to session "
             f"{role.session_id}, not {export.session_id}"
         )
         return Problem(
@@ -145,6 +146,12 @@ def _step(
     role_changes = _diff(_role_state(record.role), _role_state(role.fingerprint), "role.")
     status = _live_status(record, live)
     reasons = []
+    if record.unconfirmed:
+        reasons.append(
+            f"an interrupted run may have started an export for {export.name} at "
+            f"{record.started_at} (the tenant never confirmed it, and cannot be asked); "
+            "starting another"
+        )
     if changes:
         reasons.append("the export parameters changed")
     if role_changes:
@@ -236,14 +243,14 @@ def _age(age: timedelta) -> str:
 def _live_status(record: Record, live: Live) -> Status | None:
     """The export's status now: what the tenant reports if it was asked (None: it no longer
     knows the export), else the recorded one (a final status is not asked again)."""
-    if record.export_id in live.exports:
+    if record.export_id is not None and record.export_id in live.exports:
         job = live.exports[record.export_id]
         return job.status if job else None
     return record.status
 
 
 def _live_detail(record: Record, live: Live) -> str | None:
-    job = live.exports.get(record.export_id)
+    job = live.exports.get(record.export_id) if record.export_id is not None else None
     return job.detail if job else None
 
 
@@ -261,8 +268,8 @@ def exports_to_read(
         if export is None or (targets is not None and name not in targets):
             continue
         fetching = _fetch_reason(export, record, Status.SUCCESS, files) is not None
-        if not record.status.final or (record.status is Status.SUCCESS and fetching):
-            wanted.append((record.session_id, record.potential_role_id, record.export_id))
+        if record.running or (record.status is Status.SUCCESS and fetching):
+            wanted.append(record.address)
     return wanted
 
 

@@ -2,15 +2,20 @@
 
 Owns: the document's format and version (schemas/plan.schema.json): writing it, reading and
 checking it, rebuilding its steps; hashing the manifest files and the lockfile, and saying
-exactly why a saved plan is stale. Must not: talk to the tenant (the caller passes the live
-roles) or decide new actions.
+exactly why a saved plan is stale; and what a saved plan may say at all: its files are inside
+the folder it is applied in, and each action is one the (unchanged) manifest and lockfile back,
+asking for exactly what the manifest's export of that name asks for and saving where it says.
+The manifest is the reviewed truth; a plan file only chooses which actions. Must not: talk to
+the tenant (the caller passes the live roles and exports) or decide new actions.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +25,11 @@ from rmsync.manifest import manifest_files
 from rmsync.models import (
     Action,
     Change,
+    ExportJob,
     ExportParams,
+    Live,
     Lock,
+    Manifest,
     Plan,
     Provenance,
     Request,
@@ -88,7 +96,17 @@ def _plain(value: Any) -> Any:
 
 
 def save(path: Path, plan: Plan) -> None:
-    """Write the plan document to `path` atomically (`plan --out`)."""
+    """Write the plan document to `path` atomically (`plan --out`), once the files it names
+    are inside this folder: it is applied from here, and refused otherwise."""
+    here = Path.cwd().resolve()
+    for given in (plan.provenance.manifest, plan.provenance.lockfile) if plan.provenance else ():
+        wrong = _outside(given, here)
+        if wrong is not None:
+            raise PlanFileError(
+                f"{path}: not saved: {_text(given)} {wrong}, and a saved plan is applied from "
+                "the folder it names its files in; run plan --out in the repository, with a "
+                "relative --manifest"
+            )
     try:
         atomic.write_text(path, dumps(plan))
     except OSError as exc:
@@ -120,17 +138,29 @@ def schema() -> dict[str, Any]:
 
 
 def read(path: Path) -> dict[str, Any]:
-    """A plan document from `path`, checked against the plan schema."""
+    """A plan document from `path`, checked against the plan schema; every problem is one line
+    naming the file and the line. JSON that rmsync does not write (NaN, duplicate keys, deep
+    nesting, huge numbers: see yamlload.load_json) is refused too."""
+    from rmsync.errors import DocumentError
+    from rmsync.yamlload import load_json  # only when a plan file is read: jsonschema is slow
+
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
     except OSError as exc:
         raise PlanFileError(f"{path}: cannot read the plan: {exc.strerror}") from None
-    except ValueError as exc:
-        raise PlanFileError(f"{path}: not a plan file (not JSON: {exc})") from None
+    remake = "make a new plan with `rmsync plan --out`"
+    try:
+        located = load_json(data, str(path))
+    except DocumentError as exc:
+        first = exc.problems[0]
+        raise PlanFileError(
+            f"{first.file}:{first.line}: not a plan file: {first.message}; {remake}"
+        ) from None
+    doc = located.data
     if isinstance(doc, dict) and doc.get("format_version") not in (None, FORMAT):
         raise PlanFileError(
-            f"{path}: plan format {doc.get('format_version')} is not {FORMAT}; "
-            "use the rmsync that made it"
+            f"{path}:{located.line_of(['format_version'])}: plan format "
+            f"{str(doc.get('format_version'))[:20]} is not {FORMAT}; use the rmsync that made it"
         )
     from jsonschema import Draft202012Validator  # only when a plan file is read: it is slow to load
 
@@ -139,9 +169,14 @@ def read(path: Path) -> dict[str, Any]:
     )
     if errors:
         where = "/".join(str(p) for p in errors[0].absolute_path) or "(document)"
-        raise PlanFileError(f"{path}: not a valid plan file: {where}: {errors[0].message}")
+        line, message = located.line_of(errors[0].absolute_path), errors[0].message
+        message = message if len(message) <= 200 else message[:200] + "…"  # a 1 MB value
+        raise PlanFileError(f"{path}:{line}: not a valid plan file: {where}: {message}; {remake}")
     if doc["made_from"] is None:
-        raise PlanFileError(f"{path}: this plan was printed, not saved; make one with plan --out")
+        raise PlanFileError(
+            f"{path}:{located.line_of(['made_from'])}: this plan was printed, not saved; "
+            "make one with plan --out"
+        )
     return dict(doc)
 
 
@@ -157,6 +192,62 @@ def provenance(doc: Mapping[str, Any]) -> Provenance:
         targets=None if targets is None else tuple(targets),
         replace=tuple(made["replace"]),
     )
+
+
+_AGAIN = "run plan --out again"
+
+
+def checked_provenance(path: Path, doc: Mapping[str, Any]) -> Provenance:
+    """What the saved plan at `path` was made from, once its manifest and lockfile paths are
+    relative and stay inside the current folder (no `..` out, no absolute path, no link that
+    leads out): it is applied from the folder `plan` ran in, and writes only inside it."""
+    source = provenance(doc)
+    here = Path.cwd().resolve()
+    for field, given in (
+        ("made_from.manifest.path", source.manifest),
+        ("made_from.lockfile.path", source.lockfile),
+    ):
+        wrong = _outside(given, here)
+        if wrong is not None:
+            raise PlanFileError(
+                f"{path}: {field}: {_text(given)} {wrong}; a saved plan's files must be inside "
+                f"the folder it is applied in ({here}): {_AGAIN} there"
+            )
+    lock = Path(source.lockfile)
+    if source.lockfile.endswith("/") or lock.name in ("", "..") or (here / lock).is_dir():
+        raise PlanFileError(
+            f"{path}: made_from.lockfile.path: {_text(source.lockfile)} is not a file name (a "
+            f"lockfile is a file, such as rmsync.lock.yaml); {_AGAIN}"
+        )
+    if (here / lock).resolve() == (here / source.manifest).resolve():
+        raise PlanFileError(
+            f"{path}: made_from.lockfile.path: {source.lockfile} is the manifest, not a "
+            f"lockfile; {_AGAIN}"
+        )
+    return source
+
+
+def _text(path: str) -> str:
+    """A path as given, quoted when it holds what a terminal would not show as it is."""
+    return path if path and path.isprintable() else json.dumps(path)
+
+
+def _outside(given: str, here: Path) -> str | None:
+    """Why the path `given` (relative to `here`) is not a place inside `here`, if it is not."""
+    if "\0" in given:
+        return "is not a path (it holds a NUL character)"
+    relative = Path(given)
+    if relative.is_absolute():
+        return "is an absolute path"
+    try:
+        resolved = (here / relative).resolve()
+    except (OSError, RuntimeError, ValueError):
+        return "cannot be resolved (a loop of links?)"
+    if resolved.is_relative_to(here):
+        return None
+    if Path(os.path.normpath(here / relative)).is_relative_to(here):
+        return "leads outside this folder through a link"
+    return "leads outside this folder"
 
 
 def stale_inputs(source: Provenance) -> list[str]:
@@ -233,3 +324,167 @@ def changed_roles(plan: Plan, live: Mapping[str, Role | None]) -> list[str]:
         if diffs:
             found.append(f"{step.name} ({step.role.name}): {', '.join(diffs)}")
     return found
+
+
+def check_actions(path: Path, doc: Mapping[str, Any], manifest: Manifest, lock: Lock) -> None:
+    """Refuse a saved plan whose actions the manifest and lockfile (both unchanged since the
+    plan was made) cannot back: every problem at once, each as `path: field: message`."""
+    source = provenance(doc)
+    problems = []
+    if source.api_version != manifest.api_version.value:
+        problems.append(
+            f"made_from.api_version: {source.api_version} is not the manifest's api_version "
+            f"({manifest.api_version.value})"
+        )
+    seen: set[str] = set()
+    for i, action in enumerate(doc["actions"]):
+        problems += [
+            f"actions[{i}].{field}: {message}"
+            for field, message in _action_problems(action, source, manifest, lock, seen)
+        ]
+        seen.add(action["name"])
+    if problems:
+        raise PlanFileError(
+            "\n".join(f"{path}: {p}" for p in problems)
+            + f"\n{path} does not match its manifest and lockfile: a saved plan only chooses "
+            "among the manifest's exports; the manifest decides what each asks for and where "
+            f"it is saved. {_AGAIN.capitalize()}."
+        )
+
+
+def _action_problems(
+    action: Mapping[str, Any],
+    source: Provenance,
+    manifest: Manifest,
+    lock: Lock,
+    seen: set[str],
+) -> list[tuple[str, str]]:
+    """(field, message) for each thing `action` says that the manifest and lockfile do not."""
+    name, symbol, verb = action["name"], action["symbol"], action["action"]
+    kind = Action(symbol)
+    if kind.verb != verb:
+        return [("symbol", f"{symbol} is not the symbol of {verb}")]
+    if name in seen:
+        return [("name", f"{name} is in the plan twice")]
+    export, record = manifest.export(name), lock.get(name)
+    if export is None and record is None:
+        return [
+            ("name", f"{name} is not an export in the manifest and has no record in the lockfile")
+        ]
+    if source.targets is not None and name not in source.targets:
+        targets = ", ".join(source.targets)
+        return [("name", f"{name} is not one of the plan's targets ({targets})")]
+    problems = []
+    recorded = None if record is None else record.export_id
+    if action["recorded_export_id"] != recorded:
+        problems.append(
+            (
+                "recorded_export_id",
+                f"{action['recorded_export_id']} is not the export the lockfile records for "
+                f"{name} ({recorded or 'none'})",
+            )
+        )
+    role = action["role"]
+    if role is not None and role["id"].lower() != action["potential_role_id"].lower():
+        problems.append(("role.id", f"{role['id']} is not the action's potential_role_id"))
+    if kind in (Action.EXPORT, Action.REEXPORT) and role is None:
+        problems.append(("role", "an export or re-export needs the role the plan saw; it is null"))
+    if export is None:
+        assert record is not None
+        if kind is not Action.FORGET:
+            problems.append(
+                ("action", f"{verb} of {name}, which the manifest does not declare (only forget)")
+            )
+        return problems + _asks(action, name, "the lockfile's record of", record.request, None)
+    if kind is Action.FORGET:
+        problems.append(("action", f"forget of {name}, which the manifest still declares"))
+    elif kind is Action.EXPORT and record is not None:
+        problems.append(("action", f"export of {name}, which the lockfile records already"))
+    elif kind is not Action.EXPORT and record is None:
+        problems.append(("action", f"{verb} needs a record of {name} in the lockfile; it has none"))
+    elif kind is Action.UPDATE and record is not None and not record.running:
+        state = record.status.value + (" and gone from the tenant" if record.gone_at else "")
+        problems.append(
+            ("action", f"update of {name}, whose recorded export is {state}, not running")
+        )
+    elif kind is Action.DOWNLOAD and action["status"] != Status.SUCCESS.value:
+        problems.append(
+            ("status", f"{action['status']} is not SUCCESS: only a finished export is downloaded")
+        )
+    if kind is Action.DOWNLOAD and export.download is None:
+        problems.append(("action", f"download of {name}, for which the manifest declares none"))
+    return problems + _asks(action, name, "the manifest's", export.request, export.download)
+
+
+def _asks(
+    action: Mapping[str, Any],
+    name: str,
+    whose: str,
+    wanted: Request,
+    download: str | None,
+) -> list[tuple[str, str]]:
+    """Each field of the action's request and download that is not `wanted`'s."""
+    problems = []
+    given = Request(
+        action["session_id"],
+        action["potential_role_id"],
+        ExportParams.from_fields(action["params"]),
+    ).fields()
+    for key, value in wanted.fields().items():
+        field = key if key in ("session_id", "potential_role_id") else f"params.{key}"
+        if given[key] != value or type(given[key]) is not type(value):
+            problems.append(
+                (
+                    field,
+                    f"{_shown(given[key])} is not what {whose} {name} asks for ({_shown(value)})",
+                )
+            )
+    if action["download"] != download:
+        problems.append(
+            (
+                "download",
+                f"{_shown(action['download'])} is not where {name} is saved: the manifest "
+                f"declares {download or 'no download'} for {name}",
+            )
+        )
+    return problems
+
+
+def _shown(value: object) -> str:
+    return json.dumps(value) if value is None or isinstance(value, bool) else str(value)
+
+
+def moved_exports(plan: Plan, exports: Mapping[str, ExportJob | None]) -> list[str]:
+    """Each update whose export the tenant no longer reports as the plan says it will record
+    (`exports`: the live state of every update's recorded export, by export id)."""
+    found = []
+    for step in plan.steps:
+        export_id = step.record.export_id if step.record else None
+        if step.action is not Action.UPDATE or export_id is None or export_id not in exports:
+            continue
+        job = exports[export_id]
+        now = None if job is None else job.status
+        if now is not step.status:
+            found.append(
+                f"{step.name}: export {export_id} is {now.value if now else 'gone'}, not "
+                f"{step.status.value if step.status else 'gone'} as the plan says"
+            )
+    return found
+
+
+def with_live(plan: Plan, live: Live) -> Plan:
+    """The saved plan with what the tenant reports now where the plan only repeats it: each
+    role as it is (its name may have changed; the rest was checked by `changed_roles`), and
+    each update's ERROR reason. What is recorded is what the tenant said, never the file."""
+    steps = []
+    for step in plan.steps:
+        role = live.roles.get(step.potential_role_id) if step.role is not None else None
+        job = live.exports.get(step.record.export_id or "") if step.record else None
+        steps.append(
+            replace(
+                step,
+                role=role or step.role,
+                detail=job.detail if job is not None and step.action is Action.UPDATE else None,
+            )
+        )
+    return replace(plan, steps=tuple(steps))

@@ -1,6 +1,8 @@
 """Plans as people and programs read them: Terraform-style text, and JSON.
 
-Owns: the exact bytes of every plan rendering (sorted, stable, colour only when asked).
+Owns: the exact bytes of every plan rendering (sorted, stable, colour only when asked), and
+how a string from the tenant or a file is shown in any output (`visible`, `quoted`): on its
+line, never obeyed.
 Must not: do I/O, read the clock or the environment, or import HTTP or CLI libraries.
 """
 
@@ -12,6 +14,7 @@ from itertools import accumulate
 from typing import Any
 
 from rmsync.models import Action, Change, Plan, Provenance, Role, Step
+from rmsync.safetext import quoted, visible
 
 _COLOURS = {
     Action.EXPORT: "32",
@@ -39,8 +42,8 @@ def _value(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(str(v) for v in value) + "]"
-    return str(value)
+        return "[" + ", ".join(visible(str(v)) for v in value) + "]"
+    return visible(str(value))
 
 
 def counted(n: int, noun: str, nouns: str | None = None) -> str:
@@ -50,7 +53,8 @@ def counted(n: int, noun: str, nouns: str | None = None) -> str:
 
 def role_line(role: Role) -> str:
     identities = counted(role.identity_count, "identity", "identities")
-    return f'"{role.name}" ({identities}, {counted(role.entitlement_count, "entitlement")})'
+    entitlements = counted(role.entitlement_count, "entitlement")
+    return f"{quoted(role.name)} ({identities}, {entitlements})"
 
 
 def summary(plan: Plan) -> str:
@@ -78,8 +82,8 @@ def text(plan: Plan, color: bool = False) -> str:
 def _block(step: Step, color: bool) -> list[str]:
     symbol = _paint(f"{step.action.value:>3}", _COLOURS[step.action], color)
     head = [
-        f"  # {step.name} {_HEADLINE[step.action]}: {'; '.join(step.reasons)}",
-        f"{symbol} {step.action.verb} {step.name}",
+        f"  # {visible(step.name)} {_HEADLINE[step.action]}: {visible('; '.join(step.reasons))}",
+        f"{symbol} {step.action.verb} {visible(step.name)}",
     ]
     changed = {c.field: c for c in step.changes}
     fields = step.request.fields()
@@ -90,9 +94,11 @@ def _block(step: Step, color: bool) -> list[str]:
     rows += [_row(n, value, changed) for n, value in fields.items() if n != "potential_role_id"]
     rows += [("~", c.field, _change(c)) for c in step.changes if c.field not in fields]
     if step.record is not None:
-        rows.append((" ", "export_id", step.record.export_id))
+        rows.append(
+            (" ", "export_id", _value(step.record.export_id or "none: the start was not confirmed"))
+        )
     if step.download is not None:
-        rows.append((" ", "download", step.download))
+        rows.append((" ", "download", visible(step.download)))
     width = max(len(name) for _, name, _ in rows)
     return head + [f"      {mark} {name.ljust(width)} = {value}" for mark, name, value in rows]
 
@@ -121,7 +127,12 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~$])")
 _COMMENT_SAFE = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", **{chr(n): f"&#{n};" for n in (*range(32), 127)}}
 )
-_CONTINUED = " " * 8  # a line broken inside a value: indented, so never a symbol nor a fence
+# GitHub links these in a comment's text (not in code): @mentions (users, teams, and e-mail
+# addresses), #123 and GH-123 references, and bare URLs. A backslash does not stop it (the
+# mention filter runs after Markdown) and neither does an entity for the `@` or `#` itself; a
+# zero-width space after them does, and renders as nothing.
+_MD_AUTOLINK = re.compile(r"(@|#(?=\d)|\bGH-(?=\d)|:(?=//)|\bwww(?=\.))", re.IGNORECASE)
+_ZWSP = "&#8203;"
 
 
 def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
@@ -197,7 +208,9 @@ def _md_details(steps: Sequence[Step], limit: int, room: int) -> str:
 
 
 def _md_fold(legend: list[str], blocks: list[str], note: str) -> str:
-    diff = ["```diff", "\n\n".join(blocks), "```"]
+    body = "\n\n".join(blocks)
+    fence = _md_fence(body, 3)
+    diff = [f"{fence}diff", body, fence]
     notes = ["", note, ""] if note else []
     return "\n".join(
         ["<details><summary>Details</summary>", "", *legend, *diff, *notes, "</details>"]
@@ -217,13 +230,8 @@ def _md_legend(steps: Sequence[Step]) -> list[str]:
 def _md_block(step: Step) -> list[str]:
     """The text plan's block with the symbol in column 0, where GitHub colours it."""
     comment, _, *rows = _block(step, False)
-    head = f"{_MD_SYMBOL[step.action]} {step.action.verb} {step.name}"
-    return [_md_unbroken(line) for line in (comment, head, *rows)]
-
-
-def _md_unbroken(line: str) -> str:
-    first, *rest = line.splitlines() or [""]
-    return "\n".join([first, *(_CONTINUED + part for part in rest)])
+    head = f"{_MD_SYMBOL[step.action]} {step.action.verb} {visible(step.name)}"
+    return [_no_comment(line) for line in (comment, head, *rows)]
 
 
 def _md_cut_note(cut: int, limit: int) -> str:
@@ -247,14 +255,31 @@ def _fitting(pieces: Sequence[str], room: int, separator: int = 1) -> int:
     return sum(1 for total in totals if total - separator <= room)
 
 
+def _md_visible(text: str) -> str:
+    return _no_comment(visible(text))
+
+
+def _no_comment(text: str) -> str:
+    """Never `<!--`: no string in a comment's source may look like the start of its hidden
+    marker (or of any HTML comment) to whatever searches for it."""
+    return text.replace("<!--", "\\x3c!--")
+
+
 def _md_text(text: str) -> str:
-    """Free text on one line, rendered literally: no HTML, emphasis, links, code or tables."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """Free text on one line, rendered literally: no HTML, emphasis, links, code, tables,
+    mentions or references."""
+    escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(_md_visible(text).split()))
+    return _MD_AUTOLINK.sub(lambda m: m.group() + _ZWSP, escaped)
 
 
 def _md_code(text: str) -> str:
     """`text` as a code span on one line, fenced by more backticks than it holds."""
-    text = " ".join(text.splitlines())
-    fence = "`" * (max(map(len, re.findall("`+", text)), default=0) + 1)
+    text = _md_visible(text)
+    fence = _md_fence(text, 1)
     pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
     return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def _md_fence(text: str, least: int) -> str:
+    """Backticks enough to fence `text`: more than its longest run of them, and `least`."""
+    return "`" * max([least, *(len(run) + 1 for run in re.findall("`+", text))])

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rmsync import lockfile, planfile, runlock
+from rmsync import atomic, lockfile, planfile, runlock
 from rmsync.api import Client
 from rmsync.apply import Timing, apply_plan, download_ready, wait_for
 from rmsync.config import Inputs
@@ -83,6 +83,7 @@ def execute(
     """`apply`: plan afresh under the apply lock, confirm, carry it out, record every result."""
     with runlock.held(inputs.lock_path, lock_timeout), _recorded(inputs.lock_path):
         manifest = inputs.manifest()
+        _sweep(inputs.lock_path, manifest)
         with connect(where(manifest), manifest) as client:
             return apply(client, make_job(client, inputs, manifest, chosen), ui, wait)
 
@@ -92,9 +93,10 @@ def execute_saved(
 ) -> Result:
     """`apply PLAN`: carry out exactly a saved plan, once its inputs and roles are unchanged."""
     doc = planfile.read(plan_file)
-    lock_path = Path(planfile.provenance(doc).lockfile)
+    lock_path = Path(planfile.checked_provenance(plan_file, doc).lockfile)  # before any write
     with runlock.held(lock_path, lock_timeout), _recorded(lock_path):
         manifest = saved_manifest(plan_file, doc)
+        _sweep(lock_path, manifest)
         with connect(where(manifest), manifest) as client:
             return apply(client, saved_job(client, plan_file, doc, manifest), ui, wait)
 
@@ -123,8 +125,18 @@ def refresh_recorded(
                 for n in unknown
             )
         chosen = frozenset(targets) if targets else None
+        _sweep(inputs.lock_path, manifest)
         with connect(where(manifest), manifest) as client:
             return refresh(client, inputs, manifest, chosen, ui, wait)
+
+
+def _sweep(lock_path: Path, manifest: Manifest) -> None:
+    """Remove the temporary files a killed run left beside the lockfile and the archives:
+    under the apply lock, no other run is writing them."""
+    places = [lock_path, *(manifest.folder / e.download for e in manifest.exports if e.download)]
+    for place in places:
+        for left in atomic.leftovers(place):
+            left.unlink(missing_ok=True)
 
 
 class _recorded:
@@ -174,17 +186,21 @@ def saved_manifest(path: Path, doc: Mapping[str, Any]) -> Manifest:
 
 
 def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Manifest) -> Job:
-    """A saved plan to apply, once the tenant's roles are still as the plan saw them."""
+    """A saved plan to apply, once the manifest and lockfile back each of its actions and the
+    tenant's roles and updated exports are still as the plan saw them."""
     source = planfile.provenance(doc)
     lock_path = Path(source.lockfile)
     lock = lockfile.read(lock_path)
+    planfile.check_actions(path, doc, manifest, lock)
     saved = planfile.rebuild(doc, lock)
-    live = client.live([s.potential_role_id for s in saved.steps if s.role], [])
-    moved = planfile.changed_roles(saved, live.roles)
+    updated = [s.record.address for s in saved.steps if s.action is Action.UPDATE and s.record]
+    live = client.live([s.potential_role_id for s in saved.steps if s.role], updated)
+    moved = planfile.changed_roles(saved, live.roles) + planfile.moved_exports(saved, live.exports)
     if moved:
         raise PlanFileError(
             f"{path} is stale: the tenant changed since it was made:\n  " + "\n  ".join(moved)
         )
+    saved = planfile.with_live(saved, live)
     targets = frozenset(source.targets) if source.targets is not None else None
     return Job(manifest, lock_path, lock, saved, Options(None, frozenset(source.replace), targets))
 
@@ -226,7 +242,7 @@ def refresh(
         if r.running and (targets is None or n in targets)
     ]
     job = Job(manifest, inputs.lock_path, lock, Plan((), ()), Options(None, frozenset(), targets))
-    live = client.live([], [(r.session_id, r.potential_role_id, r.export_id) for r in running])
+    live = client.live([], [r.address for r in running])
     updates = refresh_plan(lock, live, targets)
     lock, outcomes = apply_plan(updates, client, lock, inputs.lock_path, now_text, ui.report)
     names = [r.name for r in running]

@@ -1,13 +1,18 @@
 """Safe YAML loading that remembers where every value stood, and schema checks that say so.
 
-Owns: parsing YAML text into plain data (no timestamps, no duplicate keys, no custom tags,
-no aliases or merge keys: an alias bomb is refused before it grows), the line of every value,
-and turning JSON-schema errors into file:line problems.
+Owns: parsing YAML text into plain data (no timestamps, no duplicate keys, no tags beyond
+the plain ones, no aliases or merge keys: an alias bomb is refused before it grows), the line
+of every value, and turning JSON-schema errors into file:line problems. Hostile input is a
+located problem too, never an exception: control characters, nesting deeper than MAX_DEPTH,
+numbers longer than MAX_NUMBER (Python refuses to read ints of 4,300 digits), bad tags.
 Must not: read files other than the one it is given, or know what any document means.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +24,9 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from rmsync.errors import DocumentError, Problem
 
 JsonPath = tuple[str | int, ...]
+
+MAX_DEPTH = 50  # levels of lists and mappings; rmsync's own files need fewer than 10
+MAX_NUMBER = 100  # characters in a number; no rmsync field needs more than 20
 
 
 @dataclass(frozen=True)
@@ -42,15 +50,16 @@ class Located:
         return self.lines.get(parts, 1)
 
 
+_TAG = "tag:yaml.org,2002:"
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
 
 
 class _Loader(_Base):  # type: ignore[valid-type,misc]
-    """SafeLoader without the implicit timestamp type: dates stay strings."""
+    """SafeLoader without the implicit timestamp and value types: dates and `=` stay text."""
 
 
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+_Loader.yaml_implicit_resolvers = {  # `=` alone is text too, not YAML 1.1's "value" tag
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_TAG + "timestamp", _TAG + "value")]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
@@ -64,8 +73,12 @@ def field_name(path: Iterable[str | int]) -> str:
 
 
 def load_text(text: str, file: str) -> Located:
-    """Parse one YAML document; raise DocumentError for a syntax error and for aliases and
-    merge keys (every one of them, each at its line); duplicate keys are kept in `problems`."""
+    """Parse one YAML document; raise DocumentError for a syntax error, for aliases and
+    merge keys (every one of them, each at its line), for control characters, nesting deeper
+    than MAX_DEPTH, and values that break their tags or MAX_NUMBER (every one of them);
+    duplicate keys are kept in `problems`."""
+    if _NON_PRINTABLE.search(text):
+        raise DocumentError(_unprintable(text, file))
     loader = _Loader(text)
     builder = _Builder(loader, file)
     try:
@@ -74,27 +87,63 @@ def load_text(text: str, file: str) -> Located:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        raise DocumentError(
-            [Problem(file=file, line=line, field="", message=f"not valid YAML: {exc.problem}")]
-        ) from None
+        deep = exc.problem == "exceeded maximum nesting depth"  # libyaml's limit: 1,000 levels
+        message = _TOO_DEEP if deep else f"not valid YAML: {exc.problem}"
+        raise DocumentError([Problem(file=file, line=line, field="", message=message)]) from None
+    except RecursionError:  # only without libyaml: PyYAML's own parser recurses per level
+        line = getattr(loader, "line", 0) + 1
+        raise DocumentError([Problem(file, line, "", _TOO_DEEP)]) from None
     except _Refused as exc:
         raise DocumentError(_refusals(text, file) or [exc.problem]) from None
     finally:
         loader.dispose()
+    if builder.refused:
+        raise DocumentError(builder.refused + builder.problems)
     return Located(file, data, builder.lines, tuple(builder.problems))
+
+
+# What YAML allows in a file (YAML 1.1, 5.1); libyaml stops at the first other character.
+_NON_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_UNPRINTABLE = (
+    "control character U+{0:04X} is not allowed in YAML; "
+    "delete it, or write it as \\u{0:04X} inside double quotes"
+)
+
+
+def _unprintable(text: str, file: str, most: int = 20) -> list[Problem]:
+    """The first control character on each line that has one (on `most` lines at most)."""
+    found: dict[int, Problem] = {}
+    for match in _NON_PRINTABLE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        if line not in found:
+            message = _UNPRINTABLE.format(ord(match.group()))
+            found[line] = Problem(file=file, line=line, field="", message=message)
+            if len(found) == most:
+                break
+    return list(found.values())
 
 
 def load_file(path: Path, shown_as: str | None = None) -> Located:
     """Read and parse `path`; unreadable files are a DocumentError too."""
     name = shown_as or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        data = path.read_bytes()
+    except OSError as exc:
         raise DocumentError(
-            [Problem(file=name, line=1, field="", message=f"cannot read file: {reason}")]
+            [Problem(file=name, line=1, field="", message=f"cannot read file: {exc.strerror}")]
         ) from None
-    return load_text(text, name)
+    text = decode(data, name, "cannot read file: ", "; save it as UTF-8")
+    return load_text(text.replace("\r\n", "\n").replace("\r", "\n"), name)  # as read_text
+
+
+def decode(data: bytes, file: str, prefix: str = "", hint: str = "") -> str:
+    """`data` as UTF-8 text, or a DocumentError at the line of the first byte that is not."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"{prefix}not UTF-8 text (byte 0x{data[exc.start]:02x}){hint}"
+        raise DocumentError([Problem(file=file, line=line, field="", message=message)]) from None
 
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -115,7 +164,8 @@ class _Builder:
 
     An alias is the very node it names, met again: entering it again is how an alias bomb
     (nine levels of ten aliases each) grows to a billion values. So the second meeting of any
-    node, or a merge key, stops the build at once.
+    node, or a merge key, stops the build at once; so does a node deeper than MAX_DEPTH.
+    A value that breaks its tag or MAX_NUMBER is noted in `refused` and the build goes on.
     """
 
     def __init__(self, loader: _Loader, file: str) -> None:
@@ -123,25 +173,30 @@ class _Builder:
         self.file = file
         self.lines: dict[JsonPath, int] = {}
         self.problems: list[Problem] = []
+        self.refused: list[Problem] = []
         self.seen: set[int] = set()
 
     def build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.enter(node, path)
+        self.enter(node, path, len(path))
         self.lines[path] = node.start_mark.line + 1
+        if not self.fits(node, path):
+            return None
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self.scalar(node, path)
 
     def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            self.mark(key_node, path, key=True)
-            key = self.loader.construct_object(key_node, deep=True)
+            self.mark(key_node, path, len(path) + 1, key=True)
+            key = self.key(key_node, path)
             line = key_node.start_mark.line + 1
-            if not isinstance(key, str):
-                self.problem(line, path, f"key {key!r} is not text")
+            if key is _SKIPPED:
+                pass
+            elif not isinstance(key, str):
+                self.problem(line, path, f"key {_shown(key)} is not text")
             elif key in result:
                 first = self.lines[(*path, key)]
                 self.problem(
@@ -151,10 +206,52 @@ class _Builder:
                 result[key] = self.build(value_node, (*path, key))
                 self.lines[(*path, key)] = line
                 continue
-            self.mark(value_node, path)  # not built, but its aliases are still reported
+            where = (*path, key) if isinstance(key, str) else path
+            self.mark(value_node, where, len(path) + 1)  # not built: aliases are still reported
         return result
 
-    def mark(self, node: yaml.Node, path: JsonPath, key: bool = False) -> None:
+    def key(self, node: yaml.Node, path: JsonPath) -> Any:
+        """A scalar key's value; a list or mapping as a key is a problem, and not built."""
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path) if self.fits(node, path) else _SKIPPED
+        kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+        self.problem(
+            node.start_mark.line + 1, path, f"a {kind} is not allowed as a key; keys are text"
+        )
+        return _SKIPPED
+
+    def scalar(self, node: yaml.Node, path: JsonPath) -> Any:
+        if node.tag == _MERGE_TAG:  # `a: <<`: a merge key only where it is a key
+            return node.value
+        if node.tag in (_TAG + "int", _TAG + "float") and len(node.value) > MAX_NUMBER:
+            return self.refuse(node, path, _TOO_LONG.format(len(node.value)))
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, LookupError, AttributeError, TypeError, ArithmeticError):  # !!int abc
+            tag = _short(node.tag)
+            return self.refuse(node, path, f"{_shown(node.value)} is not a valid {tag}; {_FIX}")
+
+    def fits(self, node: yaml.Node, path: JsonPath) -> bool:
+        """Whether `node`'s tag is a plain one (explicit or not) for its kind of node."""
+        kind = _KIND[type(node)]
+        if node.tag in _PLAIN[kind] or (kind == "single value" and node.tag == _MERGE_TAG):
+            return True
+        tag = _short(node.tag)
+        if any(node.tag in tags for tags in _PLAIN.values()):
+            self.refuse(node, path, f"YAML tag {tag} does not fit a {kind}; remove it")
+        else:
+            self.refuse(node, path, f"YAML tag {tag} is not allowed in rmsync files; remove it")
+        return False
+
+    def refuse(self, node: yaml.Node, path: JsonPath, message: str) -> object:
+        """Note a value that cannot be read; the build goes on without it (`_SKIPPED`)."""
+        line = node.start_mark.line + 1
+        self.refused.append(
+            Problem(file=self.file, line=line, field=field_name(path), message=message)
+        )
+        return _SKIPPED
+
+    def mark(self, node: yaml.Node, path: JsonPath, depth: int, key: bool = False) -> None:
         """Enter `node` and all it holds without building it (keys, skipped values)."""
         if key and node.tag == _MERGE_TAG:
             raise _Refused(
@@ -165,31 +262,57 @@ class _Builder:
                     message=_MERGE,
                 )
             )
-        self.enter(node, path)
+        self.enter(node, path, depth)
         if isinstance(node, yaml.MappingNode):
             for key_node, value_node in node.value:
-                self.mark(key_node, path, key=True)
-                self.mark(value_node, path)
+                self.mark(key_node, path, depth + 1, key=True)
+                self.mark(value_node, path, depth + 1)
         elif isinstance(node, yaml.SequenceNode):
             for item in node.value:
-                self.mark(item, path)
+                self.mark(item, path, depth + 1)
 
-    def enter(self, node: yaml.Node, path: JsonPath) -> None:
+    def enter(self, node: yaml.Node, path: JsonPath, depth: int) -> None:
+        """Refuse a node met before (an alias), or a list or mapping too deep to go into."""
+        line = node.start_mark.line + 1
         if id(node) in self.seen:
             field = field_name(path) or "(document)"
-            problem = Problem(
-                file=self.file,
-                line=node.start_mark.line + 1,
-                field=field,
-                message=_ALIAS.format("..."),
-            )
+            problem = Problem(file=self.file, line=line, field=field, message=_ALIAS.format("..."))
             raise _Refused(problem)
         self.seen.add(id(node))
+        if depth >= MAX_DEPTH and isinstance(node, yaml.CollectionNode):
+            raise DocumentError([Problem(self.file, line, field_name(path), _TOO_DEEP)])
 
     def problem(self, line: int, path: JsonPath, message: str) -> None:
         self.problems.append(
             Problem(file=self.file, line=line, field=field_name(path), message=message)
         )
+
+
+_SKIPPED = object()  # a key or value that could not be read (its problem is noted)
+_PLAIN = {
+    "single value": {_TAG + name for name in ("str", "int", "float", "bool", "null")},
+    "list": {_TAG + "seq"},
+    "mapping": {_TAG + "map"},
+}
+_KIND = {yaml.ScalarNode: "single value", yaml.SequenceNode: "list", yaml.MappingNode: "mapping"}
+_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+_LONG = "a number of {} characters is too long"
+_TOO_DEEP = _DEEP + "; rmsync files need a few levels, flatten it"
+_TOO_LONG = _LONG + " for any rmsync field; check the value"
+_FIX = "remove the tag or fix the value"
+
+
+def _short(tag: str) -> str:
+    """`!!int` for YAML's own tags, as users write them; other tags as they are."""
+    return "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+
+
+def _shown(value: object, most: int = 40) -> str:
+    """`value` for a message: its repr, cut short when long (a 5,000-character key)."""
+    text = str(value) if isinstance(value, str) else ""
+    if len(text) > most:
+        return f"{text[:most]!r}… ({len(text)} characters)"
+    return repr(value)
 
 
 def _refusals(text: str, file: str) -> list[Problem]:
@@ -274,6 +397,124 @@ class _Scan:
                 file=self.file, line=line, field=field_name(path) or "(document)", message=message
             )
         )
+
+
+def load_json(data: bytes, file: str) -> Located:
+    """One JSON document from `data`, strictly, with the line of every value; a DocumentError
+    (one problem, at its line) for bytes that are not UTF-8 or not JSON, for what only Python's
+    json reads (NaN, Infinity, duplicate keys, half a surrogate pair), numbers longer than
+    MAX_NUMBER and nesting deeper than MAX_DEPTH. Messages say what is wrong, not what to do:
+    the caller knows that."""
+    text = decode(data, file)
+    unread: Exception | None = None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        message = f"not JSON: {exc.msg} (column {exc.colno})"
+        raise DocumentError(
+            [Problem(file=file, line=exc.lineno, field="", message=message)]
+        ) from None
+    except (RecursionError, ValueError) as exc:  # too deep; an int of 4,300 digits: see below
+        doc, unread = None, exc
+    scan = _JsonScan(text)
+    line, message = scan.first() or (1, f"cannot be read ({unread})" if unread else "")
+    if message:
+        raise DocumentError([Problem(file=file, line=line, field="", message=message)])
+    return Located(file, doc, scan.lines)
+
+
+_JSON_TOKEN = re.compile(
+    r'(?P<string>"[^"\\]*(?:\\.[^"\\]*)*")(?P<key>[ \t\n\r]*:)?'
+    r"|[\[{]|[\]}]|true|false|null|NaN|-?Infinity|-?[0-9][0-9.eE+-]*"
+)
+
+
+@dataclass
+class _JsonFrame:
+    """An array or object being read: its path, and its item count or current key; an
+    object's keys so far, with their lines."""
+
+    path: JsonPath
+    keys: dict[str, int] | None  # None for an array
+    count: int = 0
+    key: str = ""
+
+
+class _JsonScan:
+    """The tokens of JSON text that json.loads has read (or read up to where it gave up), with
+    the line of every value: what json.loads cannot say is wrong, or cannot say where."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.line, self.seen = 1, 0
+        self.stack: list[_JsonFrame] = []
+        self.lines: dict[JsonPath, int] = {}
+
+    def first(self) -> tuple[int, str] | None:
+        """The line and message of the first problem, in the order of the text."""
+        for match in _JSON_TOKEN.finditer(self.text):
+            self.line += self.text.count("\n", self.seen, match.start())
+            self.seen = match.start()
+            problem = self.token(match)
+            if problem:
+                return self.line, problem
+        return None
+
+    def token(self, match: re.Match[str]) -> str | None:
+        piece, quoted = match.group(), match.group("string")
+        if piece in ("]", "}"):
+            del self.stack[-1:]
+            return None
+        value = _json_text(quoted) if quoted else None
+        if isinstance(value, str) and match.group("key"):
+            return self.key(value)
+        path = self.place()
+        self.lines[path] = self.line
+        if piece in ("[", "{"):
+            self.stack.append(_JsonFrame(path, {} if piece == "{" else None))
+            return _DEEP if len(self.stack) > MAX_DEPTH else None
+        return _json_scalar(piece) if value is None else _half_pair(value)
+
+    def key(self, key: str) -> str | None:
+        top = self.stack[-1] if self.stack else None
+        if top is None or top.keys is None:
+            return None  # not JSON: json.loads has said so
+        if key in top.keys:
+            shown = key if len(key) <= 40 else key[:40] + "…"
+            return f'duplicate key "{shown}" (first on line {top.keys[key]})'
+        top.keys[key], top.key = self.line, key
+        return _half_pair(key)
+
+    def place(self) -> JsonPath:
+        """The path of the value that starts here."""
+        if not self.stack:
+            return ()
+        top = self.stack[-1]
+        if top.keys is not None:
+            return (*top.path, top.key)
+        top.count += 1
+        return (*top.path, top.count - 1)
+
+
+def _json_text(quoted: str) -> str:
+    text: str = json.loads(quoted) if "\\" in quoted else quoted[1:-1]
+    return text
+
+
+def _half_pair(text: str) -> str | None:
+    half = next((c for c in text if "\ud800" <= c <= "\udfff"), None)
+    return None if half is None else f"text with half a UTF-16 surrogate pair (\\u{ord(half):04x})"
+
+
+def _json_scalar(piece: str) -> str | None:
+    if piece in ("NaN", "Infinity", "-Infinity"):
+        return f"{piece} is not a JSON number"
+    if piece in ("true", "false", "null"):
+        return None
+    if len(piece) > MAX_NUMBER:
+        return _LONG.format(len(piece))
+    finite = piece.lstrip("-").isdigit() or math.isfinite(float(piece))
+    return None if finite else f"{piece} is too large a number"
 
 
 def inline_refs(schema: Any, defs: dict[str, Any] | None = None) -> Any:

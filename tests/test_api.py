@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
+import ssl
 from collections.abc import Callable
 
+import httpx
 import pytest
 
-from rmsync.api import ApiError, Client, check_base_url
+from rmsync.api import (
+    MAX_RETRY_AFTER,
+    TIMEOUT,
+    ApiError,
+    Client,
+    UnknownStatusJob,
+    check_base_url,
+    failure_reason,
+)
 from rmsync.models import ApiVersion, Credentials, ExportParams, Status
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sandbox, Schedule
 from tests.builders import ACCOUNTING, FINANCE
 from tests.conftest import FakeClock, token
-from tests.proxy import Proxy, running
+from tests.proxy import Answer, Proxy, Reply, running
 from tests.spec import PREFIX, Operation, spec
 
 CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
@@ -29,6 +41,21 @@ class Recorder:
 
     def count(self, text: str) -> int:
         return sum(text in line for line in self.lines)
+
+
+class Collect:
+    """A download sink that keeps the bytes of the latest attempt and counts the attempts."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.lengths: list[int | None] = []
+
+    def restart(self, length: int | None) -> None:
+        self.data.clear()
+        self.lengths.append(length)
+
+    def write(self, chunk: bytes) -> None:
+        self.data += chunk
 
 
 def sleeper(clock: FakeClock, slept: list[float]) -> Callable[[float], None]:
@@ -74,13 +101,43 @@ def test_one_token_reused_then_refreshed_before_expiry(
         for _ in range(5):
             client.role(ACCOUNTING)
         assert log.count("POST /oauth/token 200") == 1
-        clock.advance(59)
+        clock.advance(95)
         client.role(ACCOUNTING)
         assert log.count("POST /oauth/token 200") == 1
-        clock.advance(2)  # within a minute of expiry: refreshed before the tenant refuses it
+        clock.advance(2)  # past 80% of its lifetime: refreshed before the tenant refuses it
         client.role(ACCOUNTING)
     assert log.count("POST /oauth/token 200") == 2
     assert log.count(" 401") == 0
+
+
+def test_a_short_token_lifetime_is_not_one_token_request_per_call(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock
+) -> None:
+    log = Recorder()
+    sandbox = make_sandbox(token_lifetime=30, log=log)  # under the old fixed 60 s margin
+    with Client(sandbox.base_url, CREDS, clock=clock) as client:
+        for _ in range(5):
+            client.role(ACCOUNTING)
+        clock.advance(23)
+        client.role(ACCOUNTING)
+        assert log.count("POST /oauth/token 200") == 1
+        clock.advance(2)  # 25 s: past 80% of 30
+        client.role(ACCOUNTING)
+    assert log.count("POST /oauth/token 200") == 2
+    assert log.count(" 401") == 0
+
+
+def test_a_static_access_token_refused_mid_run_says_so(sandbox: Sandbox, clock: FakeClock) -> None:
+    secret = token(sandbox.base_url)
+    with Client(sandbox.base_url, Credentials(access_token=secret), clock=clock) as client:
+        assert client.role(ACCOUNTING) is not None
+        clock.advance(800)  # the sandbox's tokens live 749 s
+        with pytest.raises(ApiError) as caught:
+            client.role(ACCOUNTING)
+    message = str(caught.value)
+    assert message.startswith("SAIL_ACCESS_TOKEN was refused (401): it may have expired; ")
+    assert "\n" not in message and secret not in message
+    assert caught.value.status == 401
 
 
 def test_access_token_from_the_environment_is_used_as_is(
@@ -105,6 +162,84 @@ def test_429_is_retried_after_retry_after(
     assert all(r is not None for r in roles)
     assert log.count(" 429") == 1
     assert slept == [10.0]
+
+
+def once(status: int, headers: dict[str, str]) -> Callable[[str, str], Answer | None]:
+    """An answer for the first GET of the role: `status` with `headers`; then the tenant."""
+    sent: list[str] = []
+
+    def answer(method: str, path: str) -> Answer | None:
+        if method != "GET" or "potential-roles" not in path or sent:
+            return None
+        sent.append(path)
+        return (
+            status,
+            b'{"message": "slow down"}',
+            {"Content-Type": "application/json", **headers},
+        )
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("headers", "waited"),
+    [
+        ({"Retry-After": "2"}, 2.0),
+        ({"Retry-After": "0"}, 0.0),
+        ({"Retry-After": "60"}, 60.0),
+        (
+            {
+                "Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT",
+                "Date": "Wed, 21 Oct 2015 07:28:00 GMT",
+            },
+            30.0,
+        ),
+        ({"Retry-After": "Sat, 01 Jan 2000 00:00:00 GMT"}, 0.0),  # in the past: now
+    ],
+)
+def test_retry_after_in_seconds_or_as_a_date_is_honoured(
+    sandbox: Sandbox, clock: FakeClock, headers: dict[str, str], waited: float
+) -> None:
+    slept: list[float] = []
+    with (
+        running(Proxy(sandbox.base_url, answer=once(429, headers))) as proxy,
+        Client(proxy.base_url, CREDS, clock=clock, sleep=sleeper(clock, slept)) as client,
+    ):
+        assert client.role(ACCOUNTING) is not None
+    assert slept == [waited]
+
+
+@pytest.mark.parametrize("value", ["-5", "nan", "inf", "soon", "", "1e999", "Caturday, 99 Foo"])
+def test_an_invalid_retry_after_falls_back_to_backoff(
+    sandbox: Sandbox, clock: FakeClock, value: str
+) -> None:
+    slept: list[float] = []
+    with (
+        running(Proxy(sandbox.base_url, answer=once(503, {"Retry-After": value}))) as proxy,
+        Client(proxy.base_url, CREDS, clock=clock, sleep=sleeper(clock, slept)) as client,
+    ):
+        assert client.role(ACCOUNTING) is not None
+    assert len(slept) == 1 and 0.25 <= slept[0] <= 0.5
+
+
+@pytest.mark.parametrize("value", ["3600", "61", "Wed, 21 Oct 2015 08:28:00 GMT"])
+def test_a_retry_after_over_the_ceiling_fails_at_once(
+    sandbox: Sandbox, clock: FakeClock, value: str
+) -> None:
+    slept: list[float] = []
+    headers = {"Retry-After": value, "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    with (
+        running(Proxy(sandbox.base_url, answer=once(429, headers))) as proxy,
+        Client(proxy.base_url, CREDS, clock=clock, sleep=sleeper(clock, slept)) as client,
+        pytest.raises(ApiError) as caught,
+    ):
+        client.role(ACCOUNTING)
+    assert slept == []
+    assert caught.value.status == 429
+    assert str(caught.value).startswith(
+        f"GET /beta/role-mining-potential-roles/{ACCOUNTING} answered 429 and asked to wait "
+    )
+    assert f"longer than rmsync waits ({MAX_RETRY_AFTER:g} s); try again later" in str(caught.value)
 
 
 def test_client_keeps_under_the_rate_limit_by_itself(
@@ -162,9 +297,81 @@ def test_unreachable_tenant_is_a_clear_error(clock: FakeClock) -> None:
     slept: list[float] = []
     with (
         Client("http://127.0.0.1:9", CREDS, clock=clock, sleep=sleeper(clock, slept)) as client,
-        pytest.raises(ApiError, match="cannot reach http://127.0.0.1:9"),
+        pytest.raises(ApiError) as caught,
     ):
         client.role(ACCOUNTING)
+    assert str(caught.value) == ("cannot reach http://127.0.0.1:9 for a token: connection refused")
+
+
+def test_unreachable_tenant_with_a_token_names_the_reason(clock: FakeClock) -> None:
+    slept: list[float] = []
+    secret = "static-token-that-must-not-show"
+    creds = Credentials(access_token=secret)
+    with (
+        Client("http://127.0.0.1:9", creds, clock=clock, sleep=sleeper(clock, slept)) as client,
+        pytest.raises(ApiError) as caught,
+    ):
+        client.role(ACCOUNTING)
+    assert str(caught.value) == (
+        f"GET /beta/role-mining-potential-roles/{ACCOUNTING}: "
+        "cannot reach http://127.0.0.1:9: connection refused"
+    )
+    assert len(slept) == 5  # refused connections are retried with backoff
+
+
+@pytest.mark.parametrize(
+    ("cause", "reason"),
+    [
+        (ConnectionRefusedError(111, "Connection refused"), "connection refused"),
+        (socket.gaierror(-2, "Name or service not known"), "name not resolved"),
+        (ssl.SSLCertVerificationError(1, "x"), "TLS certificate not trusted"),
+        (ConnectionResetError(104, "Connection reset by peer"), "connection reset"),
+        (OSError(113, "No route to host"), "no route to host"),
+        (ValueError("who knows"), "network failure"),
+    ],
+)
+def test_a_transport_failure_is_named_by_its_cause(cause: Exception, reason: str) -> None:
+    try:
+        try:
+            raise cause
+        except Exception as inner:
+            raise httpx.ConnectError("[Errno 1] wrapped: Bearer secret-123") from inner
+    except httpx.ConnectError as exc:
+        assert failure_reason(exc, TIMEOUT) == reason
+
+
+def test_timeouts_are_named_with_their_length() -> None:
+    timeout = httpx.Timeout(connect=10.0, read=60.0, write=60.0, pool=10.0)
+    assert failure_reason(httpx.ReadTimeout("timed out"), timeout) == (
+        "no answer within 60 s (timed out)"
+    )
+    assert failure_reason(httpx.ConnectTimeout("timed out"), timeout) == (
+        "no connection within 10 s (timed out)"
+    )
+    assert TIMEOUT.connect == 10.0 and TIMEOUT.read == 60.0
+
+
+def test_a_tenant_that_never_answers_fails_fast(sandbox: Sandbox, clock: FakeClock) -> None:
+    """A server that accepts and never answers: the read timeout ends each try (whatever the
+    machine's load, no answer ever comes), and a timed-out request is sent twice, not six
+    times. A static token: no token request needs to beat the tiny timeout."""
+    slept: list[float] = []
+    creds = Credentials(access_token="a-token")
+    with (
+        running(Proxy(sandbox.base_url, answer=lambda m, p: Reply(hang=True))) as proxy,
+        Client(
+            proxy.base_url, creds, clock=clock, sleep=sleeper(clock, slept),
+            timeout=httpx.Timeout(5.0, read=0.05),
+        ) as client,
+        pytest.raises(ApiError) as caught,
+    ):  # fmt: skip
+        client.role(ACCOUNTING)
+    assert str(caught.value) == (
+        f"GET /beta/role-mining-potential-roles/{ACCOUNTING}: "
+        f"cannot reach {proxy.base_url}: no answer within 0.05 s (timed out)"
+    )
+    assert len(proxy.requests("GET", "potential-roles")) == 2  # asked once more, not six times
+    assert len(slept) == 1
 
 
 @pytest.mark.parametrize(
@@ -219,7 +426,7 @@ def test_every_request_accepts_what_its_operation_declares_first(
         c.role(ACCOUNTING)
         job = c.start_export(FINANCE, ACCOUNTING, ExportParams())
         c.export_status(FINANCE, ACCOUNTING, job.export_id)
-        c.download(FINANCE, ACCOUNTING, job.export_id, lambda _: None)
+        c.download(FINANCE, ACCOUNTING, job.export_id, Collect())
     calls = [s for s in proxy.seen if s.path != "/oauth/token"]
     assert len(calls) == 6
     for seen in calls:
@@ -237,3 +444,180 @@ def test_every_request_accepts_what_its_operation_declares_first(
         errors = _admits(accept, "application/json")  # the spec's error bodies are JSON
         assert errors > 0, f"{op.id}: Accept {accept!r} refuses the JSON error bodies"
         assert accept != "*/*", op.id
+
+
+def test_an_unknown_export_status_is_that_export_s_problem(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    odd: list[str] = []
+
+    def cancel(method: str, path: str, answer: Answer) -> Answer:
+        if method != "GET" or not odd or not path.endswith(odd[0]):
+            return answer
+        body = {**json.loads(answer[1]), "status": "CANCELLED\nby an admin"}
+        return (200, json.dumps(body).encode(), answer[2])
+
+    with (
+        running(Proxy(sandbox.base_url, reply=cancel)) as proxy,
+        Client(proxy.base_url, CREDS, clock=clock) as client,
+    ):
+        first = client.start_export(FINANCE, ACCOUNTING, ExportParams())
+        second = client.start_export(FINANCE, ACCOUNTING, ExportParams(5, False))
+        odd.append(first.export_id)
+        exports = [(FINANCE, ACCOUNTING, first.export_id), (FINANCE, ACCOUNTING, second.export_id)]
+        live = client.live([ACCOUNTING], exports)
+    job = live.exports[first.export_id]
+    assert isinstance(job, UnknownStatusJob)
+    assert (job.status, job.reported) == (Status.ERROR, "CANCELLED\nby an admin")
+    assert (
+        job.detail
+        == "the tenant reported status 'CANCELLED\\nby an admin', which rmsync does not know"
+    )
+    assert job.params == ExportParams()
+    other = live.exports[second.export_id]
+    assert other is not None and not isinstance(other, UnknownStatusJob)
+    assert (other.status, other.params) == (Status.QUEUED, ExportParams(5, False))
+
+
+# -- downloads redirected to storage ---------------------------------------------------------
+
+SIGNED = "/bucket/a.zip?X-Amz-Signature=sig-secret-42"
+
+
+def to(location: str, status: int = 302) -> Callable[[str, str, Answer], Answer]:
+    """A tenant that answers each download with a redirect to `location`."""
+
+    def redirect(method: str, path: str, answer: Answer) -> Answer:
+        if not path.endswith("/download"):
+            return answer
+        return (status, b"", {"Location": location})
+
+    return redirect
+
+
+def storage(body: bytes, status: int = 200) -> Proxy:
+    return Proxy(
+        "http://127.0.0.1:9",
+        answer=lambda m, p: (status, body, {"Content-Type": "application/zip"}),
+    )
+
+
+def download_through(tenant: Proxy, version: ApiVersion = ApiVersion.BETA) -> tuple[Collect, str]:
+    """Start an export of Accounting core through `tenant` and download it into a Collect."""
+    sink = Collect()
+    with Client(tenant.base_url, CREDS, version) as client:
+        job = client.start_export(FINANCE, ACCOUNTING, ExportParams())
+        kind = client.download(FINANCE, ACCOUNTING, job.export_id, sink)
+    return sink, kind
+
+
+def test_a_download_redirected_to_storage_sends_it_no_credentials(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    archive = b"PK\x05\x06" + bytes(18)
+    with (
+        running(storage(archive)) as store,
+        running(Proxy(sandbox.base_url, reply=to(store.base_url + SIGNED, 307))) as tenant,
+    ):
+        sink, kind = download_through(tenant, ApiVersion.V2026)
+    assert (bytes(sink.data), kind, sink.lengths) == (archive, "application/zip", [len(archive)])
+    [seen] = store.seen
+    assert seen.path == SIGNED
+    assert seen.header("Authorization") is None
+    assert seen.header("X-SailPoint-Experimental") is None
+    bearer = tenant.requests("GET", "/download")[0].header("Authorization")
+    assert bearer is not None and bearer.startswith("Bearer ")
+    assert not [v for v in seen.headers.values() if bearer.split()[1] in v]
+
+
+def test_a_redirect_within_the_tenant_keeps_the_token(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+
+    def once_more(method: str, path: str, answer: Answer) -> Answer:
+        if not path.endswith("/download"):
+            return answer
+        return (302, b"", {"Location": path + "?copy=1"})
+
+    with running(Proxy(sandbox.base_url, reply=once_more)) as tenant:
+        sink, _ = download_through(tenant)
+    first, second = tenant.requests("GET", "/download")
+    assert second.path == first.path + "?copy=1"
+    assert second.header("Authorization") == first.header("Authorization")
+    assert bytes(sink.data).startswith(b"PK")
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        (
+            "http://example.com/a.zip?sig=sig-secret-42",
+            "http://example.com, which is neither https nor this machine",
+        ),
+        ("ftp://127.0.0.1/a.zip", "ftp://127.0.0.1, which is neither https nor this machine"),
+        ("file:///etc/passwd", "file://, which is neither https nor this machine"),
+    ],
+)
+def test_a_download_is_never_redirected_to_plain_http_elsewhere(
+    make_sandbox: Callable[..., Sandbox], location: str, message: str
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    with (
+        running(Proxy(sandbox.base_url, reply=to(location))) as tenant,
+        pytest.raises(ApiError) as caught,
+    ):
+        download_through(tenant)
+    assert f"the download was redirected to {message}; refused" in str(caught.value)
+    assert "sig-secret" not in str(caught.value)
+
+
+def test_redirects_are_followed_five_times_at_most(make_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    loop = Proxy("http://127.0.0.1:9")
+    loop.answer = lambda m, p: (302, b"", {"Location": loop.base_url + SIGNED})
+    with (
+        running(loop),
+        running(Proxy(sandbox.base_url, reply=to(loop.base_url + SIGNED))) as tenant,
+        pytest.raises(ApiError) as caught,
+    ):
+        download_through(tenant)
+    assert "redirected more than 5 times" in str(caught.value)
+    assert len(loop.seen) == 5  # five redirects followed: the sixth is refused
+    assert "sig-secret" not in str(caught.value)
+
+
+def test_a_storage_failure_names_the_origin_and_never_the_signed_url(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    with (
+        running(storage(b"<Error>AccessDenied</Error>", 403)) as store,
+        running(Proxy(sandbox.base_url, reply=to(store.base_url + SIGNED))) as tenant,
+        pytest.raises(ApiError) as caught,
+    ):
+        download_through(tenant)
+    assert str(caught.value).endswith(
+        f"/download: the download's redirect to {store.base_url} answered 403"
+    )
+    assert "sig-secret" not in str(caught.value)
+
+
+def test_the_tenant_s_error_text_is_shown_on_one_line_and_never_acts(sandbox: Sandbox) -> None:
+    evil = 'bad\n\x1b[2JNo changes.\r"'
+    body = json.dumps({"messages": [{"text": evil}], "trackingId": "t\n1"}).encode()
+
+    def refuse(method: str, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+        refused = method == "POST" and path.endswith("/export-async")
+        return (400, body, {"Content-Type": "application/json"}) if refused else None
+
+    with (
+        running(Proxy(sandbox.base_url, answer=refuse)) as proxy,
+        Client(proxy.base_url, CREDS) as client,
+        pytest.raises(ApiError) as caught,
+    ):
+        client.start_export(FINANCE, ACCOUNTING, ExportParams())
+    message = str(caught.value)
+    assert "\n" not in message and "\x1b" not in message and "\r" not in message
+    assert 'bad\\n\\x1b[2JNo changes.\\r"' in message and "(trackingId t\\n1)" in message

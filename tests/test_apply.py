@@ -47,11 +47,7 @@ def example(tmp_path: Path) -> Path:
 
 
 def planned(client: Client, manifest: Manifest, lock: Lock) -> Plan:
-    pending = [
-        (r.session_id, r.potential_role_id, r.export_id)
-        for r in lock.records.values()
-        if not r.status.final
-    ]
+    pending = [r.address for r in lock.records.values() if r.running]
     return make_plan(
         manifest, lock, client.live([e.potential_role_id for e in manifest.exports], pending)
     )

@@ -338,7 +338,7 @@ def test_demo_runs_plan_apply_plan_on_the_embedded_default(tmp_path: Path) -> No
         < out.index("Apply complete: 5 exported")
         < out.index("No changes.")
     )
-    assert "version: 1" in out
+    assert "version: 2" in out and out.endswith("# end of rmsync.lock.yaml\n")
 
 
 @pytest.mark.parametrize(("answer", "code"), [("yes", 0), ("no", 1)])
@@ -421,7 +421,7 @@ def test_a_second_apply_is_refused_while_the_lock_is_held(
     result = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
     assert result.code == 1
     assert (
-        "another apply holds the lock (host ci-runner-7, pid 4242, since 2026-11-23T12:00:00Z)"
+        "another rmsync run (apply or refresh) holds the lock (host ci-runner-7, pid 4242, since 2026-11-23T12:00:00Z)"
         in result.err
     )
     assert not (project / "rmsync.lock.yaml").exists()

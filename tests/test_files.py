@@ -15,6 +15,7 @@ import yaml
 
 from rmsync.sandbox import Sandbox, Schedule
 from tests.builders import FINANCE, tenant_env
+from tests.proxy import Proxy, running
 from tests.run import RMSYNC, rmsync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,3 +177,49 @@ def test_files_rmsync_writes_get_the_umask_mode(tmp_path: Path, tenant: dict[str
     with_download(tmp_path, "exports/b.zip", name="")
     run("apply", "--auto-approve", "--wait")
     assert stat.S_IMODE((tmp_path / "rmsync.lock.yaml").stat().st_mode) == 0o640  # kept
+
+
+def test_a_folder_swapped_for_a_link_while_apply_downloads_is_refused(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    project, outside = tmp_path / "project", tmp_path / "outside"
+    (project / "exports").mkdir(parents=True)
+    outside.mkdir()
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    with_download(project, "exports/a.zip")
+
+    def swap(method: str, path: str) -> None:  # while the archive is on its way
+        if path.endswith("/download"):
+            (project / "exports").rename(project / "exports.moved")
+            (project / "exports").symlink_to(outside, target_is_directory=True)
+
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    with running(Proxy(sandbox.base_url, before_reply=swap)) as proxy:
+        ran = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env(proxy.base_url))
+    assert ran.code == 1, ran.err
+    assert "internal error" not in ran.err
+    assert (
+        "download: exports/a.zip: refused: exports now leads outside the manifest's folder "
+        "(through a link); nothing was saved"
+    ) in ran.out + ran.err
+    assert list(outside.iterdir()) == []
+
+
+def test_apply_removes_the_temporary_files_a_killed_run_left_and_nothing_else(
+    tmp_path: Path, tenant: dict[str, str]
+) -> None:
+    project = tmp_path
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    with_download(project, "exports/accounting-core.zip")
+    (project / "exports").mkdir()
+    left = [
+        project / ".rmsync.lock.yaml.k1ll3d.tmp",
+        project / "exports" / ".accounting-core.zip.x9y8.tmp",
+    ]
+    kept = [project / ".plan.json.a1b2.tmp", project / "exports" / "notes.tmp"]
+    for path in (*left, *kept):
+        path.write_text("half")
+    ran = rmsync("apply", "--auto-approve", cwd=project, env=tenant)
+    assert ran.code == 0, ran.err
+    assert [p.exists() for p in left] == [False, False]
+    assert [p.exists() for p in kept] == [True, True]

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import yaml
 
-from rmsync.importer import Entry, ManifestEditError, insert, slug
+from rmsync import safetext
+from rmsync.importer import Entry, ManifestEditError, insert, plan_entries, slug
+from rmsync.manifest import load_manifest
 from rmsync.models import Role
+from rmsync.sandbox import Sandbox, load_seed
+from tests.builders import tenant_env
+from tests.run import rmsync
 
 
 def role(name: str, ident: str = "r1") -> Role:
@@ -49,3 +57,73 @@ def test_insert_adds_entries_and_keeps_the_rest(text: str) -> None:
 def test_insert_refuses_flow_style_with_entries() -> None:
     with pytest.raises(ManifestEditError, match="flow style"):
         insert("version: 1\nexports: {a: {session_id: x}}\n", [Entry("n", "s", role("N"))])
+
+
+# -- role names from the tenant: a comment, never YAML -----
+
+NAMES = [
+    "Ops\n```\n\nNo changes.",
+    "x\n  evil:\n    session_id: s9\n    potential_role_id: r9\n#",
+    "Finance # admins: \"double\" 'single' ```code``` \\ back",
+    "carriage\rreturn, tab\t, ESC \x1b[2J, bell \x07, C1 \x85\x9b",
+    "line\u2028sep\u2029para \u202eevil \ufeffbom \ufffe",
+    "Café ünïcode 経理 👩\u200d💻",
+    "",
+]
+
+
+def test_a_role_name_stays_inside_its_comment() -> None:
+    text = "version: 1\nexports:\n  a:\n    session_id: s0\n    potential_role_id: r0\n"
+    entries = [Entry(f"e{n}", "s1", role(name, f"r{n}")) for n, name in enumerate(NAMES)]
+    edited = insert(text, entries)
+    assert yaml.safe_load(edited)["exports"] == {
+        "a": {"session_id": "s0", "potential_role_id": "r0"},
+        **{f"e{n}": {"session_id": "s1", "potential_role_id": f"r{n}"} for n in range(len(NAMES))},
+    }
+    assert len(edited.splitlines()) == 5 + 3 * len(NAMES)
+    comments = [line.split("  # ", 1)[1] for line in edited.splitlines() if "  # " in line]
+    assert comments == [safetext.visible(name) for name in NAMES]
+    assert comments[1] == r"x\n  evil:\n    session_id: s9\n    potential_role_id: r9\n#"
+    assert comments[5] == NAMES[5]
+
+
+def test_role_ids_that_are_not_uuids_are_refused() -> None:
+    bad = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\n    potential_role_id: x"
+    good = role("Fine", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee")
+    with pytest.raises(ManifestEditError, match=r"not UUIDs: \"aaaaaaaa-.*\\n    potential"):
+        plan_entries(None, "s1", [good, role("Evil", bad)], "")
+
+
+SEED = Path(__file__).parent / "data" / "seeds" / "tenant-strings.yaml"
+HOSTILE_SESSION = "11111111-2222-4333-8444-555555555555"
+
+
+def test_import_of_hostile_role_names_writes_only_its_own_entries(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    seed = load_seed(SEED)
+    sandbox = make_sandbox(seed=seed)
+    ran = rmsync(
+        "import", "--session", HOSTILE_SESSION, cwd=tmp_path, env=tenant_env(sandbox.base_url)
+    )
+    assert ran.code == 0, ran.err
+    text = (tmp_path / "rmsync.yaml").read_text(encoding="utf-8")
+    names = {r.id: r.name for s in seed.sessions for r in s.roles}
+    exports = yaml.safe_load(text)["exports"]
+    assert {e["potential_role_id"] for e in exports.values()} == set(names)
+    assert all(
+        e == {"session_id": HOSTILE_SESSION, "potential_role_id": e["potential_role_id"]}
+        for e in exports.values()
+    )
+    assert sorted(exports) == [
+        "caf-n-code",
+        "details-rmsync-other-yaml-octocat-12-a-b",
+        "finance-admins-double-single-code-back",
+        "line-sep-para-nel-2j-0-pwned-evil",
+        "ops-no-changes-the-lockfile-matches-the-manifest-and-the-tenant",
+        "x-evil-session-id-11111111-2222-4333-8444-555555555555-potential-role-id-aaaaaaaa-bbbb-4ccc-8ddd-000000000001",
+    ]
+    assert len(text.splitlines()) == 3 + 3 * len(names)
+    comments = {line.split("  # ", 1)[1] for line in text.splitlines() if "  # " in line}
+    assert comments == {safetext.visible(name) for name in names.values()}
+    assert load_manifest(tmp_path / "rmsync.yaml").exports

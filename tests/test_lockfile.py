@@ -33,7 +33,8 @@ def test_dump_is_sorted_with_header_and_round_trips_without_churn() -> None:
     text = lockfile.dumps(sample())
     assert text.startswith("# This file is maintained by rmsync")
     assert text.index("  alpha:") < text.index("  zeta:")
-    assert "\nversion: 1\n" in text
+    assert "\nversion: 2\n" in text
+    assert text.endswith("\n# end of rmsync.lock.yaml\n")
     again = lockfile.loads(text, "rmsync.lock.yaml")
     assert again == sample()
     assert lockfile.dumps(again) == text
@@ -65,6 +66,7 @@ def test_error_and_gone_at_are_written_only_when_set_after_the_download() -> Non
         "      size: 2048\n"
         "    error: 'Export failed: role has no identities'\n"
         "    gone_at: '2026-12-01T08:00:00Z'\n"
+        "# end of rmsync.lock.yaml\n"
     )
     assert lockfile.loads(text, "rmsync.lock.yaml") == Lock({"alpha": failed})
 
@@ -142,3 +144,51 @@ def test_with_status_sets_finished_once() -> None:
         == "2026-11-02T00:00:00Z"
     )
     assert queued.with_status(Status.IN_PROGRESS, "x").finished_at is None
+
+
+def test_a_lockfile_cut_short_anywhere_is_refused_never_read_with_records_missing() -> None:
+    text = lockfile.dumps(sample())
+    refused = 0
+    for end in range(1, len(text)):
+        try:
+            found = lockfile.loads(text[:end], "rmsync.lock.yaml")
+        except LockfileError as exc:
+            assert "restore the lockfile from Git" in str(exc)
+            refused += 1
+            continue
+        raise AssertionError(f"cut at {end} read as {sorted(found.records)}")
+    assert refused == len(text) - 1
+
+
+def test_the_end_marker_is_reported_at_the_last_line() -> None:
+    text = lockfile.dumps(sample()).removesuffix("# end of rmsync.lock.yaml\n")
+    with pytest.raises(LockfileError) as caught:
+        lockfile.loads(text, "rmsync.lock.yaml")
+    assert str(caught.value) == (
+        f"rmsync.lock.yaml:{text.count(chr(10)) + 1}: the file does not end with "
+        "`# end of rmsync.lock.yaml`: it was cut short (a killed write, a full disk, a bad "
+        "merge), so records may be missing; restore the lockfile from Git"
+    )
+
+
+def test_a_version_1_lockfile_is_still_read_and_is_written_back_as_version_2() -> None:
+    old = lockfile.dumps(sample()).replace("version: 2", "version: 1")
+    old = old.removesuffix("# end of rmsync.lock.yaml\n")
+    assert lockfile.loads(old, "rmsync.lock.yaml") == sample()
+    assert lockfile.dumps(lockfile.loads(old, "rmsync.lock.yaml")) == lockfile.dumps(sample())
+
+
+def test_a_starting_record_has_no_export_id_and_round_trips() -> None:
+    starting = replace(sample().records["alpha"], export_id=None, status=Status.STARTING)
+    text = lockfile.dumps(Lock({"alpha": starting}))
+    assert "    export_id: null\n    status: STARTING\n" in text
+    assert lockfile.loads(text, "rmsync.lock.yaml") == Lock({"alpha": starting})
+    for broken, message in (
+        (text.replace("status: STARTING", "status: QUEUED"), "export_id: must be the tenant's"),
+        (
+            lockfile.dumps(sample()).replace("status: SUCCESS", "status: STARTING"),
+            "export_id: must be null while the status is STARTING",
+        ),
+    ):
+        with pytest.raises(LockfileError, match=message):
+            lockfile.loads(broken, "rmsync.lock.yaml")

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 
-from rmsync import planfile, render
+from rmsync import planfile, render, safetext
 from rmsync.models import Action, ExportJob, ExportParams, Live, Lock, Plan, Provenance, Status
 from rmsync.plan import make_plan
 from tests.builders import R, export, manifest, record, role
@@ -81,9 +81,11 @@ def test_markdown_matches_golden(golden: Callable[[str, str], None]) -> None:
 
 
 def diff_lines(comment: str) -> list[str]:
-    """The lines inside the comment's ```diff block."""
-    start = comment.index("```diff\n") + len("```diff\n")
-    return comment[start : comment.index("\n```\n", start)].split("\n")
+    """The lines inside the comment's ```diff block (fenced by three backticks or more)."""
+    fence = re.search(r"^(`{3,})diff\n", comment, re.MULTILINE)
+    assert fence is not None
+    end = comment.index(f"\n{fence[1]}\n", fence.end())
+    return comment[fence.end() : end].split("\n")
 
 
 def test_markdown_diff_symbols_are_in_column_0_and_colour_honestly() -> None:
@@ -137,13 +139,13 @@ def test_markdown_free_text_renders_literally_and_cannot_break_the_comment() -> 
     items = [line for line in comment.splitlines() if line.startswith("- `")]
     assert items == [
         r"- `+` **odd\|name\_\<x\>** will be exported: role \`\<script\>\` is \*bold\* "
-        r"\_it\_ a\|b \[x\](y) \&amp; \~\~s\~\~ \$1\$ # no heading"
+        r"\_it\_ a\|b \[x\](y) \&amp; \~\~s\~\~ \$1\$\\n# no heading"
     ]
-    assert "<script>" not in comment[: comment.index("```diff")]
+    assert "<script>" not in comment[: comment.index("````diff")]
     lines = diff_lines(comment)
     assert [line for line in lines if not line.startswith("  ")] == ["+ export odd|name_<x>"]
-    assert "        # no heading" in lines
-    assert "        ```" in lines
+    assert r"$1$\n# no heading" in lines[0]
+    assert r'"Ops\n```\n- admins" (5 identities' in lines[2]
 
 
 def test_markdown_marker_and_heading_name_the_manifest() -> None:
@@ -155,7 +157,7 @@ def test_markdown_marker_and_heading_name_the_manifest() -> None:
     tricky = render.markdown(replace(plan, provenance=made_from("a-->b\n`c`.yaml")))
     assert tricky.splitlines()[:2] == [
         "<!-- rmsync: a--&gt;b&#10;`c`.yaml -->",
-        "### rmsync plan: ``a-->b `c`.yaml`` (beta)",
+        "### rmsync plan: ``a-->b\\n`c`.yaml`` (beta)",
     ]
 
 
@@ -243,3 +245,143 @@ def test_a_changed_role_id_is_marked_as_a_change_in_the_text() -> None:
         f'      ~ potential_role             = {R[1]} → {R[2]} "Role 2" (5 identities, 7 entitlements)'
         in lines
     )
+
+
+# -- strings from the tenant (or a hand-edited file): shown, never obeyed -----
+
+# Each tries to start a plan line, forge a "No changes" verdict, rewrite the terminal, reorder
+# what a reviewer sees, or break out of the comment's code block, fold or table.
+HOSTILE = [
+    "Ops\n```\n\nNo changes. The lockfile matches the manifest and the tenant.\n```\n",
+    "a\rPlan: 0 to export, 0 to re-export, 0 to update, 0 to forget.",
+    "\x1b[2J\x1b[1;1HNo changes.\x1b]0;pwned\x07",
+    "\x9b31mC1 CSI\x85next line",
+    "invoice \u202egpj.exe\u2066 x",
+    "line\u2028separator\u2029paragraph",
+    "</details>\n\n<details><summary>x</summary>\n\n<!-- rmsync: other.yaml -->\n",
+    "| a | b |\n| --- | --- |\n| c | d |",
+    "tab\there, back\\slash, \\n",
+    "````\n~~~\n    ```",
+]
+CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def tenant_says(text: str) -> Plan:
+    """A re-export where `text` is everything the tenant told: the role's name, its excluded
+    entitlements and modifiedDate, the recorded export's id and its ERROR reason."""
+    recorded = replace(record("payroll", 1, Status.ERROR), export_id=text, error=text)
+    live = role(1, name=text, excluded_entitlements=(text, "ent-2"), modified=text)
+    return make_plan(
+        manifest(export("payroll", 1)), Lock({"payroll": recorded}), Live({R[1]: live})
+    )
+
+
+def test_visible_leaves_ordinary_text_as_it_is() -> None:
+    for text in ["Accounts payable clerks", "Café & Co. / Ünïcode", "経理 👩\u200d💻", "50% <x>"]:
+        assert safetext.visible(text) == text
+        assert safetext.quoted(text) == f'"{text}"'
+
+
+def test_visible_shows_every_control_as_an_escape() -> None:
+    assert safetext.visible("a\nb\r\tc\\d\x00\x1b[2J\x7f\x85\x9b") == (
+        r"a\nb\r\tc\\d\x00\x1b[2J\x7f\x85\x9b"
+    )
+    assert safetext.visible("\u202e\u2066\u2028\u2029\ud800\ufffe\U0010ffff") == (
+        r"\u202e\u2066\u2028\u2029\ud800\ufffe\U0010ffff"
+    )
+    assert safetext.quoted('say "hi"\n') == r'"say \"hi\"\n"'
+
+
+def test_text_plan_shows_tenant_strings_escaped_and_never_on_a_line_of_their_own() -> None:
+    ordinary = render.text(tenant_says("Payroll")).splitlines()
+    for text in HOSTILE:
+        plan = render.text(tenant_says(text))
+        assert not CONTROLS.search(plan), text
+        lines = plan.splitlines()
+        assert len(lines) == len(ordinary), text
+        assert [line[:8] for line in lines] == [line[:8] for line in ordinary], text
+        assert lines[-1] == "Plan: 0 to export, 1 to re-export, 0 to update, 0 to forget."
+        assert f"{R[1]} {safetext.quoted(text)} (5 identities" in plan
+
+
+def test_text_plan_shows_the_attack_from_the_issue_plainly() -> None:
+    plan = render.text(tenant_says("Ops\n```\n\nNo changes.\x1b[2J")).splitlines()
+    assert plan[2] == (
+        r"  # payroll will be re-exported: the role changed since it was exported; "
+        r"the recorded export ended in ERROR: Ops\n```\n\nNo changes.\x1b[2J"
+    )
+    assert plan[4] == (
+        f"        potential_role             = {R[1]} "
+        r'"Ops\n```\n\nNo changes.\x1b[2J" (5 identities, 7 entitlements)'
+    )
+    assert (
+        plan[8]
+        == r"      ~ role.excluded_entitlements = [] → [Ops\n```\n\nNo changes.\x1b[2J, ent-2]"
+    )
+    assert plan[10] == r"        export_id                  = Ops\n```\n\nNo changes.\x1b[2J"
+    assert not any(line.startswith("No changes") for line in plan)
+
+
+def test_a_quote_in_a_role_name_cannot_forge_its_counts() -> None:
+    plan = render.text(tenant_says('Payroll" (900 identities, 0 entitlements) "x'))
+    assert (
+        r'"Payroll\" (900 identities, 0 entitlements) \"x" (5 identities, 7 entitlements)' in plan
+    )
+
+
+def comment_of(plan: Plan) -> str:
+    return render.markdown(replace(plan, provenance=made_from("rmsync.yaml")))
+
+
+def test_markdown_tenant_strings_cannot_leave_their_place() -> None:
+    def shape(comment: str) -> list[str]:
+        """Each line's kind: what it opens with, before any tenant text could begin."""
+        return [
+            re.sub(r"^(```|- `.` \*\*|\| `|      |  # |<|> |\*\*|#+ ).*", r"\1", line)
+            for line in comment.splitlines()
+        ]
+
+    ordinary = comment_of(tenant_says("Payroll"))
+    for text in HOSTILE:
+        comment = comment_of(tenant_says(text))
+        assert not CONTROLS.search(comment.replace("\n", "")), text
+        assert shape(comment) == shape(ordinary), text
+        assert comment.count("<!--") == 1 and comment.startswith("<!-- rmsync: rmsync.yaml -->")
+        html = re.findall(r"^ {0,3}<.*", comment, re.MULTILINE)
+        assert html == [
+            "<!-- rmsync: rmsync.yaml -->",
+            "<details><summary>Details</summary>",
+            "</details>",
+        ]
+        fences = [line for line in comment.splitlines() if line.startswith("```")]
+        assert len(fences) == 2 and fences[0] == fences[1] + "diff", text
+        assert not re.search(fences[1] + "(?!diff)", "\n".join(diff_lines(comment))), text
+
+
+def test_markdown_shows_the_attack_from_the_issue_inside_the_diff() -> None:
+    comment = comment_of(tenant_says("Ops\n```\n\nNo changes.\n<!-- rmsync: x -->"))
+    lines = diff_lines(comment)
+    assert lines[2] == (
+        f"        potential_role             = {R[1]} "
+        r'"Ops\n```\n\nNo changes.\n\x3c!-- rmsync: x -->" (5 identities, 7 entitlements)'
+    )
+    item = next(line for line in comment.splitlines() if line.startswith("- `!`"))
+    assert item.endswith(r"ERROR: Ops\\n\`\`\`\\n\\nNo changes.\\n\\x3c!-- rmsync: x --\>")
+
+
+def test_markdown_text_pings_no_one_and_links_nothing() -> None:
+    said = (
+        "ask @octocat or @acme/admins (cc a@b.co) about #12, GH-7 and acme/repo#3: "
+        "https://evil.example/x or www.evil.example"
+    )
+    comment = comment_of(tenant_says(said))
+    item = next(line for line in comment.splitlines() if line.startswith("- `!`"))
+    assert item.endswith(
+        "ERROR: ask @&#8203;octocat or @&#8203;acme/admins (cc a@&#8203;b.co) about "
+        "#&#8203;12, GH-&#8203;7 and acme/repo#&#8203;3: https:&#8203;//evil.example/x or "
+        "www&#8203;.evil.example"
+    )
+    outside_code = comment[: comment.index("<details>")]
+    assert not re.search(r"@\w|#\d|GH-\d|://|www\.", outside_code.replace("&#8203;", "\u200b"))
+    assert said in "\n".join(diff_lines(comment))  # code: GitHub links nothing there
+    assert said in render.text(tenant_says(said))

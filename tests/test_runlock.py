@@ -7,11 +7,12 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from rmsync.runlock import LockedError, held, lock_file_for
+from rmsync.runlock import LockedError, _process_id, held, lock_file_for
 
 
 def test_exclusive_and_released(tmp_path: Path) -> None:
@@ -84,3 +85,47 @@ def test_waits_up_to_the_timeout_for_the_holder(tmp_path: Path) -> None:
         ),
     ):
         pass
+
+
+def test_a_lock_whose_pid_now_belongs_to_a_later_process_is_taken_over(tmp_path: Path) -> None:
+    lockfile = tmp_path / "rmsync.lock.yaml"
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            real = _process_id(live.pid)
+            assert real is not None  # Linux: /proc tells a process's start time
+            info = {"host": socket.gethostname(), "pid": live.pid, "since": "2026-01-01T00:00:00Z"}
+            # The same pid, but the process that took the lock started at another time.
+            lock_file_for(lockfile).write_text(json.dumps(info | {"process": real + "0"}))
+            with held(lockfile):
+                assert json.loads(lock_file_for(lockfile).read_text())["pid"] == os.getpid()
+            # The very process that holds it: never taken over.
+            lock_file_for(lockfile).write_text(json.dumps(info | {"process": real}))
+            with pytest.raises(LockedError), held(lockfile):
+                pass
+        finally:
+            live.kill()
+
+
+def test_an_empty_lock_is_taken_over_only_once_it_is_old(tmp_path: Path) -> None:
+    lockfile = tmp_path / "rmsync.lock.yaml"
+    lock_file_for(lockfile).write_text("")
+    with pytest.raises(LockedError, match="an unreadable lock"), held(lockfile):
+        pass  # it may be a run that has just created it and not yet written it
+    old = time.time() - 60
+    os.utime(lock_file_for(lockfile), (old, old))
+    with held(lockfile):
+        assert json.loads(lock_file_for(lockfile).read_text())["pid"] == os.getpid()
+
+
+def test_the_message_names_both_commands_and_the_wait(tmp_path: Path) -> None:
+    lockfile = tmp_path / "rmsync.lock.yaml"
+    ticks = iter(range(100))
+    clock = lambda: float(next(ticks))  # noqa: E731
+    with (
+        held(lockfile),
+        pytest.raises(LockedError) as caught,
+        held(lockfile, timeout=2, clock=clock, sleep=lambda _: None),
+    ):
+        pass
+    assert "another rmsync run (apply or refresh) holds the lock" in str(caught.value)
+    assert "after waiting 2s" in str(caught.value)

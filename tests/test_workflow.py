@@ -252,6 +252,72 @@ def test_ctrl_c_at_the_question_changes_nothing(
     assert not (project / "rmsync.lock.yaml").exists()
 
 
+# -- a start whose answer is lost: recorded as STARTING, never forgotten ---------------------
+
+
+def test_the_intent_to_start_is_recorded_before_the_tenant_is_asked(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    seen_on_disk: list[str] = []
+
+    def look(method: str, path: str) -> None:  # the tenant has acted; its answer is not back
+        if method == "POST" and path.endswith("/export-async"):
+            names = [n for n, r in records(project).items() if r["status"] == "STARTING"]
+            seen_on_disk.append(",".join(names))
+
+    with running(Proxy(make_sandbox().base_url, before_reply=look)) as proxy:
+        ran = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env(proxy.base_url))
+    assert ran.code == 0, ran.err
+    assert len(seen_on_disk) == 5 and all(seen_on_disk), seen_on_disk  # one at a time
+    assert "STARTING" not in (project / "rmsync.lock.yaml").read_text()
+
+
+class _Lost(Exception):
+    """Raised in the proxy after the tenant acted: the connection drops with no answer."""
+
+
+def test_a_start_whose_answer_is_lost_is_recorded_and_named_by_the_next_plan(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    def drop_payroll(method: str, path: str) -> None:
+        if method == "POST" and "bdc9548b" in path:  # payroll's role
+            raise _Lost
+
+    with running(Proxy(make_sandbox().base_url, before_reply=drop_payroll)) as proxy:
+        env = tenant_env(proxy.base_url)
+        ran = rmsync("apply", "--auto-approve", cwd=project, env=env)
+        assert len(proxy.requests("POST", "bdc9548b")) == 1  # the tenant did start it
+        replan = rmsync("plan", cwd=project, env=env)
+    assert ran.code == 1
+    assert "payroll: export FAILED: POST " in ran.err
+    assert "the tenant may have started the export all the same: recorded as STARTING" in ran.err
+    payroll = records(project)["payroll"]
+    assert (payroll["status"], payroll["export_id"]) == ("STARTING", None)
+    assert str(payroll["error"]).startswith("the start was not confirmed: POST ")
+    assert sum(r["status"] == "QUEUED" for r in records(project).values()) == 4  # the others
+    assert (
+        f"  # payroll will be re-exported: an interrupted run may have started an export for "
+        f"payroll at {payroll['started_at']} (the tenant never confirmed it, and cannot be "
+        "asked); starting another"
+    ) in replan.out.splitlines()
+    assert "        export_id                  = none: the start was not confirmed" in replan.out
+
+
+def test_a_start_the_tenant_refuses_leaves_no_intent_behind(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    def refuse(method: str, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+        if method == "POST" and "bdc9548b" in path:
+            return 400, b'{"detailCode": "400.1 Bad request content"}', {}
+        return None
+
+    with running(Proxy(make_sandbox().base_url, answer=refuse)) as proxy:
+        ran = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env(proxy.base_url))
+    assert ran.code == 1
+    assert "payroll" not in records(project)  # it answered that it did not start it
+    assert "may have started" not in ran.err
+
+
 # -- exports the tenant no longer has --------------------------------------------------------
 
 

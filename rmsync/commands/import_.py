@@ -36,7 +36,7 @@ def command(
     base_url: str | None,
 ) -> None:
     """Add manifest entries for every potential role of a session (named after the roles)."""
-    from rmsync import config, importer, render, workflow
+    from rmsync import config, importer, render, safetext, workflow
     from rmsync.api import NotFoundError
     from rmsync.errors import RmsyncError
     from rmsync.models import ApiVersion, Manifest, is_uuid
@@ -59,8 +59,9 @@ def command(
     if added or file.exists():
         importer.write_checked(file, importer.insert(text, added))
     for role, name in skipped:
-        click.echo(f"  = {name}: {role.name} ({role.id}) is already in the manifest")
+        shown = f"{safetext.visible(role.name)} ({safetext.visible(role.id)})"
+        click.echo(f"  = {name}: {shown} is already in the manifest")
     for entry in added:
-        click.echo(f"  + {entry.name}: {entry.role.name} ({entry.role.id})")
+        click.echo(f"  + {entry.name}: {safetext.visible(entry.role.name)} ({entry.role.id})")
     there = f"{len(skipped)} {'was' if len(skipped) == 1 else 'were'} there already"
     click.echo(f"Added {render.counted(len(added), 'export')} to {file}; {there}.")

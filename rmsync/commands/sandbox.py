@@ -14,7 +14,7 @@ import click
 from rmsync.errors import RmsyncError
 
 if TYPE_CHECKING:
-    from rmsync.sandbox import Sandbox, Seed
+    from rmsync.sandbox import FaultPlan, Sandbox, Seed
 
 
 @click.group(invoke_without_command=True)
@@ -59,6 +59,12 @@ if TYPE_CHECKING:
     type=click.FloatRange(0),
     help="Time an async export takes to finish.",
 )
+@click.option(
+    "--faults",
+    "faults_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fault plan YAML: errors, drops, latency and more, by route and count or rate.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print a line per request.")
 @click.pass_context
 def command(
@@ -70,6 +76,7 @@ def command(
     rate_limit: int,
     no_rate_limit: bool,
     export_seconds: float,
+    faults_path: Path | None,
     quiet: bool,
 ) -> None:
     """Serve a local ISC tenant with the role-mining API until interrupted."""
@@ -78,6 +85,7 @@ def command(
     from rmsync.interrupts import Interrupted
 
     try:
+        faults = _faults(faults_path)
         server, seed = _sandbox_server(
             seed_path,
             host,
@@ -85,6 +93,7 @@ def command(
             token_lifetime,
             None if no_rate_limit else rate_limit,
             export_seconds,
+            faults,
             quiet,
         )
         client = seed.clients[0]
@@ -93,11 +102,28 @@ def command(
         click.echo(f"  export SAIL_BASE_URL={server.base_url}")
         click.echo(f"  export SAIL_CLIENT_ID={client.client_id}")
         click.echo(f"  export SAIL_CLIENT_SECRET={secret}")
+        if faults is not None:
+            click.echo(f"Faults from {faults_path}: {_describe(faults)}.")
         click.echo("Press Ctrl+C to stop.")
         sys.stdout.flush()
         server.serve_forever()
     except Interrupted:
         click.echo("rmsync sandbox: stopped.")
+
+
+def _faults(path: Path | None) -> FaultPlan | None:
+    from rmsync.sandbox import load_faults
+
+    return None if path is None else load_faults(path)
+
+
+def _describe(faults: FaultPlan) -> str:
+    rules = len(faults.rules)
+    read_only = len(faults.read_only_clients)
+    parts = [f"{rules} rule{'s' * (rules != 1)}"]
+    if read_only:
+        parts.append(f"{read_only} read-only client{'s' * (read_only != 1)}")
+    return ", ".join(parts)
 
 
 def _sandbox_server(
@@ -107,6 +133,7 @@ def _sandbox_server(
     token_lifetime: int,
     rate_limit: int | None,
     export_seconds: float,
+    faults: FaultPlan | None,
     quiet: bool,
 ) -> tuple[Sandbox, Seed]:
     from rmsync.sandbox import Limit, Sandbox, Schedule, load_seed
@@ -122,6 +149,7 @@ def _sandbox_server(
             schedule=schedule,
             rate_limit=None if rate_limit is None else Limit(rate_limit),
             log=None if quiet else _log,
+            faults=faults,
         )
     except OSError as exc:
         raise RmsyncError(

@@ -31,7 +31,8 @@ def command(
 
     if path is not None and path.suffix == ".json":
         doc = planfile.read(path)
-        saved = planfile.rebuild(doc, lockfile.read(Path(planfile.provenance(doc).lockfile)))
+        source = planfile.checked_provenance(path, doc)  # it reads no file outside this folder
+        saved = planfile.rebuild(doc, lockfile.read(Path(source.lockfile)))
         output.plan_text(saved, output.color(no_color))
         return
     where = _lockfile_to_show(path, manifest_path, lockfile_path)

@@ -4,16 +4,22 @@ Start it with `rmsync sandbox`, or in-process: `with Sandbox() as sb: ...sb.base
 """
 
 from rmsync.ratelimit import Limit
+from rmsync.sandbox.faultplan import FaultPlan, load_faults
 from rmsync.sandbox.seed import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Seed, load_seed
 from rmsync.sandbox.server import Sandbox
-from rmsync.sandbox.state import Schedule
+from rmsync.sandbox.state import CreatedExport, Schedule
+from rmsync.sandbox.storage import StorageRequest
 
 __all__ = [
     "DEFAULT_CLIENT_ID",
     "DEFAULT_CLIENT_SECRET",
+    "CreatedExport",
+    "FaultPlan",
     "Limit",
     "Sandbox",
     "Schedule",
     "Seed",
+    "StorageRequest",
+    "load_faults",
     "load_seed",
 ]

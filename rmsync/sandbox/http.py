@@ -100,11 +100,16 @@ class Request:
 
 @dataclass(frozen=True)
 class Response:
+    """An answer; `drop` (close | reset) sends none at all, and `cut` sends only that many
+    bytes of the body under its whole Content-Length, then closes (both only under faults)."""
+
     status: int
     body: Any = None
     raw: bytes | None = None
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    drop: str | None = None
+    cut: int | None = None
 
     @classmethod
     def failure(cls, fault: Fault, **headers: str) -> Response:

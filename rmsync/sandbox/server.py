@@ -1,10 +1,12 @@
 """The sandbox tenant as an HTTP server: a real socket on the host it is given.
 
 Owns: the server's life (start, serve, stop), OAuth tokens, and the gateway rules every
-route shares, in this order: OPTIONS on a known route (answered before the rest), Bearer
-auth, rate limit (ratelimit.py counts), the experimental header, the method (HEAD is answered
-as GET; 404, or 405 with Allow), and Accept against what the route produces (406). Must not:
-implement any operation itself (handlers.py does) or touch the wire (transport.py does).
+route shares, in this order: a fault plan's rule (inject.py; its latency, then an answer in
+the tenant's stead), OPTIONS on a known route (answered before the rest), Bearer auth, rate
+limit (ratelimit.py counts), a read-only client's writes (403), the experimental header, the
+method (HEAD is answered as GET; 404, or 405 with Allow), and Accept against what the route
+produces (406); then the rule's work on the tenant's answer. Must not: implement any
+operation itself (handlers.py does) or touch the wire (transport.py does).
 """
 
 from __future__ import annotations
@@ -12,20 +14,23 @@ from __future__ import annotations
 import base64
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 from urllib.parse import parse_qsl, urlsplit
 
 from rmsync.ratelimit import Limit
-from rmsync.sandbox import handlers
+from rmsync.sandbox import handlers, inject
+from rmsync.sandbox.faultplan import FaultPlan, Faults, Rule, as_plan
 from rmsync.sandbox.faults import Fault, bad_request, not_found
 from rmsync.sandbox.http import EXPERIMENTAL, Request, Response, accepts, split_version
 from rmsync.sandbox.ratelimit import FixedWindow
 from rmsync.sandbox.seed import Seed, load_seed
-from rmsync.sandbox.state import Clock, Schedule, Tenant
+from rmsync.sandbox.state import Clock, CreatedExport, Schedule, Tenant
+from rmsync.sandbox.storage import LazyStorage, StorageRequest
 from rmsync.sandbox.transport import Log, Server, describe
 
 Matches = list[tuple[handlers.Route, dict[str, str]]]
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class Sandbox:
@@ -43,12 +48,18 @@ class Sandbox:
         schedule: Schedule = Schedule(),  # noqa: B008 (frozen value)
         log: Log | None = None,
         id_seed: int | None = None,
+        faults: Faults = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.tenant = Tenant(seed or load_seed(), clock, token_lifetime, schedule, id_seed)
         self.limiter = FixedWindow(rate_limit)
         self.log = log
+        self.sleep = sleep  # waits out a fault's latency; tests pass their fake clock's advance
+        self._id_seed = id_seed or 0
+        self._injector = inject.Injector(as_plan(faults), self._id_seed)
         self._server = Server((host, port), self.handle, log)
         self._thread: threading.Thread | None = None
+        self._storage = LazyStorage(str(self._server.server_address[0]), log)
 
     @property
     def base_url(self) -> str:
@@ -57,8 +68,11 @@ class Sandbox:
         return f"http://{shown}:{port}"
 
     def start(self) -> Sandbox:
+        # Polled every 2 ms for stop(): a test suite starts and stops a sandbox per test, and
+        # a longer poll was half the time of the conformance tests. Idle, that is 500 cheap
+        # wake-ups a second.
         self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.02,), name="rmsync-sandbox", daemon=True
+            target=self._server.serve_forever, args=(0.002,), name="rmsync-sandbox", daemon=True
         )
         self._thread.start()
         return self
@@ -76,6 +90,36 @@ class Sandbox:
             self._thread.join()
             self._thread = None
         self._server.server_close()
+        self._storage.stop()
+
+    # -- for tests: faults and what the tenant really did -----
+
+    @property
+    def faults(self) -> FaultPlan:
+        return self._injector.plan
+
+    def set_faults(self, faults: Faults) -> None:
+        """Replace the fault plan (None: no faults); every count starts again from zero."""
+        self._injector = inject.Injector(as_plan(faults), self._id_seed)
+
+    def created_exports(self) -> list[CreatedExport]:
+        """Every export the tenant created, oldest first, whatever its clients were told."""
+        with self.tenant.lock:
+            return self.tenant.created_exports()
+
+    def revoke_tokens(self) -> None:
+        """Revoke every token issued so far: each call with one is a 401 from now on."""
+        with self.tenant.lock:
+            self.tenant.revoke(list(self.tenant.tokens))
+
+    @property
+    def storage_url(self) -> str:
+        """The storage origin's base URL (it starts on first use: a redirect or this)."""
+        return self._storage.get().base_url
+
+    def storage_requests(self) -> list[StorageRequest]:
+        """Every request the storage origin got, with its Authorization header (or None)."""
+        return self._storage.requests()
 
     def __enter__(self) -> Sandbox:
         return self.start()
@@ -93,16 +137,37 @@ class Sandbox:
         except ValueError:
             return Response.failure(bad_request(f"The request target {target!r} is not a URL"))
         query = dict(parse_qsl(url.query, keep_blank_values=True))
+        rule = self._injector.pick(method, url.path)
+        if rule is not None:
+            if self.log:
+                self.log(f"{method} {url.path}: fault from {rule.where}")
+            if rule.latency:
+                self.sleep(rule.latency)
+            instead = inject.instead(rule)
+            if instead is not None:
+                return instead
         try:
             with self.tenant.lock:
-                if url.path == "/oauth/token":
-                    return self._token(method, query, headers, body)
-                return self._api(method, url.path, query, headers, body)
-        except Fault as fault:
-            return Response.failure(fault)
+                response = self._answer(method, url.path, query, headers, body)
+                return response if rule is None else self._after(rule, response, headers)
         except Exception as error:
             self._server.report(f"internal error in {method} {url.path}: {describe(error)}")
             return Response.failure(Fault(500, "An internal fault occurred."))
+
+    def _answer(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Response:
+        try:
+            if path == "/oauth/token":
+                return self._token(method, query, headers, body)
+            return self._api(method, path, query, headers, body)
+        except Fault as fault:
+            return Response.failure(fault)
+
+    def _after(self, rule: Rule, response: Response, headers: dict[str, str]) -> Response:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        bearer = token.strip() if scheme.lower() == "bearer" else None
+        return inject.after(rule, response, self.tenant, bearer, self._storage.put)
 
     def _api(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
@@ -118,20 +183,23 @@ class Sandbox:
             # spec, gives every OPTIONS a 204; Spring answers a mapped route's with its Allow),
             # before auth, as a browser's preflight carries no credentials.
             return Response(204, headers={"Allow": _allow(r.method for r, _ in matches)})
-        self._admit(version, headers)
+        self._admit(method, version, headers)
         found, params = _pick(method, route, matches)
         if not accepts(headers.get("accept"), found.produces):
             raise Fault(406, f"No match for accept header: this operation answers {found.produces}")
         return found.handler(self.tenant, Request(method, version, route, params, query, body))
 
-    def _admit(self, version: str, headers: dict[str, str]) -> None:
-        """Bearer auth, the rate limit per client and version, then the experimental header."""
+    def _admit(self, method: str, version: str, headers: dict[str, str]) -> None:
+        """Bearer auth, the rate limit per client and version, a read-only client's writes,
+        then the experimental header."""
         auth = headers.get("authorization", "")
         scheme, _, token = auth.partition(" ")
         client = self.tenant.client_for(token.strip() if scheme.lower() == "bearer" else None)
         wait = self.limiter.admit((client, version), self.tenant.clock())
         if wait is not None:
             raise Fault(429, "Rate Limit Exceeded", {"Retry-After": str(wait)})
+        if method in WRITES and client in self.faults.read_only_clients:
+            raise Fault(403, f"The client's scopes allow reads only: {method} is not allowed")
         if (
             version in EXPERIMENTAL
             and headers.get("x-sailpoint-experimental", "").lower() != "true"
@@ -176,7 +244,9 @@ class Sandbox:
                 "access_token": token,
                 "token_type": "bearer",
                 "expires_in": self.tenant.token_lifetime,
-                "scope": "sp:scopes:all",
+                "scope": "sp:scopes:default"
+                if client_id in self.faults.read_only_clients
+                else "sp:scopes:all",
                 "tenant_id": self.tenant.tenant_id,
                 "org": self.tenant.name,
                 "jti": token[:16],

@@ -11,8 +11,8 @@ import random
 import secrets
 import threading
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from rmsync.sandbox import archive
@@ -79,6 +79,25 @@ class Export:
     started: float
     outcome: str
     archive: bytes
+    stuck: str | None = None  # QUEUED or IN_PROGRESS: it never gets further (a fault's doing)
+    reason: str | None = None  # why it ended in ERROR, when a fault says
+    forget_after: float | None = None  # seconds after `started` the tenant no longer has it
+
+
+@dataclass(frozen=True)
+class CreatedExport:
+    """The sandbox's own record of an export it created, whatever the client heard of it."""
+
+    id: str
+    session_id: str
+    role_id: str
+    min_entitlement_popularity: int
+    include_common_access: bool
+    created: float  # epoch seconds on the sandbox's clock
+
+    @property
+    def created_at(self) -> str:
+        return iso(self.created)
 
 
 class Tenant:
@@ -100,6 +119,7 @@ class Tenant:
         self.schedule = schedule
         self.clients = {c.client_id: c.client_secret for c in seed.clients}
         self.tokens: dict[str, tuple[str, float]] = {}
+        self.revoked: set[str] = set()
         self.sessions = {s.id: _session_state(s) for s in seed.sessions}
         self.role_index = {r: s.seed.id for s in self.sessions.values() for r in s.roles}
         self.exports: dict[str, Export] = {}
@@ -126,11 +146,22 @@ class Tenant:
         if not token:
             raise unauthorized("Missing or malformed Authorization header")
         entry = self.tokens.get(token)
+        if token in self.revoked:
+            raise unauthorized("JWT validation failed: JWT has been revoked")
         if entry is None:
             raise unauthorized("JWT validation failed: JWT is invalid")
         if self.clock() >= entry[1]:
             raise unauthorized("JWT validation failed: JWT is expired")
         return entry[0]
+
+    def revoke(self, tokens: Iterable[str]) -> None:
+        """Revoke tokens: each is refused (401) from the next call on."""
+        self.revoked |= {t for t in tokens if t in self.tokens}
+
+    def expire_token(self, token: str, seconds: float) -> None:
+        """Make a token die `seconds` from now, whatever `expires_in` told its client."""
+        client, _ = self.tokens[token]
+        self.tokens[token] = (client, self.clock() + seconds)
 
     # -- sessions and roles ---------------------------------------------------------------
 
@@ -208,15 +239,41 @@ class Tenant:
         found = self.exports.get(_uuid(export_id, "exportId"))
         if found is None or found.role_id != role.seed.id or found.session_id != role.session_id:
             raise not_found(f"export of potential role {role.seed.id}", export_id)
+        if found.forget_after is not None and self.clock() - found.started >= found.forget_after:
+            raise not_found(f"export of potential role {role.seed.id}", export_id)
         return found
 
     def status(self, export: Export) -> str:
         elapsed = self.clock() - export.started
-        if elapsed < self.schedule.queued:
+        if elapsed < self.schedule.queued or export.stuck == "QUEUED":
             return "QUEUED"
-        if elapsed < self.schedule.queued + self.schedule.running:
+        if elapsed < self.schedule.queued + self.schedule.running or export.stuck:
             return "IN_PROGRESS"
         return export.outcome
+
+    def doom(
+        self, export_id: str, stuck: str | None, error: str | None, forget_after: float | None
+    ) -> None:
+        """Give an export a fault's fate: stuck, ending in ERROR with a reason, or forgotten."""
+        found = self.exports[export_id]
+        outcome = "ERROR" if error is not None else found.outcome
+        self.exports[export_id] = replace(
+            found, stuck=stuck, outcome=outcome, reason=error, forget_after=forget_after
+        )
+
+    def created_exports(self) -> list[CreatedExport]:
+        """Every export this tenant created, oldest first (forgotten ones too)."""
+        return [
+            CreatedExport(
+                id=e.id,
+                session_id=e.session_id,
+                role_id=e.role_id,
+                min_entitlement_popularity=e.min_popularity,
+                include_common_access=e.include_common,
+                created=e.started,
+            )
+            for e in self.exports.values()
+        ]
 
 
 def _uuid(value: str, name: str) -> str:

@@ -3,14 +3,16 @@
 Owns: reading each request off its connection (method, target, headers, body), writing the
 answer back (headers alone for HEAD), the request log line, ISC's JSON error body for what
 http.server would answer with an HTML page (a malformed request, a bad body length), one
-line rather than a traceback for anything unexpected (nothing when the client hung up), and
-closing every connection on stop. Must not: decide any answer itself (the app it serves does).
+line rather than a traceback for anything unexpected (nothing when the client hung up),
+closing every connection on stop, and the broken answers a fault plan asks for (no answer,
+a reset, a body cut short). Must not: decide any answer itself (the app it serves does).
 """
 
 from __future__ import annotations
 
 import re
 import socket
+import struct
 import sys
 import threading
 import traceback
@@ -124,16 +126,31 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(self.server.app(self.command, self.path, headers, body))
 
     def _send(self, response: Response) -> None:
+        if response.drop is not None:
+            self._drop(response.drop)
+            return
         payload = response.payload()
+        length = len(payload) if response.cut is None else max(len(payload), 1)
         self.send_response(response.status)
         if response.status != HTTPStatus.NO_CONTENT:
             self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Length", str(length))
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.end_headers()
+        if response.cut is not None:  # a body cut short: less than its length says, then close
+            payload = payload[: min(response.cut, length - 1)]
+            self.close_connection = True
         if self.command != "HEAD":  # a HEAD answer has GET's headers, Content-Length too, alone
             self.wfile.write(payload)
+
+    def _drop(self, how: str) -> None:
+        """No answer: close the connection (the client reads EOF), or reset it (RST)."""
+        self.close_connection = True
+        self.log_request(f"dropped ({how})")
+        if how == "reset":
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
 
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

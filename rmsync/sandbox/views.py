@@ -137,12 +137,15 @@ def identity(i: Identity) -> Json:
 
 
 def export(e: Export, status: str) -> Json:
-    return {
+    body: Json = {
         "exportId": e.id,
         "status": status,
         "minEntitlementPopularity": e.min_popularity,
         "includeCommonAccess": e.include_common,
     }
+    if status == "ERROR" and e.reason:  # the spec has no field for it; rmsync reads this one
+        body["errorMessage"] = e.reason
+    return body
 
 
 def draft_role(r: RoleState, s: SessionState) -> Json:
