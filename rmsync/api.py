@@ -33,7 +33,16 @@ import httpx
 
 from rmsync import __version__
 from rmsync.errors import RmsyncError
-from rmsync.models import ApiVersion, Credentials, ExportJob, ExportParams, Live, Role, Status
+from rmsync.models import (
+    ApiVersion,
+    Credentials,
+    ExportJob,
+    ExportParams,
+    Live,
+    Role,
+    Status,
+    is_uuid,
+)
 from rmsync.ratelimit import Limit, RateLimiter
 from rmsync.safetext import visible
 
@@ -60,11 +69,16 @@ class ApiError(RmsyncError):
     """The tenant refused or failed a request; the message names it and its trackingId."""
 
     def __init__(
-        self, message: str, status: int | None = None, tracking_id: str | None = None
+        self,
+        message: str,
+        status: int | None = None,
+        tracking_id: str | None = None,
+        sent: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.tracking_id = tracking_id
+        self.sent = sent  # False: the request never left (no token, no connection)
 
 
 class NotFoundError(ApiError):
@@ -94,14 +108,20 @@ class _Lost(Exception):
     """An attempt that failed on the wire (no connection, no answer in time, a body cut short):
     worth another. `origin` is where it failed, `reason` what happened, in words."""
 
-    def __init__(self, origin: str, reason: str, timed_out: bool = False) -> None:
+    def __init__(
+        self, origin: str, reason: str, timed_out: bool = False, sent: bool = True
+    ) -> None:
         super().__init__(reason)
-        self.origin, self.reason, self.timed_out = origin, reason, timed_out
+        self.origin, self.reason, self.timed_out, self.sent = origin, reason, timed_out, sent
 
 
 def check_base_url(url: str) -> str:
     """The tenant root without a trailing slash; https unless the host is this machine."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        httpx.URL(url)  # what the client will parse: a bad IDN host (xn--…) fails here
+    except (ValueError, httpx.InvalidURL):
+        raise ApiError(f"base URL {visible(url)!r} is not a URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
         raise ApiError(
             f"base URL {url!r} must be a tenant root such as https://acme.api.identitynow.com"
@@ -273,7 +293,9 @@ class Client:
             except _Lost as lost:
                 timeouts += lost.timed_out
                 if method != "GET" or last or timeouts >= TIMEOUT_TRIES:
-                    raise ApiError(f"{method} {path}: cannot reach {lost.origin}: {lost}") from None
+                    raise ApiError(
+                        f"{method} {path}: cannot reach {lost.origin}: {lost}", sent=lost.sent
+                    ) from None
                 self._sleep(_backoff(attempt))
                 continue
             if response.status_code == 401 and foreign is None:
@@ -316,12 +338,13 @@ class Client:
             self.requests += 1
         try:
             return self._http.send(request, stream=True)
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             raise self._lost(origin, exc) from None
 
-    def _lost(self, origin: str, exc: httpx.TransportError) -> _Lost:
+    def _lost(self, origin: str, exc: httpx.RequestError) -> _Lost:
         timed_out = isinstance(exc, httpx.TimeoutException)
-        return _Lost(origin, failure_reason(exc, self._timeout), timed_out)
+        unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+        return _Lost(origin, failure_reason(exc, self._timeout), timed_out, sent=not unsent)
 
     def _follow(
         self, response: httpx.Response, path: str, headers: dict[str, str]
@@ -361,7 +384,7 @@ class Client:
             got = response.num_bytes_downloaded
             if length is not None and got != length:
                 raise _Lost(origin, f"the body ended after {got:,} of its {length:,} bytes")
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # a DecodingError (a body not as encoded) too
             raise self._lost(origin, exc) from None
         finally:
             response.close()
@@ -401,7 +424,11 @@ class Client:
         with self._lock:
             now = self._clock()
             if self._token is None or now >= self._token[1]:
-                self._token = self._fetch_token(now)
+                try:
+                    self._token = self._fetch_token(now)
+                except ApiError as exc:
+                    exc.sent = False  # no token: the request it was for never left
+                    raise
             return self._token[0]
 
     def _fetch_token(self, now: float) -> tuple[str, float]:
@@ -414,7 +441,7 @@ class Client:
         }
         try:
             response = self._http.post("/oauth/token", data=form, headers={"Accept": ACCEPT_JSON})
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             reason = failure_reason(exc, self._timeout)
             raise ApiError(f"cannot reach {self.base_url} for a token: {reason}") from None
         self.requests += 1
@@ -598,7 +625,13 @@ def _error(method: str, path: str, response: httpx.Response) -> ApiError:
 
 
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+    """A count: a whole number, 0 or more (anything else from the tenant counts as 0)."""
+    return max(0, value) if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _text(value: Any) -> str:
+    """Tenant text as it can be stored: a lone surrogate (not UTF-8) becomes U+FFFD."""
+    return str(value).encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def _role(body: Any, role_id: str) -> Role:
@@ -609,16 +642,16 @@ def _role(body: Any, role_id: str) -> Role:
     excluded = body.get("excludedEntitlements")
     return Role(
         id=str(body.get("id") or role_id),
-        name=str(body.get("name") or ""),
+        name=_text(body.get("name") or ""),
         session_id=str(session["id"]).lower()
         if isinstance(session, dict) and session.get("id")
         else None,
         identity_count=_int(body.get("identityCount")),
         entitlement_count=_int(body.get("entitlementCount")),
-        excluded_entitlements=tuple(sorted(str(x) for x in excluded))
+        excluded_entitlements=tuple(sorted(_text(x) for x in excluded))
         if isinstance(excluded, list)
         else (),
-        modified=str(body["modifiedDate"]) if body.get("modifiedDate") else None,
+        modified=_text(body["modifiedDate"]) if body.get("modifiedDate") else None,
     )
 
 
@@ -627,7 +660,10 @@ def _job(body: Any, params: ExportParams | None, export_id: str | None = None) -
     UnknownStatusJob (ERROR, saying so), never a failure of the whole read."""
     if not isinstance(body, dict) or not (body.get("exportId") or export_id):
         raise ApiError("the tenant's export answer has no exportId")
-    ident, params = str(body.get("exportId") or export_id), params or _params(body)
+    given, params = str(body.get("exportId") or export_id), params or _params(body)
+    if not is_uuid(given):  # it would make a lockfile rmsync refuses to read
+        raise ApiError(f"the tenant's export id {visible(given[:100])!r} is not a UUID")
+    ident = given.lower()
     raw = body.get("status")
     status = TENANT_STATUSES.get(raw) if isinstance(raw, str) else None
     if status is None:

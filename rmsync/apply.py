@@ -3,7 +3,8 @@
 Owns: the order of work, what a record holds after each step, and writing the lockfile
 after every recorded result, so an interrupted apply loses nothing: starting an export and
 recording it is one critical section that a first Ctrl-C or SIGTERM waits for. A failed
-step leaves its old record as it was and the others go on. Must not: compute plans or print.
+step leaves its old record as it was (but an unconfirmed start, which is recorded as
+STARTING in its place) and the others go on. Must not: compute plans or print.
 """
 
 from __future__ import annotations
@@ -117,9 +118,9 @@ def _start(
 
 
 def _refused(exc: ApiError) -> bool:
-    """The tenant answered, and its answer (4xx) says it did not act. A 5xx, a lost
-    connection or an unreadable answer leaves that open."""
-    return exc.status is not None and 400 <= exc.status < 500
+    """The request never left (no token, no connection), or the tenant answered that it did
+    not act (4xx). A 5xx, a dropped connection or an unreadable answer leaves that open."""
+    return not exc.sent or (exc.status is not None and 400 <= exc.status < 500)
 
 
 def _moved(record: Record, status: Status, detail: str | None, now: Now) -> Record:

@@ -75,7 +75,7 @@ def loads(text: str, file: str) -> Lock:
     problems = schema_problems(doc, _schema())
     if problems:
         raise _damaged(problems)
-    if doc.data["version"] >= 2 and not text.endswith(END):
+    if doc.data["version"] >= 2 and not text.replace("\r\n", "\n").endswith(END):
         raise _damaged([_cut_short(text, file)])
     return Lock({name: _record(name, body) for name, body in doc.data["exports"].items()})
 
@@ -102,7 +102,7 @@ def _refuse_newer(doc: Located) -> None:
 def _cut_short(text: str, file: str) -> Problem:
     message = (
         f"the file does not end with `{END.strip()}`: it was cut short (a killed write, a "
-        "full disk, a bad merge), so records may be missing"
+        "full disk, a copy cut off), so records may be missing"
     )
     return Problem(file=file, line=text.count("\n") + 1, field="", message=message)
 

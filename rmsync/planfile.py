@@ -214,6 +214,11 @@ def checked_provenance(path: Path, doc: Mapping[str, Any]) -> Provenance:
                 f"the folder it is applied in ({here}): {_AGAIN} there"
             )
     lock = Path(source.lockfile)
+    if ".git" in lock.parts or lock.suffix not in (".yaml", ".yml"):
+        raise PlanFileError(
+            f"{path}: made_from.lockfile.path: {_text(source.lockfile)} is not a lockfile's "
+            f"place (a .yaml or .yml file outside .git/, such as rmsync.lock.yaml); {_AGAIN}"
+        )
     if source.lockfile.endswith("/") or lock.name in ("", "..") or (here / lock).is_dir():
         raise PlanFileError(
             f"{path}: made_from.lockfile.path: {_text(source.lockfile)} is not a file name (a "
@@ -410,6 +415,10 @@ def _action_problems(
     elif kind is Action.DOWNLOAD and action["status"] != Status.SUCCESS.value:
         problems.append(
             ("status", f"{action['status']} is not SUCCESS: only a finished export is downloaded")
+        )
+    elif kind is Action.DOWNLOAD and record is not None and record.status is not Status.SUCCESS:
+        problems.append(
+            ("status", f"the lockfile records {name} as {record.status.value}, not SUCCESS")
         )
     if kind is Action.DOWNLOAD and export.download is None:
         problems.append(("action", f"download of {name}, for which the manifest declares none"))

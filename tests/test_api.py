@@ -621,3 +621,25 @@ def test_the_tenant_s_error_text_is_shown_on_one_line_and_never_acts(sandbox: Sa
     message = str(caught.value)
     assert "\n" not in message and "\x1b" not in message and "\r" not in message
     assert 'bad\\n\\x1b[2JNo changes.\\r"' in message and "(trackingId t\\n1)" in message
+
+
+def test_counts_below_zero_and_lone_surrogates_are_read_as_they_can_be_stored() -> None:
+    from rmsync.api import _role
+
+    role = _role(
+        {
+            "name": "a\ud800b",
+            "identityCount": -1,
+            "entitlementCount": -5,
+            "excludedEntitlements": ["\udfff"],
+        },
+        "r",
+    )
+    assert (role.name, role.identity_count, role.entitlement_count) == ("a\ufffdb", 0, 0)
+    assert role.excluded_entitlements == ("\ufffd",)
+
+
+def test_a_request_that_never_left_says_so() -> None:
+    with Client("http://127.0.0.1:9", CREDS) as client, pytest.raises(ApiError) as caught:
+        client.role(ACCOUNTING)
+    assert caught.value.sent is False

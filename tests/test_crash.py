@@ -17,6 +17,7 @@ import random
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,7 @@ import yaml
 
 from rmsync.sandbox import Sandbox, Schedule
 from tests.builders import tenant_env
+from tests.proxy import Proxy, running
 from tests.run import RMSYNC, rmsync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,3 +113,49 @@ def test_a_killed_apply_leaves_every_started_export_recorded_and_a_rerun_converg
     settled = rmsync("plan", "--detailed-exitcode", cwd=project, env=env)
     assert settled.code == 0, settled.out
     assert not list(project.glob("*.tmp")) and not list(project.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("how", KILLS, ids=lambda s: s.name)
+def test_a_kill_while_a_start_is_in_flight_after_the_tenant_acted(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], how: signal.Signals
+) -> None:
+    """Deterministic: the kill lands while the tenant has made the export and its answer is
+    held back. SIGKILL leaves the intent (STARTING), which the next plan names; SIGTERM and
+    SIGINT wait for the answer and record the export before they stop the run."""
+    project = tmp_path / "repo"
+    project.mkdir()
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    sandbox = make_sandbox(clock=time.time, schedule=Schedule(0, 0))
+    held, release = threading.Event(), threading.Event()
+
+    def hold_payroll(method: str, path: str) -> None:
+        if method == "POST" and "bdc9548b" in path:  # payroll's start: the tenant has acted
+            held.set()
+            release.wait(30)
+
+    with running(Proxy(sandbox.base_url, before_reply=hold_payroll)) as proxy:
+        env = tenant_env(proxy.base_url)
+        proc = subprocess.Popen(
+            [*RMSYNC, "apply", "--auto-approve"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert held.wait(30), "apply never started payroll"
+        proc.send_signal(how)
+        if how is signal.SIGKILL:
+            proc.wait(30)
+        release.set()
+        _, err = proc.communicate(timeout=60)
+        replan = rmsync("plan", cwd=project, env=env)
+    payroll = recorded(project)["payroll"]
+    made = {e.role_id: e.id for e in sandbox.created_exports()}
+    if how is signal.SIGKILL:
+        assert (payroll["status"], payroll["export_id"]) == ("STARTING", None)
+        assert "an interrupted run may have started an export for payroll" in replan.out
+    else:
+        assert proc.returncode == 128 + how
+        assert payroll["export_id"] == made["bdc9548b-639e-509d-9d12-29fb77b8beb9"], err
+        assert "Interrupted" in err and "Traceback" not in err

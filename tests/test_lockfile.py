@@ -166,8 +166,8 @@ def test_the_end_marker_is_reported_at_the_last_line() -> None:
         lockfile.loads(text, "rmsync.lock.yaml")
     assert str(caught.value) == (
         f"rmsync.lock.yaml:{text.count(chr(10)) + 1}: the file does not end with "
-        "`# end of rmsync.lock.yaml`: it was cut short (a killed write, a full disk, a bad "
-        "merge), so records may be missing; restore the lockfile from Git"
+        "`# end of rmsync.lock.yaml`: it was cut short (a killed write, a full disk, a "
+        "copy cut off), so records may be missing; restore the lockfile from Git"
     )
 
 
@@ -192,3 +192,8 @@ def test_a_starting_record_has_no_export_id_and_round_trips() -> None:
     ):
         with pytest.raises(LockfileError, match=message):
             lockfile.loads(broken, "rmsync.lock.yaml")
+
+
+def test_a_lockfile_checked_out_with_crlf_line_ends_is_read() -> None:
+    text = lockfile.dumps(sample()).replace("\n", "\r\n")
+    assert lockfile.loads(text, "rmsync.lock.yaml") == sample()

@@ -436,3 +436,15 @@ def test_show_reads_no_lockfile_outside_this_folder(
     assert shown.code == 1
     assert "made_from.lockfile.path: ../../secret.lock.yaml leads outside this folder" in shown.err
     assert "not: a lockfile" not in shown.err
+
+
+@pytest.mark.parametrize("where", [".git/hooks/pre-push", "notes.txt", ".git/rmsync.lock.yaml"])
+def test_a_plan_cannot_put_the_lockfile_in_git_or_in_a_non_yaml_file(
+    repo: Path, env: dict[str, str], where: str
+) -> None:
+    doc = saved(repo, env, "--target", "accounting-core")
+    doc["made_from"]["lockfile"]["path"] = where
+    write(repo, doc)
+    refused(repo, env, f"plan.json: made_from.lockfile.path: {where} is not a lockfile's place")
+    nothing_written(repo)
+    assert not (repo / ".git").exists() and not (repo / "notes.txt").exists()

@@ -375,3 +375,39 @@ def test_an_archive_the_tenant_no_longer_serves_is_recorded_and_re_exported(
     assert fixed.code == 0, fixed.err
     assert (project / "exports" / "accounting-core.zip").exists()
     assert "gone_at" not in records(project)["accounting-core"]
+
+
+def test_an_export_id_that_is_not_a_uuid_is_an_unconfirmed_start_not_a_broken_lockfile(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    def odd_id(method: str, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+        if method == "POST" and "bdc9548b" in path:
+            return 202, b'{"exportId": "ABC-123", "status": "QUEUED"}', {}
+        return None
+
+    with running(Proxy(make_sandbox().base_url, answer=odd_id)) as proxy:
+        env = tenant_env(proxy.base_url)
+        ran = rmsync("apply", "--auto-approve", cwd=project, env=env)
+        replan = rmsync("plan", cwd=project, env=env)
+    assert ran.code == 1
+    assert "the tenant's export id 'ABC-123' is not a UUID" in ran.err
+    assert records(project)["payroll"]["status"] == "STARTING"
+    assert replan.code == 0, replan.err  # the lockfile still reads
+    assert "an interrupted run may have started an export for payroll" in replan.out
+
+
+def test_a_start_that_never_left_leaves_no_intent_behind(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    def no_token_after_the_plan(method: str, path: str) -> tuple[int, bytes, dict[str, str]] | None:
+        if method == "POST" and path.endswith("/export-async"):
+            return 401, b"{}", {}  # the token was revoked: a new one is asked for ...
+        if path.startswith("/oauth/token") and len(proxy.requests("POST", "/oauth/token")) > 1:
+            return 503, b"{}", {}  # ... and cannot be had: the start never leaves
+        return None
+
+    with running(Proxy(make_sandbox().base_url, answer=no_token_after_the_plan)) as proxy:
+        ran = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env(proxy.base_url))
+    assert ran.code == 1
+    assert "may have started" not in ran.err
+    assert not any(r["status"] == "STARTING" for r in records(project).values())
