@@ -16,7 +16,6 @@ import os
 import random
 import shutil
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +27,7 @@ import yaml
 from rmsync.sandbox import Sandbox, Schedule
 from tests.builders import tenant_env
 from tests.proxy import Proxy, running
-from tests.run import RMSYNC, rmsync
+from tests.run import rmsync, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 TRIALS = int(os.environ.get("RMSYNC_CRASH_TRIALS", "6"))
@@ -76,14 +75,7 @@ def test_a_killed_apply_leaves_every_started_export_recorded_and_a_rerun_converg
         clock=time.time, schedule=Schedule(0, 0), faults=SLOW_STARTS, sleep=time.sleep
     )
     env = tenant_env(sandbox.base_url)
-    proc = subprocess.Popen(
-        [*RMSYNC, "apply", "--auto-approve"],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = spawn("apply", "--auto-approve", cwd=project, env=env)
     lock = project / ".rmsync.lock.yaml.lock"
     deadline = time.monotonic() + 30
     while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -135,14 +127,7 @@ def test_a_kill_while_a_start_is_in_flight_after_the_tenant_acted(
 
     with running(Proxy(sandbox.base_url, before_reply=hold_payroll)) as proxy:
         env = tenant_env(proxy.base_url)
-        proc = subprocess.Popen(
-            [*RMSYNC, "apply", "--auto-approve"],
-            cwd=project,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = spawn("apply", "--auto-approve", cwd=project, env=env)
         assert held.wait(30), "apply never started payroll"
         proc.send_signal(how)
         if how is signal.SIGKILL:
