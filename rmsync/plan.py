@@ -128,7 +128,14 @@ def _forget(record: Record) -> Step:
     return Step(
         action=Action.FORGET,
         name=record.name,
-        reasons=("no longer in the manifest (nothing is deleted on the tenant)",),
+        reasons=(
+            "no longer in the manifest (nothing is deleted on the tenant)",
+            *(
+                (f"an interrupted run may have started an export for it at {record.started_at}",)
+                if record.unconfirmed
+                else ()
+            ),
+        ),
         request=record.request,
         record=record,
     )

@@ -411,3 +411,29 @@ def test_a_start_that_never_left_leaves_no_intent_behind(
     assert ran.code == 1
     assert "may have started" not in ran.err
     assert not any(r["status"] == "STARTING" for r in records(project).values())
+
+
+def test_refresh_and_forget_name_a_start_that_was_never_confirmed(
+    project: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    def drop_payroll(method: str, path: str) -> None:
+        if method == "POST" and "bdc9548b" in path:
+            raise _Lost
+
+    def drop_it(doc: dict[str, object]) -> None:
+        exports = doc["exports"]
+        assert isinstance(exports, dict)
+        del exports["payroll"]
+
+    sandbox = make_sandbox(schedule=Schedule(0, 0))  # the others finish at once
+    with running(Proxy(sandbox.base_url, before_reply=drop_payroll)) as proxy:
+        env = tenant_env(proxy.base_url)
+        rmsync("apply", "--auto-approve", "--wait", "--timeout", "10s", cwd=project, env=env)
+        refreshed = rmsync("refresh", cwd=project, env=env)
+        edit(project, drop_it)
+        forget = rmsync("plan", cwd=project, env=env)
+    assert refreshed.out == (
+        "Nothing to refresh: no recorded export is still running. 1 recorded as STARTING cannot "
+        "be asked about (the tenant never confirmed them): the next apply re-exports them.\n"
+    )
+    assert "an interrupted run may have started an export for it at" in forget.out

@@ -36,6 +36,13 @@ def command(
         inputs, config.where(base_url, os.environ), targets, output.ui(False), waiting, lock_timeout
     )
     if result.running == 0:
-        click.echo("Nothing to refresh: no recorded export is still running.")
+        unsure = sum(r.unconfirmed for r in result.after.records.values())
+        note = (
+            f" {unsure} recorded as STARTING cannot be asked about (the tenant never confirmed "
+            "them): the next apply re-exports them."
+            if unsure
+            else ""
+        )
+        click.echo(f"Nothing to refresh: no recorded export is still running.{note}")
         return
     output.conclude("Refresh", result)
