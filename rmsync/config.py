@@ -32,7 +32,7 @@ SAILPOINT_DOMAINS = ("identitynow.com",)
 _NETLOC = re.compile(
     r"(?P<host>[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*"
     r"|\[[0-9a-f:.]+\])(?::[0-9]{1,5})?",
-    re.IGNORECASE,
+    re.IGNORECASE | re.ASCII,  # ASCII: no Kelvin sign (U+212A) passing for a k
 )
 
 

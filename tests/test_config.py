@@ -262,3 +262,10 @@ def test_an_empty_url_everywhere_is_no_url(tmp_path: Path, trap: Recorder) -> No
     assert result.code == 1
     assert "no tenant URL: set SAIL_BASE_URL, pass --base-url" in result.err
     assert trap.seen == []
+
+
+def test_a_host_with_a_kelvin_sign_is_not_a_sailpoint_tenant() -> None:
+    from rmsync.config import _NETLOC
+
+    assert _NETLOC.fullmatch("acme.identitynow.com") is not None
+    assert _NETLOC.fullmatch("\u212aacme.identitynow.com") is None  # K, the Kelvin sign
