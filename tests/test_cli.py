@@ -732,3 +732,18 @@ def test_saved_plan_takes_no_target_or_replace(project: Path, tenant_env: dict[s
     result = rmsync("apply", "plan.json", "--target", "payroll", cwd=project, env=tenant_env)
     assert result.code == 1
     assert "a saved plan is applied as it is" in result.err
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "text"])
+def test_json_and_another_format_are_refused_before_the_tenant_is_asked(
+    tmp_path: Path, fmt: str
+) -> None:
+    shutil.copy(EXAMPLE, tmp_path / "rmsync.yaml")
+    env = builders.tenant_env("http://127.0.0.1:9")  # nothing listens: it must not be asked
+    ran = rmsync("plan", "--json", "--format", fmt, cwd=tmp_path, env=env)
+    assert ran.code == 1
+    assert f"--json and --format {fmt} ask for two formats: give one" in ran.err
+    assert "cannot reach" not in ran.err
+    assert (
+        rmsync("plan", "--json", "--format", "json", cwd=tmp_path, env=env).code == 1
+    )  # only unreachable

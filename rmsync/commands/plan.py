@@ -46,6 +46,9 @@ def command(
     detailed_exitcode: bool,
 ) -> None:
     """Show what apply would do: compare the manifest and lockfile with the tenant."""
+    given = click.get_current_context().get_parameter_source("fmt")
+    if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
     from rmsync import config, output, planfile, render, workflow
 
     inputs = config.Inputs(manifest_path, lockfile_path)
