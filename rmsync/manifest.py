@@ -128,18 +128,16 @@ def _merge(docs: list[Located], problems: list[Problem]) -> tuple[list[Export], 
                     f"export {export.name!r} is also defined at {first.file}:{first.line}; "
                     "names must be unique"
                 )
-                problems.append(
-                    Problem(
-                        file=export.file,
-                        line=export.line,
-                        field=f"exports.{export.name}",
-                        message=message,
-                    )
-                )
+                problems.append(_at(export, f"exports.{export.name}", message))
                 continue
             exports[export.name] = export
     problems += _same_work(list(exports.values()))
     return list(exports.values()), tenant
+
+
+def _at(export: Export, field: str, message: str) -> Problem:
+    """A problem at the line where `export` is declared."""
+    return Problem(file=export.file, line=export.line, field=field, message=message)
 
 
 def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
@@ -157,25 +155,17 @@ def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
         except (OSError, ValueError) as exc:  # a NUL, a name too long for the file system
             why = exc.strerror if isinstance(exc, OSError) else "it holds a NUL character"
             message = f"{visible(export.download)} is not a path this system can save ({why})"
-            problems.append(
-                Problem(file=export.file, line=export.line, field=field, message=message)
-            )
+            problems.append(_at(export, field, message))
             continue
         if not target.is_relative_to(root):
             message = f"{export.download} leads outside {folder} (through a link); save inside it"
-            problems.append(
-                Problem(file=export.file, line=export.line, field=field, message=message)
-            )
+            problems.append(_at(export, field, message))
         elif blocked is not None:
-            problems.append(
-                Problem(file=export.file, line=export.line, field=field, message=blocked)
-            )
+            problems.append(_at(export, field, blocked))
         first = owner.setdefault(target, export)
         if first is not export:
             message = f"{export.download} is also the download of {first.name!r}; use one file each"
-            problems.append(
-                Problem(file=export.file, line=export.line, field=field, message=message)
-            )
+            problems.append(_at(export, field, message))
     return problems
 
 
@@ -202,14 +192,7 @@ def _same_work(exports: list[Export]) -> list[Problem]:
                 f"asks for the same export as {first.name!r} ({first.file}:{first.line}): "
                 "same role and parameters; keep one"
             )
-            problems.append(
-                Problem(
-                    file=export.file,
-                    line=export.line,
-                    field=f"exports.{export.name}",
-                    message=message,
-                )
-            )
+            problems.append(_at(export, f"exports.{export.name}", message))
     return problems
 
 

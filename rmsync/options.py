@@ -7,8 +7,9 @@ click at import time (every command, `--help` included, loads this module).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -73,3 +74,14 @@ lock_timeout = click.option(
     show_default=True,
     help="How long to wait for another apply to finish.",
 )
+
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def planning(command: F) -> F:
+    """The options of everything that plans (`plan` and `apply`), in the order --help lists
+    them: --manifest, --lockfile, --base-url, --no-color, --target, --replace."""
+    for option in (replace, target, color, base_url, lockfile, manifest):
+        command = option(command)
+    return command

@@ -270,8 +270,9 @@ def exports_to_read(
     """The recorded exports whose live state a plan needs: those still running, and those
     that succeeded but whose archive must still be fetched (the tenant may have let it go)."""
     wanted = []
+    by_name = {e.name: e for e in manifest.exports}  # not Manifest.export: one search per record
     for name, record in sorted(lock.records.items()):
-        export = manifest.export(name)
+        export = by_name.get(name)
         if export is None or (targets is not None and name not in targets):
             continue
         fetching = _fetch_reason(export, record, Status.SUCCESS, files) is not None

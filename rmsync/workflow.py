@@ -112,7 +112,8 @@ def refresh_recorded(
     """`refresh`: under the apply lock, update the recorded exports still running."""
     with runlock.held(inputs.lock_path, lock_timeout), _recorded(inputs.lock_path):
         manifest = inputs.manifest()
-        known = {e.name for e in manifest.exports} | set(lockfile.read(inputs.lock_path).records)
+        lock = lockfile.read(inputs.lock_path)
+        known = {e.name for e in manifest.exports} | set(lock.records)
         unknown = sorted(set(targets) - known)
         if unknown:
             raise DocumentError(
@@ -127,7 +128,7 @@ def refresh_recorded(
         chosen = frozenset(targets) if targets else None
         _sweep(inputs.lock_path, manifest)
         with connect(where(manifest), manifest) as client:
-            return refresh(client, inputs, manifest, chosen, ui, wait)
+            return refresh(client, inputs, manifest, lock, chosen, ui, wait)
 
 
 def _sweep(lock_path: Path, manifest: Manifest) -> None:
@@ -229,13 +230,13 @@ def refresh(
     client: Client,
     inputs: Inputs,
     manifest: Manifest,
+    lock: Lock,
     targets: frozenset[str] | None,
     ui: Ui,
     wait: float | None,
     timing: Timing | None = None,
 ) -> Result:
     """Read only the recorded exports still running; record what moved on; start nothing."""
-    lock = lockfile.read(inputs.lock_path)
     running = [
         r
         for n, r in sorted(lock.records.items())

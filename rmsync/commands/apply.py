@@ -11,12 +11,7 @@ from rmsync import options
 
 
 @click.command()
-@options.manifest
-@options.lockfile
-@options.base_url
-@options.color
-@options.target
-@options.replace
+@options.planning
 @click.option(
     "--auto-approve", is_flag=True, help="Apply without asking (needed without a terminal)."
 )

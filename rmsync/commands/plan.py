@@ -12,12 +12,7 @@ from rmsync import options
 
 
 @click.command()
-@options.manifest
-@options.lockfile
-@options.base_url
-@options.color
-@options.target
-@options.replace
+@options.planning
 @click.option(
     "--format",
     "fmt",
