@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import glob
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -62,6 +60,8 @@ def replacing(path: Path, inside: Path | None = None) -> Iterator[BinaryIO]:
     folder = path.parent
     if inside is not None:
         check_inside(path, inside)
+    import tempfile  # only when writing: validate, which writes nothing, starts faster
+
     fd, tmp = tempfile.mkstemp(prefix=_prefix(path), suffix=".tmp", dir=folder)
     os.close(fd)  # reopened by name, so that `handle.name` is the temporary file's path
     try:
@@ -86,6 +86,8 @@ def _prefix(path: Path) -> str:
 def leftovers(path: Path) -> list[Path]:
     """The temporary files a killed writer of `path` left beside it (`.NAME.*.tmp`). Only a
     caller that holds the right to write `path` (the apply lock) may remove them."""
+    import glob  # only here: validate, which writes nothing, starts faster
+
     try:
         found = sorted(path.parent.glob(f"{glob.escape(_prefix(path))}*.tmp"))
     except OSError:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import importlib
 import sys
-import tempfile
-import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -102,6 +100,9 @@ def _interrupted(exc: Interrupted) -> NoReturn:
 
 
 def _write_report() -> str:
+    import tempfile  # only after a crash: validate in a pre-commit hook starts faster
+    import traceback
+
     with tempfile.NamedTemporaryFile(
         "w", prefix="rmsync-crash-", suffix=".txt", delete=False
     ) as fh:

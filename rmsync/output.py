@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from rmsync import render, safetext
+from rmsync import safetext
 from rmsync.errors import Problem, RmsyncError
 from rmsync.interrupts import Interrupted
 from rmsync.models import Action, Lock, Outcome, Plan, Progress, Ui
@@ -36,6 +36,8 @@ def color(no_color: bool) -> bool:
 
 
 def plan_text(plan: Plan, colored: bool = False) -> None:
+    from rmsync import render  # only for a plan: validate starts faster without it
+
     click.echo(render.text(plan, colored), nl=False)
 
 

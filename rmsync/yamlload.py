@@ -15,13 +15,18 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import Draft202012Validator, ValidationError, validators
 
+from rmsync import schemacheck
 from rmsync.errors import DocumentError, Problem
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
 
 JsonPath = tuple[str | int, ...]
 
@@ -541,17 +546,33 @@ def _whole(_checker: object, value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-# JSON Schema counts 7.0 as an integer; YAML reads it as a decimal, and code handed it would
-# carry 7.0 on (and write it back so). An integer is an int here.
-_Validator = validators.extend(
-    Draft202012Validator,
-    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole),
-)
+@cache
+def _validator_class() -> type[Validator]:
+    """jsonschema's Draft 2020-12 validator, where an integer is an int.
+
+    JSON Schema counts 7.0 as an integer; YAML reads it as a decimal, and code handed it
+    would carry 7.0 on (and write it back so). Loaded only when a document needs explaining:
+    importing jsonschema costs about as much as click and yaml together.
+    """
+    from jsonschema import Draft202012Validator, validators
+
+    checker = Draft202012Validator.TYPE_CHECKER.redefine("integer", _whole)
+    made: type[Validator] = validators.extend(Draft202012Validator, type_checker=checker)
+    return made
 
 
 def schema_problems(doc: Located, schema: dict[str, Any]) -> list[Problem]:
-    """Every way `doc` breaks `schema`, each at the line of the offending value."""
-    validator = _Validator(schema)
+    """Every way `doc` breaks `schema`, each at the line of the offending value.
+
+    A conforming document is recognised by schemacheck without loading jsonschema; any
+    other (or a schema schemacheck does not cover) is explained by jsonschema.
+    """
+    try:
+        if schemacheck.conforms(doc.data, schema):
+            return sorted(set(doc.problems))
+    except schemacheck.Unsupported:
+        pass
+    validator = _validator_class()(schema)
     found = {p for error in validator.iter_errors(doc.data) for p in _problems(doc, error)}
     return sorted(found | set(doc.problems))
 

@@ -17,7 +17,7 @@ PACKAGE = ROOT / "rmsync"
 
 # Bottom to top: a module may import (at any depth, even lazily) only from lower layers.
 LAYERS: list[set[str]] = [
-    {"models", "errors", "safetext"},
+    {"models", "errors", "safetext", "schemacheck"},
     {"bundled", "atomic", "interrupts", "ratelimit", "yamlload"},
     {"manifest", "lockfile", "api", "plan", "render", "runlock"},
     {"config", "planfile", "downloads"},
@@ -174,3 +174,17 @@ def test_validate_loads_neither_http_nor_the_sandbox() -> None:
     found = loaded(run_main(["validate", "--manifest", "examples/rmsync.yaml"]))
     assert "yaml" in found  # it did run
     assert not [m for m in ("httpx", "rmsync.api", "rmsync.sandbox") if m in found]
+
+
+def test_validate_of_a_valid_manifest_does_not_load_jsonschema() -> None:
+    found = loaded(run_main(["validate", "--manifest", "examples/rmsync.yaml"]))
+    assert "rmsync.schemacheck" in found  # it did check
+    heavy = [m for m in ("jsonschema", "tempfile", "rmsync.render") if m in found]
+    assert not heavy, f"validate of a valid manifest loads {heavy}"
+
+
+def test_validate_of_an_invalid_manifest_asks_jsonschema_why(tmp_path: Path) -> None:
+    bad = tmp_path / "rmsync.yaml"
+    bad.write_text("version: 1\nexports: {x: {potential_role_id: 7}}\n")
+    found = loaded(run_main(["validate", "--manifest", str(bad)]))
+    assert "jsonschema" in found
