@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from types import TracebackType
 from typing import Any, Protocol, get_type_hints
 from urllib.parse import urlsplit
@@ -34,11 +34,14 @@ import httpx
 from rmsync import __version__
 from rmsync.errors import RmsyncError
 from rmsync.models import (
+    Access,
     ApiVersion,
     Credentials,
+    Entitlement,
     ExportJob,
     ExportParams,
     Live,
+    MembersBy,
     Role,
     Status,
     is_uuid,
@@ -227,6 +230,45 @@ class Client:
         except NotFoundError:
             return None
         return _job(body, None, export_id)
+
+    def access(self, session_id: str, role: Role) -> Access:
+        """What the role's members hold: every entitlement not excluded (common access
+        marked), and the excluded ones; three reads of every page. Names and counts only."""
+        base = f"{self._sessions()}/{session_id}/potential-roles/{role.id}"
+        every = self._entitlements(f"{base}/entitlement-popularities?includeCommonAccess=true")
+        plain = self._entitlements(f"{base}/entitlement-popularities?includeCommonAccess=false")
+        excluded = self._entitlements(f"{base}/excluded-entitlements")
+        uncommon = {e.id for e in plain}
+        return Access(
+            members=role.identity_count,
+            entitlements=_sorted(replace(e, common=e.id not in uncommon) for e in every),
+            excluded=_sorted(excluded),
+            members_by=role.members_by,
+        )
+
+    def accesses(self, wanted: Iterable[tuple[str, Role]]) -> dict[str, Access]:
+        """`access` of each (session id, role), by role id, fetched concurrently."""
+        items = sorted({role.id: (session, role) for session, role in wanted}.items())
+        pool = ThreadPoolExecutor(max_workers=self._workers)
+        try:
+            found = pool.map(lambda item: self.access(*item[1]), items)
+            return {role_id: access for (role_id, _), access in zip(items, found, strict=True)}
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _entitlements(self, path: str) -> list[Entitlement]:
+        """Every page of a list of role-mining entitlements; an item without an id is left out
+        (it could not be named or compared)."""
+        found: list[Entitlement] = []
+        offset, join = 0, "&" if "?" in path else "?"
+        while True:
+            page = self._json("GET", f"{path}{join}offset={offset}&limit={PAGE}")
+            if not isinstance(page, list):
+                raise ApiError(f"the tenant's answer to GET {path} is not a list")
+            found += [e for item in page if (e := _entitlement(item)) is not None]
+            offset += len(page)
+            if len(page) < PAGE:
+                return found
 
     def session_roles(self, session_id: str) -> list[Role]:
         """Every potential role of a session (all pages); NotFoundError if there is no session."""
@@ -652,7 +694,65 @@ def _role(body: Any, role_id: str) -> Role:
         if isinstance(excluded, list)
         else (),
         modified=_text(body["modifiedDate"]) if body.get("modifiedDate") else None,
+        members_by=_members_by(body.get("identityDistribution")),
+        quality=_metric(body.get("quality")),
+        density=_metric(body.get("density")),
+        freshness=_metric(body.get("freshness")),
     )
+
+
+def _members_by(value: Any) -> MembersBy:
+    """identityDistribution, leniently: counts per attribute value, sorted; anything else
+    is left out."""
+    if not isinstance(value, list):
+        return ()
+    found: dict[str, dict[str, int]] = {}
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("attributeName"), str):
+            continue
+        counts = found.setdefault(_text(item["attributeName"]), {})
+        for entry in item.get("distribution") or ():
+            if isinstance(entry, dict):
+                raw = entry.get("attributeValue")
+                key = "(none)" if raw is None else _text(raw)
+                counts[key] = counts.get(key, 0) + _int(entry.get("count"))
+    return tuple((k, tuple(sorted(v.items()))) for k, v in sorted(found.items()))
+
+
+def _percent(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(min(max(value, 0.0), 100.0))
+
+
+def _entitlement(body: Any) -> Entitlement | None:
+    """A role-mining entitlement, leniently: the id and name from entitlementRef (or the
+    item itself), the source's name, the holders, the popularities."""
+    if not isinstance(body, dict):
+        return None
+    given = body.get("entitlementRef")
+    ref: dict[str, Any] = given if isinstance(given, dict) else {}
+    ident = ref.get("id") or body.get("id")
+    if not isinstance(ident, str) or not ident:
+        return None
+    name = ref.get("name") or body.get("name") or ident
+    return Entitlement(
+        id=_text(ident),
+        name=_text(name),
+        source=_text(body.get("applicationName") or ""),
+        holders=_int(body.get("identityCount")),
+        popularity=_percent(body.get("popularity")) or 0.0,
+        popularity_in_org=_percent(body.get("popularityInOrg")),
+    )
+
+
+def _sorted(items: Iterable[Entitlement]) -> tuple[Entitlement, ...]:
+    unique = {e.id: e for e in items}  # a page boundary that moved may repeat one
+    return tuple(sorted(unique.values(), key=lambda e: (e.name.casefold(), e.name, e.id)))
+
+
+def _metric(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _job(body: Any, params: ExportParams | None, export_id: str | None = None) -> ExportJob:

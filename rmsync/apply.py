@@ -14,10 +14,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from rmsync import interrupts, lockfile
+from rmsync import archive, interrupts, lockfile
 from rmsync.api import ApiError, Client
 from rmsync.downloads import ArchiveError, ArchiveGone, fetch
-from rmsync.models import Action, Lock, Outcome, Plan, Progress, Record, Status, Step
+from rmsync.models import (
+    Action,
+    ContentChange,
+    Lock,
+    Outcome,
+    Plan,
+    Progress,
+    Record,
+    Status,
+    Step,
+)
 
 Now = Callable[[], str]
 
@@ -48,6 +58,7 @@ def _attempt(
 ) -> tuple[Lock, Outcome]:
     if step.action in (Action.EXPORT, Action.REEXPORT):
         return _start(step, client, lock, lock_path, now)
+    replacing = step.action is Action.DOWNLOAD and _archive_there(folder, step.download)
     try:
         new, export_id = _run(step, client, lock, now, folder)
     except ArchiveGone as gone:
@@ -57,7 +68,31 @@ def _attempt(
     except (ApiError, ArchiveError) as exc:
         return lock, Outcome(step, str(exc), getattr(exc, "tracking_id", None))
     lockfile.write(lock_path, new)
-    return new, Outcome(step, export_id=export_id)
+    saved = new.records[step.name].download if step.name in new.records else None
+    if step.action is not Action.DOWNLOAD or saved is None:
+        return new, Outcome(step, export_id=export_id)
+    change = _change(folder / saved.path) if replacing else None
+    return new, Outcome(step, export_id=export_id, content=saved.content, change=change)
+
+
+def _archive_there(folder: Path, relative: str | None) -> bool:
+    return relative is not None and (folder / relative).is_file()
+
+
+def _change(path: Path) -> ContentChange | None:
+    """How the archive at `path` differs from the one it replaced (kept beside it), in counts;
+    None if either cannot be read (`rmsync diff` says why)."""
+    try:
+        changes = archive.compare(archive.read(archive.previous_path(path)), archive.read(path))
+    except (archive.ArchiveUnreadable, OSError):
+        return None
+    return ContentChange(
+        identities_in=len(changes.identities_in),
+        identities_out=len(changes.identities_out),
+        entitlements_in=len(changes.entitlements_in),
+        entitlements_out=len(changes.entitlements_out),
+        holders_moved=len(changes.holders_moved),
+    )
 
 
 def _run(step: Step, client: Client, lock: Lock, now: Now, folder: Path) -> tuple[Lock, str | None]:
@@ -91,6 +126,7 @@ def _start(
         started_at=now(),
         finished_at=None,
         role=step.role.fingerprint,
+        access=step.access,
     )
     lockfile.write(lock_path, lock.put(intent))
     try:

@@ -50,10 +50,11 @@ def _mode_for(path: Path) -> int:
 
 
 @contextlib.contextmanager
-def replacing(path: Path, inside: Path | None = None) -> Iterator[BinaryIO]:
+def replacing(path: Path, inside: Path | None = None, private: bool = False) -> Iterator[BinaryIO]:
     """Yield a binary handle (readable too, to check what was written); on a clean exit its
     bytes replace `path` atomically. With `inside`, `path`'s folder must lie inside it (see
-    check_inside) both when the temporary file is made and just before the rename.
+    check_inside) both when the temporary file is made and just before the rename. With
+    `private` (personal data), the file is readable by its owner only (0600), whatever it was.
 
     On any exception (an interrupt included) the temporary file is removed and `path` is
     left exactly as it was."""
@@ -68,7 +69,7 @@ def replacing(path: Path, inside: Path | None = None) -> Iterator[BinaryIO]:
         with Path(tmp).open("w+b") as handle:
             yield handle
             handle.flush()
-            os.fchmod(handle.fileno(), _mode_for(path))
+            os.fchmod(handle.fileno(), 0o600 if private else _mode_for(path))
             os.fsync(handle.fileno())
         if inside is not None:
             check_inside(path, inside)
@@ -95,9 +96,9 @@ def leftovers(path: Path) -> list[Path]:
     return [p for p in found if p.is_file() and not p.is_symlink()]
 
 
-def write_text(path: Path, text: str) -> None:
-    """Replace `path` with `text` (UTF-8, newlines as given) atomically."""
-    with replacing(path) as handle:
+def write_text(path: Path, text: str, private: bool = False) -> None:
+    """Replace `path` with `text` (UTF-8, newlines as given) atomically; `private`: 0600."""
+    with replacing(path, private=private) as handle:
         handle.write(text.encode("utf-8"))
 
 

@@ -4,7 +4,10 @@ Owns: streaming an archive through rmsync.atomic (a temporary file beside its pl
 afresh on every attempt, moved in only once it is a whole, valid zip, and only if its folder
 still lies inside the manifest's), its sha256 and size, the bounds on what is fetched and
 checked (MAX_ARCHIVE_BYTES, or RMSYNC_MAX_ARCHIVE_BYTES, or `fetch(max_bytes=)`; what it may
-unpack to), the reason a place cannot hold it, and hashing the files already saved. Must not:
+unpack to), the reason a place cannot hold it, and hashing the files already saved; reading a
+fetched archive's content (through rmsync.archive) before it is moved in, and keeping the
+archive it replaces as `<stem>.previous<suffix>` beside it (the place is never without a
+file: the old one is linked or copied there first; if that fails, nothing moves). Must not:
 decide which archives to fetch (plan and apply do), write the lockfile, or print.
 """
 
@@ -12,17 +15,19 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import shutil
 import zipfile
-import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
 
-from rmsync import atomic
+from rmsync import archive, atomic
 from rmsync.api import ApiError, Client, NotFoundError
+from rmsync.archive import MAX_MEMBERS, MAX_UNPACKED_BYTES, UNREADABLE
 from rmsync.errors import RmsyncError
-from rmsync.models import Download, Record
+from rmsync.models import Content, Download, Record
 
 Now = Callable[[], str]
 
@@ -32,20 +37,7 @@ MAX_ARCHIVE_BYTES = 1 << 30  # 1 GiB: the most an archive may be, unless ENV_MAX
 # MAX_RATIO times the archive's size, but always 16 MiB, and never more than 4 GiB. Role
 # exports are CSV, which deflate packs some 5-20 times; a zip bomb packs 1000 times.
 MAX_RATIO = 100
-MIN_UNPACKED_BYTES = 16 << 20
-MAX_UNPACKED_BYTES = 4 << 30
-MAX_MEMBERS = 10_000
-# What reading a zip may raise beyond BadZipFile: a damaged deflate stream, a truncated
-# member, an encrypted one, a compression method Python lacks.
-_UNREADABLE = (
-    zipfile.BadZipFile,
-    OSError,
-    EOFError,
-    ValueError,
-    RuntimeError,
-    NotImplementedError,
-    zlib.error,
-)
+MIN_UNPACKED_BYTES = 16 << 20  # and MAX_UNPACKED_BYTES, MAX_MEMBERS: archive.py's, shared
 
 
 class ArchiveError(RmsyncError):
@@ -119,9 +111,10 @@ def fetch(
     max_bytes: int | None = None,
 ) -> Record:
     """Stream the archive to a temporary file beside its place, check it is a zip within
-    bounds, move it in. A 404 raises ArchiveGone carrying the record marked gone; anything
-    else that goes wrong is an ArchiveError, and nothing is left half-written. The place's
-    folder must lie inside `folder` when the download starts and when it is moved in."""
+    bounds, read what it lists, keep the archive already there (if any) as its previous
+    version, move the new one in. A 404 raises ArchiveGone carrying the record marked gone;
+    anything else that goes wrong is an ArchiveError, and nothing is left half-written. The
+    place's folder must lie inside `folder` when the download starts and when it is moved in."""
     limit = max_archive_bytes() if max_bytes is None else max_bytes
     dest = folder / relative
     try:
@@ -132,11 +125,60 @@ def fetch(
             _download(client, record, sink, now)
             handle.flush()
             _check_zip(handle, record, sink.size)
+            content = _content(handle, record)
+            _keep_previous(dest, relative, folder)
     except atomic.OutsideError:
         raise ArchiveError(_outside(relative)) from None
     except OSError as exc:
         raise ArchiveError(_unwritable(relative, folder, exc)) from None
-    return replace(record, download=Download(relative, sink.digest.hexdigest(), sink.size))
+    saved = Download(relative, sink.digest.hexdigest(), sink.size, content=content)
+    return replace(record, download=saved)
+
+
+def _content(handle: BinaryIO, record: Record) -> Content:
+    """What the checked archive lists, in counts (rmsync.archive reads it by its headers)."""
+    try:
+        return archive.summary(archive.read(handle))
+    except archive.ArchiveUnreadable as exc:
+        raise ArchiveError(
+            f"the archive of export {record.export_id} cannot be read: {exc}; nothing was saved"
+        ) from None
+
+
+def _keep_previous(dest: Path, relative: str, folder: Path) -> None:
+    """Keep the archive at `dest` (if one is there) as archive.previous_path(dest), before the
+    new one replaces it: hard-linked (else copied) to a temporary name beside it, then renamed
+    over the previous one. `dest` itself is not touched, so it is never missing; if this fails,
+    the previous version stays as it was and the download stops with nothing moved. The
+    temporary name is one of `dest`'s (`.NAME.*.tmp`), so a killed run's is swept with them."""
+    if dest.is_symlink() or not dest.is_file():
+        return
+    previous = archive.previous_path(dest)
+    held = dest.with_name(f".{dest.name}.previous-{secrets.token_hex(8)}.tmp")
+    try:
+        try:
+            os.link(dest, held)
+        except OSError:  # no hard links on this file system: a copy, flushed to disk
+            with dest.open("rb") as old, held.open("xb") as copy:
+                shutil.copyfileobj(old, copy)
+                copy.flush()
+                os.fsync(copy.fileno())
+        atomic.check_inside(previous, folder)
+        held.replace(previous)
+    except atomic.OutsideError:
+        held.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        held.unlink(missing_ok=True)
+        kept = archive.previous_path(Path(relative)).as_posix()
+        why = "it is a folder" if previous.is_dir() else (exc.strerror or type(exc).__name__)
+        raise ArchiveError(
+            f"download: {relative}: cannot keep the archive there as {kept}: {why}; "
+            "nothing was saved"
+        ) from None
+    except BaseException:
+        held.unlink(missing_ok=True)
+        raise
 
 
 def _download(client: Client, record: Record, sink: _Saving, now: Now) -> None:
@@ -181,7 +223,7 @@ def _check_zip(handle: BinaryIO, record: Record, packed: int) -> None:
             broken = archive.testzip()
     except zipfile.BadZipFile:
         broken = "(not a zip archive)"
-    except _UNREADABLE:
+    except UNREADABLE:
         broken = "(a member cannot be read)"
     if broken is not None:
         raise ArchiveError(

@@ -18,10 +18,20 @@ import yaml
 
 from rmsync import atomic, bundled
 from rmsync.errors import DocumentError, Problem
-from rmsync.models import Download, Fingerprint, Lock, Record, Request, Status
+from rmsync.models import (
+    Access,
+    Content,
+    Download,
+    Entitlement,
+    Fingerprint,
+    Lock,
+    Record,
+    Request,
+    Status,
+)
 from rmsync.yamlload import Located, inline_refs, load_text, schema_problems
 
-VERSION = 2
+VERSION = 3
 HEADER = (
     "# This file is maintained by rmsync: do not edit it by hand.\n"
     "# It records every export rmsync started; commit it beside the manifest.\n"
@@ -41,7 +51,12 @@ def dumps(lock: Lock) -> str:
 
 
 def _record_dict(r: Record) -> dict[str, Any]:
-    optional = {"download": _download_dict(r.download), "error": r.error, "gone_at": r.gone_at}
+    optional = {
+        "download": _download_dict(r.download),
+        "error": r.error,
+        "gone_at": r.gone_at,
+        "access": None if r.access is None else access_dict(r.access),
+    }
     return {
         **r.request.fields(),
         "export_id": r.export_id,
@@ -56,7 +71,89 @@ def _record_dict(r: Record) -> dict[str, Any]:
 def _download_dict(download: Download | None) -> dict[str, Any] | None:
     if download is None:
         return None
-    return {"path": download.path, "sha256": download.sha256, "size": download.size}
+    found = {"path": download.path, "sha256": download.sha256, "size": download.size}
+    if download.content is not None:
+        found["content"] = content_dict(download.content)
+    return found
+
+
+def content_dict(content: Content) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "identities": content.identities,
+        "entitlements": content.entitlements,
+        "digest": content.digest,
+    }
+    if content.unread:
+        found["unread"] = list(content.unread)
+    return found
+
+
+def access_dict(access: Access) -> dict[str, Any]:
+    """An Access as plain data, keys in a fixed order (also the plan document's form)."""
+    found: dict[str, Any] = {"members": access.members}
+    if access.members_by:
+        found["members_by"] = {key: dict(counts) for key, counts in access.members_by}
+    found["entitlements"] = [_entitlement_dict(e) for e in access.entitlements]
+    if access.excluded:
+        found["excluded"] = [_entitlement_dict(e) for e in access.excluded]
+    return found
+
+
+def _entitlement_dict(e: Entitlement) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "id": e.id,
+        "name": e.name,
+        "source": e.source,
+        "holders": e.holders,
+        "popularity": e.popularity,
+    }
+    if e.popularity_in_org is not None:
+        found["popularity_in_org"] = e.popularity_in_org
+    if e.common:
+        found["common"] = True
+    return found
+
+
+def access_from(data: dict[str, Any]) -> Access:
+    """An Access from data its schema has passed (the lockfile's or the plan document's)."""
+    return Access(
+        members=data["members"],
+        entitlements=tuple(_entitlement_from(e) for e in data["entitlements"]),
+        excluded=tuple(_entitlement_from(e) for e in data.get("excluded", ())),
+        members_by=tuple(
+            (key, tuple(sorted(counts.items())))
+            for key, counts in sorted(data.get("members_by", {}).items())
+        ),
+    )
+
+
+def _entitlement_from(data: dict[str, Any]) -> Entitlement:
+    return Entitlement(
+        id=data["id"],
+        name=data["name"],
+        source=data["source"],
+        holders=data["holders"],
+        popularity=data["popularity"],
+        popularity_in_org=data.get("popularity_in_org"),
+        common=data.get("common", False),
+    )
+
+
+def _download(saved: dict[str, Any]) -> Download:
+    content = saved.get("content")
+    return Download(
+        path=saved["path"],
+        sha256=saved["sha256"],
+        size=saved["size"],
+        content=None
+        if content is None
+        else Content(
+            identities=content["identities"],
+            entitlements=content["entitlements"],
+            digest=content["digest"],
+            unread=tuple(content.get("unread", ())),
+        ),
+    )
 
 
 def loads(text: str, file: str) -> Lock:
@@ -130,9 +227,10 @@ def _record(name: str, body: dict[str, Any]) -> Record:
             excluded_entitlements=tuple(role["excluded_entitlements"]),
             modified=role["modified"],
         ),
-        download=None if saved is None else Download(saved["path"], saved["sha256"], saved["size"]),
+        download=None if saved is None else _download(saved),
         error=body.get("error"),
         gone_at=body.get("gone_at"),
+        access=access_from(body["access"]) if "access" in body else None,
     )
 
 

@@ -149,6 +149,13 @@ def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
         if export.download is None:
             continue
         field = f"exports.{export.name}.download"
+        if Path(export.download).stem.endswith(".previous"):
+            message = (
+                f"{visible(export.download)} is where rmsync keeps the archive a new download "
+                "replaced (NAME.previous.zip, for `rmsync diff`); choose another name"
+            )
+            problems.append(_at(export, field, message))
+            continue
         try:
             target = (folder / export.download).resolve()
             blocked = _unwritable(folder, export.download)

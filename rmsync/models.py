@@ -226,6 +226,10 @@ class Fingerprint:
         }
 
 
+# (attribute, ((value, count), ...)), sorted: how many of a role's members have each value
+MembersBy = tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
+
+
 @dataclass(frozen=True)
 class Role:
     """A potential role as the tenant reports it."""
@@ -237,6 +241,10 @@ class Role:
     entitlement_count: int
     excluded_entitlements: tuple[str, ...]
     modified: str | None
+    members_by: MembersBy = ()  # from identityDistribution: counts only, never who
+    quality: int | None = None
+    density: int | None = None
+    freshness: int | None = None
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -247,6 +255,49 @@ class Role:
             excluded_entitlements=tuple(sorted(self.excluded_entitlements)),
             modified=self.modified,
         )
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """One entitlement of a potential role, as role mining reports it (names, never people)."""
+
+    id: str
+    name: str
+    source: str  # the application (source) it comes from
+    holders: int  # how many of the role's members hold it
+    popularity: float  # % of the role's members who hold it
+    popularity_in_org: float | None = None  # % of the organisation who hold it
+    common: bool = False  # common access: `include_common_access: false` leaves it out
+
+    @property
+    def label(self) -> str:
+        """`name (source)`: how a reviewer reads it."""
+        return f"{self.name} ({self.source})" if self.source else self.name
+
+
+@dataclass(frozen=True)
+class Access:
+    """What a role's members hold, as the tenant reports it at one time: every entitlement
+    not excluded from the role, the excluded ones apart, and members by attribute (counts).
+    Read only for exports that will start; recorded in the lockfile when one starts."""
+
+    members: int
+    entitlements: tuple[Entitlement, ...]  # sorted by name, then id
+    excluded: tuple[Entitlement, ...] = ()
+    members_by: MembersBy = ()
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a downloaded archive holds, in counts: the lockfile records it, so a Git diff
+    shows that the content changed and by how much. `digest` is the sha256 of the sorted
+    identity ids and entitlement ids; `unread` says what the archive had that rmsync could
+    not read (files, columns), in plain words."""
+
+    identities: int
+    entitlements: int
+    digest: str
+    unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -273,11 +324,13 @@ class Live:
 
 @dataclass(frozen=True)
 class Download:
-    """An export's saved archive: path (relative to the manifest's folder), sha256, size."""
+    """An export's saved archive: path (relative to the manifest's folder), sha256, size,
+    and what it holds (None: not read, e.g. recorded by an older rmsync)."""
 
     path: str
     sha256: str
     size: int
+    content: Content | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +347,7 @@ class Record(Asks):
     download: Download | None = None
     error: str | None = None  # the tenant's reason for an export that ended in ERROR
     gone_at: str | None = None  # when the tenant first answered 404 for it: it no longer has it
+    access: Access | None = None  # the role's access when the export was started
 
     @property
     def running(self) -> bool:
@@ -376,6 +430,66 @@ class Step(Asks):
     status: Status | None = None  # the export's live status, for an update
     download: str | None = None  # where to save the archive once the export is SUCCESS
     detail: str | None = None  # the tenant's reason, when the export moved on to ERROR
+    access: Access | None = None  # the role's access now, for an export or re-export
+
+
+@dataclass(frozen=True)
+class Effect:
+    """What one changed export parameter does to the export's contents, by name."""
+
+    field: str
+    old: Any
+    new: Any
+    dropped: tuple[Entitlement, ...] = ()
+    added: tuple[Entitlement, ...] = ()
+
+
+@dataclass(frozen=True)
+class RoleChanges:
+    """What changed in a role since its last export, by name and in counts (never who)."""
+
+    excluded: tuple[Entitlement, ...] = ()  # excluded in the tenant since
+    included_again: tuple[Entitlement, ...] = ()  # excluded then, not now
+    added: tuple[Entitlement, ...] = ()  # new to the role
+    removed: tuple[Entitlement, ...] = ()  # no longer in the role
+    holders: tuple[tuple[Entitlement, int], ...] = ()  # (the entitlement now, holders then)
+    members: tuple[int, int] | None = None  # (then, now), when it moved
+    members_by: tuple[tuple[str, str, int, int], ...] = ()  # (attribute, value, then, now)
+
+    @property
+    def empty(self) -> bool:
+        return not any(
+            (self.excluded, self.included_again, self.added, self.removed, self.holders)
+        ) and not (self.members or self.members_by)
+
+
+@dataclass(frozen=True)
+class Review:
+    """What an export will carry, what its parameters leave out and why, and what changed.
+
+    `since` is None for a first export, or when the last one recorded no access."""
+
+    members: int
+    carried: tuple[Entitlement, ...]
+    below_popularity: tuple[Entitlement, ...]  # left out by min_entitlement_popularity
+    common: tuple[Entitlement, ...]  # left out by include_common_access: false
+    excluded: tuple[Entitlement, ...]  # excluded from the role in the tenant
+    effects: tuple[Effect, ...] = ()
+    since: RoleChanges | None = None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What `rmsync report` reports on: one export as the manifest asks for it, its record,
+    and its role's access, read live (`source` says from where: the tenant, or the lockfile's
+    record of the last export)."""
+
+    name: str
+    request: Request
+    record: Record | None
+    role: Role | None
+    access: Access
+    source: str
 
 
 @dataclass(frozen=True)
@@ -407,13 +521,32 @@ class Plan:
 
 
 @dataclass(frozen=True)
+class ContentChange:
+    """How a new archive differs from the one it replaced, in counts (`rmsync diff` names
+    them): identities and entitlements in and out, entitlements whose holder counts moved."""
+
+    identities_in: int = 0
+    identities_out: int = 0
+    entitlements_in: int = 0
+    entitlements_out: int = 0
+    holders_moved: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return not any(vars(self).values())
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What happened to one step (or one archive download after waiting)."""
+    """What happened to one step (or one archive download after waiting); for a download,
+    what the archive holds and how it differs from the one it replaced (if one was there)."""
 
     step: Step
     error: str | None = None
     tracking_id: str | None = None
     export_id: str | None = None
+    content: Content | None = None
+    change: ContentChange | None = None
 
     @property
     def ok(self) -> bool:
@@ -433,11 +566,13 @@ class Progress:
 
 @dataclass(frozen=True)
 class Options:
-    """How to plan: the time (for refresh_after), names to re-export anyway, names to limit to."""
+    """How to plan: the time (for refresh_after), names to re-export anyway, names to limit to,
+    and whether an archive missing on disk is a change (archives usually stay out of Git)."""
 
     now: datetime | None = None
     replace: frozenset[str] = frozenset()
     targets: frozenset[str] | None = None
+    download_missing: bool = False
 
 
 def _quiet(_: object) -> None:

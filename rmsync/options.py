@@ -61,6 +61,12 @@ replace = click.option(
 target = click.option(
     "--target", "targets", multiple=True, metavar="NAME", help="Only this export (repeatable)."
 )
+download_missing = click.option(
+    "--download-missing",
+    is_flag=True,
+    help="A missing archive is a change (download it again). Default: only an altered one is, "
+    "since archives stay out of Git.",
+)
 wait = click.option(
     "--wait", is_flag=True, help="Follow started and pending exports until SUCCESS or ERROR."
 )
@@ -81,7 +87,8 @@ F = TypeVar("F", bound=Callable[..., object])
 
 def planning(command: F) -> F:
     """The options of everything that plans (`plan` and `apply`), in the order --help lists
-    them: --manifest, --lockfile, --base-url, --no-color, --target, --replace."""
-    for option in (replace, target, color, base_url, lockfile, manifest):
+    them: --manifest, --lockfile, --base-url, --no-color, --target, --replace,
+    --download-missing."""
+    for option in (download_missing, replace, target, color, base_url, lockfile, manifest):
         command = option(command)
     return command

@@ -113,7 +113,30 @@ def report(outcome: Outcome) -> None:
     else:  # an export is started here; --wait, refresh or the next plan sees it finish
         done = "started" if step.action in (Action.EXPORT, Action.REEXPORT) else "done"
         detail = f" (export {_v(outcome.export_id)})" if outcome.export_id else ""
-        click.echo(f"{name}: {step.action.verb} {done}{detail}")
+        click.echo(f"{name}: {step.action.verb} {done}{detail}{_content(outcome)}")
+
+
+def _content(outcome: Outcome) -> str:
+    """`: 6 identities, 7 entitlements; since the previous archive: …`, counts only."""
+    content, change = outcome.content, outcome.change
+    if content is None:
+        return ""
+    from rmsync import render
+
+    said = (
+        f": {render.counted(content.identities, 'identity', 'identities')}, "
+        f"{render.counted(content.entitlements, 'entitlement')}"
+    )
+    if change is None:
+        return said
+    if change.empty:
+        return said + "; the same as the archive it replaced"
+    moved = f", {change.holders_moved} holder counts moved" if change.holders_moved else ""
+    return (
+        f"{said}; since the archive it replaced: identities +{change.identities_in} "
+        f"-{change.identities_out}, entitlements +{change.entitlements_in} "
+        f"-{change.entitlements_out}{moved} (`rmsync diff {_v(outcome.step.name)}` lists them)"
+    )
 
 
 def conclude(verb: str, result: Result) -> None:

@@ -184,7 +184,7 @@ def _step(
         if status in (None, record.status)
         else (Change("status", record.status.value, status.value),)
     )
-    fetch = None if reasons else _fetch_reason(export, record, status, files)
+    fetch = None if reasons else _fetch_reason(export, record, status, files, options)
     if fetch is not None:
         reasons.append(fetch)
         action: Action | None = Action.DOWNLOAD
@@ -211,9 +211,15 @@ def _step(
 
 
 def _fetch_reason(
-    export: Export, record: Record, status: Status | None, files: Mapping[str, str | None]
+    export: Export,
+    record: Record,
+    status: Status | None,
+    files: Mapping[str, str | None],
+    options: Options,
 ) -> str | None:
-    """Why the archive must be (re)downloaded, if the export wants one and has succeeded."""
+    """Why the archive must be (re)downloaded, if the export wants one and has succeeded. A
+    recorded archive missing on disk is a reason only with `download_missing`: archives list
+    people and stay out of Git, so a fresh checkout has none; an altered one always is."""
     if export.download is None or status is not Status.SUCCESS:
         return None
     saved = record.download
@@ -223,7 +229,7 @@ def _fetch_reason(
         return f"the download path changed: {saved.path} → {export.download}"
     found = files.get(export.download)
     if found is None:
-        return f"{export.download} is missing"
+        return f"{export.download} is missing" if options.download_missing else None
     if found != saved.sha256:
         return f"{export.download} was altered (its sha256 differs from the recorded one)"
     return None
@@ -266,6 +272,7 @@ def exports_to_read(
     lock: Lock,
     files: Mapping[str, str | None],
     targets: frozenset[str] | None = None,
+    download_missing: bool = False,
 ) -> list[tuple[str, str, str]]:
     """The recorded exports whose live state a plan needs: those still running, and those
     that succeeded but whose archive must still be fetched (the tenant may have let it go)."""
@@ -275,7 +282,8 @@ def exports_to_read(
         export = by_name.get(name)
         if export is None or (targets is not None and name not in targets):
             continue
-        fetching = _fetch_reason(export, record, Status.SUCCESS, files) is not None
+        chosen = Options(download_missing=download_missing)
+        fetching = _fetch_reason(export, record, Status.SUCCESS, files, chosen) is not None
         if record.running or (record.status is Status.SUCCESS and fetching):
             wanted.append(record.address)
     return wanted

@@ -19,12 +19,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from rmsync import atomic, bundled, render
+from rmsync import atomic, bundled, render, review
 from rmsync.errors import RmsyncError
+from rmsync.lockfile import access_dict, access_from
 from rmsync.manifest import manifest_files
 from rmsync.models import (
     Action,
     Change,
+    Entitlement,
     ExportJob,
     ExportParams,
     Live,
@@ -88,6 +90,57 @@ def _step_json(step: Step) -> dict[str, Any]:
         "recorded_export_id": step.record.export_id if step.record else None,
         "download": step.download,
         "status": step.status.value if step.status else None,
+        "access": None if step.access is None else access_dict(step.access),
+        "review": _review_json(step),
+    }
+
+
+def _review_json(step: Step) -> dict[str, Any] | None:
+    """What the export will carry and what changed, by name, for programs (the text plan's
+    `access:` and `since the last export:` lines, as data). None: no access was read."""
+    found = review.review(step)
+    if found is None:
+        return None
+
+    def named(items: tuple[Entitlement, ...]) -> list[dict[str, Any]]:
+        return [{"id": e.id, "name": e.name, "source": e.source} for e in items]
+
+    since = found.since
+    return {
+        "members": found.members,
+        "carries": named(found.carried),
+        "left_out": {
+            "min_entitlement_popularity": named(found.below_popularity),
+            "include_common_access": named(found.common),
+        },
+        "excluded": named(found.excluded),
+        "effects": [
+            {
+                "field": e.field,
+                "old": e.old,
+                "new": e.new,
+                "dropped": named(e.dropped),
+                "added": named(e.added),
+            }
+            for e in found.effects
+        ],
+        "since_last_export": None
+        if since is None
+        else {
+            "excluded": named(since.excluded),
+            "included_again": named(since.included_again),
+            "added": named(since.added),
+            "removed": named(since.removed),
+            "holders": [
+                {"id": e.id, "name": e.name, "source": e.source, "old": old, "new": e.holders}
+                for e, old in since.holders
+            ],
+            "members": None if since.members is None else list(since.members),
+            "members_by": [
+                {"attribute": a, "value": v, "old": old, "new": new}
+                for a, v, old, new in since.members_by
+            ],
+        },
     }
 
 
@@ -295,6 +348,7 @@ def _step(action: Mapping[str, Any], lock: Lock) -> Step:
         record=lock.get(action["name"]),
         status=None if action["status"] is None else Status(action["status"]),
         download=action["download"],
+        access=access_from(action["access"]) if action.get("access") else None,
     )
 
 

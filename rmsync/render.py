@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from itertools import accumulate
 from typing import Any
 
-from rmsync.models import Action, Change, Plan, Provenance, Role, Step
+from rmsync import review
+from rmsync.models import Action, Change, Entitlement, Plan, Provenance, Review, Role, Step
 from rmsync.safetext import quoted, visible
 
 _COLOURS = {
@@ -36,7 +37,8 @@ def _paint(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
 
-def _value(value: Any) -> str:
+def plain(value: Any) -> str:
+    """A value as the plan shows it: true/false, null, [a, b], text made visible."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None:
@@ -79,7 +81,7 @@ def text(plan: Plan, color: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _block(step: Step, color: bool) -> list[str]:
+def _block(step: Step, color: bool, access: bool = True) -> list[str]:
     symbol = _paint(f"{step.action.value:>3}", _COLOURS[step.action], color)
     head = [
         f"  # {visible(step.name)} {_HEADLINE[step.action]}: {visible('; '.join(step.reasons))}",
@@ -92,24 +94,138 @@ def _block(step: Step, color: bool) -> list[str]:
         role += f" {role_line(step.role)}"
     rows = [(mark, "potential_role", role)]
     rows += [_row(n, value, changed) for n, value in fields.items() if n != "potential_role_id"]
-    rows += [("~", c.field, _change(c)) for c in step.changes if c.field not in fields]
+    named = _names(step)
+    rows += [("~", c.field, _change(c, named)) for c in step.changes if c.field not in fields]
     if step.record is not None:
         rows.append(
-            (" ", "export_id", _value(step.record.export_id or "none: the start was not confirmed"))
+            (" ", "export_id", plain(step.record.export_id or "none: the start was not confirmed"))
         )
     if step.download is not None:
         rows.append((" ", "download", visible(step.download)))
     width = max(len(name) for _, name, _ in rows)
-    return head + [f"      {mark} {name.ljust(width)} = {value}" for mark, name, value in rows]
+    lines = head + [f"      {mark} {name.ljust(width)} = {value}" for mark, name, value in rows]
+    found = review.review(step) if access else None
+    return lines + ([] if found is None else access_lines(found, step))
+
+
+def percent(value: float) -> str:
+    """`100%`, `16.7%`: a percentage to one decimal, without a trailing `.0`."""
+    return f"{value:.1f}".removesuffix(".0") + "%"
+
+
+def held(e: Entitlement, members: int) -> str:
+    """`held by 5 of 6 (83.3%), 12% of the org`: counts, never who."""
+    org = "" if e.popularity_in_org is None else f", {percent(e.popularity_in_org)} of the org"
+    return f"held by {e.holders} of {members} ({percent(e.popularity)}){org}"
+
+
+def label(e: Entitlement) -> str:
+    return visible(e.label)
+
+
+def labels(items: Sequence[Entitlement]) -> str:
+    return ", ".join(label(e) for e in items)
+
+
+def access_lines(found: Review, step: Step) -> list[str]:
+    """What the export will carry and leave out (by name, with why), and what changed in the
+    role since the last export."""
+    params = step.params
+    every = len(found.carried) + len(found.below_popularity) + len(found.common)
+    lines = [
+        f"      access: {counted(found.members, 'member')}; the export carries "
+        f"{len(found.carried)} of {counted(every, 'entitlement')}"
+        + (f" ({len(found.excluded)} more excluded in the tenant)" if found.excluded else "")
+    ]
+    lines += [f"        + {label(e)}: {held(e, found.members)}" for e in found.carried]
+    below = f"below min_entitlement_popularity {params.min_entitlement_popularity}%"
+    lines += [
+        f"        - {label(e)}: {below}: {held(e, found.members)}" for e in found.below_popularity
+    ]
+    common = "common access, left out by include_common_access false"
+    lines += [f"        - {label(e)}: {common}: {held(e, found.members)}" for e in found.common]
+    lines += [
+        f"        x {label(e)}: excluded in the tenant: {held(e, found.members)}"
+        for e in found.excluded
+    ]
+    return lines + since_lines(found, step)
+
+
+def since_lines(found: Review, step: Step) -> list[str]:
+    if step.record is None:
+        return []
+    said = [
+        f"{e.field} {plain(e.old)} → {plain(e.new)}: {_effect(e.dropped, e.added)}"
+        for e in found.effects
+    ]
+    since = found.since
+    if since is None:
+        said.append("what the role held at the last export was not recorded (older lockfile)")
+        then = step.record.role.identity_count
+        if then != found.members:
+            said.append(f"members {then} → {found.members}")
+    else:
+        parts = [
+            ("excluded in the tenant", since.excluded),
+            ("included again", since.included_again),
+            ("new to the role", since.added),
+            ("no longer in the role", since.removed),
+        ]
+        said += [f"{what}: {labels(items)}" for what, items in parts if items]
+        if since.holders:
+            moved = ", ".join(f"{label(e)} {old} → {e.holders}" for e, old in since.holders)
+            said.append(f"holders moved: {moved}")
+        members = []
+        if since.members is not None:
+            members.append(f"members {since.members[0]} → {since.members[1]}")
+        members += [
+            f"{visible(a)}={visible(v)} {old} → {new}" for a, v, old, new in since.members_by
+        ]
+        if members:
+            said.append("; ".join(members))
+    if not said:
+        said.append("the role's access is as it was")
+    head = "      since the last export:"
+    if step.record.potential_role_id != step.potential_role_id:  # the name moved to a role
+        head = f"      since the last export (of role {step.record.potential_role_id}):"
+    return [head, *(f"        {line}" for line in said)]
+
+
+def _effect(dropped: Sequence[Entitlement], added: Sequence[Entitlement]) -> str:
+    parts = []
+    if dropped:
+        parts.append(f"{counted(len(dropped), 'entitlement')} dropped ({labels(dropped)})")
+    if added:
+        parts.append(f"{counted(len(added), 'entitlement')} added ({labels(added)})")
+    return "; ".join(parts) or "the same entitlements"
 
 
 def _row(name: str, value: Any, changed: dict[str, Change]) -> tuple[str, str, str]:
     change = changed.get(name)
-    return ("~", name, _change(change)) if change else (" ", name, _value(value))
+    return ("~", name, _change(change)) if change else (" ", name, plain(value))
 
 
-def _change(change: Change) -> str:
-    return f"{_value(change.old)} → {_value(change.new)}"
+def _change(change: Change, named: dict[str, str] | None = None) -> str:
+    """`old → new`; entitlement ids (the role's excluded ones) by name where the access read
+    for the step, or recorded with the last export, names them."""
+    if named and change.field == "role.excluded_entitlements":
+        return f"{_named(change.old, named)} → {_named(change.new, named)}"
+    return f"{plain(change.old)} → {plain(change.new)}"
+
+
+def _names(step: Step) -> dict[str, str]:
+    """Entitlement id → `name (source)`, from what the step knows of the role's access."""
+    found: dict[str, str] = {}
+    for access in (step.record.access if step.record else None, step.access):
+        if access is not None:
+            found.update((e.id, e.label) for e in (*access.entitlements, *access.excluded))
+    return found
+
+
+def _named(value: Any, named: dict[str, str]) -> str:
+    if not isinstance(value, list | tuple):
+        return plain(value)
+    return "[" + ", ".join(visible(named.get(str(v), str(v))) for v in value) + "]"
 
 
 MARKDOWN_LIMIT = 60_000
@@ -145,10 +261,93 @@ def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
         return f"{title}\n\n{summary(plan)}\n"
     top = "\n\n".join([title, *_md_banner(plan.counts()), f"**{summary(plan)}**"])
     table = _md_table(plan.counts())
-    room = limit - len(top) - len(table) - len("\n\n") * 3 - len("\n")
-    listed = _md_list(plan.steps, room - len(_md_no_details(limit)))
-    details = _md_details(plan.steps, limit, room - len(listed))
-    return "\n\n".join([top, listed, table, details]) + "\n"
+    room = limit - len(top) - len(table) - len("\n\n") * 4 - len("\n")
+    listed = _md_list(plan.steps, room - len(_md_no_details(limit)) - len(_md_no_access(limit)))
+    access = _md_access(plan.steps, limit, room - len(listed) - len(_md_no_details(limit)))
+    details = _md_details(plan.steps, limit, room - len(listed) - len(access))
+    return "\n\n".join(filter(None, [top, listed, table, access, details])) + "\n"
+
+
+def _md_access(steps: Sequence[Step], limit: int, room: int) -> str:
+    """What each export that starts will carry, by name: one fold per export, its summary
+    line saying what changed, cut to `room` characters (whole folds, with a note)."""
+    folds = [fold for step in steps if (fold := _md_access_fold(step))]
+    if not folds:
+        return ""
+    head = "#### What the exports will carry"
+    whole = "\n\n".join([head, *folds])
+    if len(whole) <= room:
+        return whole
+    shown = _fitting(folds, room - len(head) - len(_md_access_cut(len(folds), limit)) - 4, 2)
+    if not shown:
+        return _md_no_access(limit) if len(_md_no_access(limit)) <= room else ""
+    return "\n\n".join([head, *folds[:shown], _md_access_cut(len(folds) - shown, limit)])
+
+
+def _md_access_cut(cut: int, limit: int) -> str:
+    exports = "exports are" if cut != 1 else "export is"
+    return (
+        f"_What {cut:,} more {exports} to carry is not shown (this comment stays under "
+        f"{limit:,} characters); run `rmsync plan` for it._"
+    )
+
+
+def _md_no_access(limit: int) -> str:
+    return (
+        f"_What the exports will carry is not shown (this comment stays under {limit:,} "
+        "characters); run `rmsync plan` for it._"
+    )
+
+
+def _md_access_fold(step: Step) -> str:
+    found = review.review(step)
+    if found is None:
+        return ""
+    every = len(found.carried) + len(found.below_popularity) + len(found.common)
+    head = (
+        f"<b>{_md_html(step.name)}</b>: carries {len(found.carried)} of "
+        f"{counted(every, 'entitlement')}, {counted(found.members, 'member')}"
+    )
+    rows = [
+        "| | entitlement | source | held by | in the org |",
+        "| --- | --- | --- | ---: | ---: |",
+    ]
+    params = step.params
+    for what, items in (
+        ("carried", found.carried),
+        (
+            f"below {params.min_entitlement_popularity}% (min_entitlement_popularity)",
+            found.below_popularity,
+        ),
+        ("common access (include_common_access false)", found.common),
+        ("excluded in the tenant", found.excluded),
+    ):
+        rows += [md_row(what, e, found.members) for e in items]
+    since = [f"- {md_text(line.strip())}" for line in since_lines(found, step)[1:]]
+    body = "\n".join(rows) + ("\n\nSince the last export:\n\n" + "\n".join(since) if since else "")
+    return f"<details><summary>{head}</summary>\n\n{body}\n\n</details>"
+
+
+def md_row(what: str, e: Entitlement, members: int) -> str:
+    org = "" if e.popularity_in_org is None else percent(e.popularity_in_org)
+    cells = [
+        _md_cell(what),
+        _md_cell(e.name),
+        _md_cell(e.source),
+        f"{e.holders} of {members} ({percent(e.popularity)})",
+        org,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _md_cell(text: str) -> str:
+    """Text in a table cell: literal, on one line, its pipes escaped."""
+    return md_text(text) or " "
+
+
+def _md_html(text: str) -> str:
+    """Text inside an HTML element (a fold's summary): entities for markup, mentions cut."""
+    return _MD_AUTOLINK.sub(lambda m: m.group() + _ZWSP, _md_visible(text).translate(_COMMENT_SAFE))
 
 
 def _md_title(source: Provenance | None) -> list[str]:
@@ -156,7 +355,7 @@ def _md_title(source: Provenance | None) -> list[str]:
     if source is None:
         return ["<!-- rmsync -->", "### rmsync plan"]
     marker = source.manifest.translate(_COMMENT_SAFE)
-    heading = f"{_md_code(source.manifest)} ({_md_text(source.api_version)})"
+    heading = f"{md_code(source.manifest)} ({md_text(source.api_version)})"
     return [f"<!-- rmsync: {marker} -->", f"### rmsync plan: {heading}"]
 
 
@@ -185,8 +384,8 @@ def _md_list(steps: Sequence[Step], room: int) -> str:
 
 
 def _md_item(step: Step) -> str:
-    why = _md_text("; ".join(step.reasons))
-    name = f"**{_md_text(step.name)}** {_HEADLINE[step.action]}"
+    why = md_text("; ".join(step.reasons))
+    name = f"**{md_text(step.name)}** {_HEADLINE[step.action]}"
     return f"- `{_MD_SYMBOL[step.action]}` {name}" + (f": {why}" if why else "")
 
 
@@ -229,7 +428,7 @@ def _md_legend(steps: Sequence[Step]) -> list[str]:
 
 def _md_block(step: Step) -> list[str]:
     """The text plan's block with the symbol in column 0, where GitHub colours it."""
-    comment, _, *rows = _block(step, False)
+    comment, _, *rows = _block(step, False, access=False)
     head = f"{_MD_SYMBOL[step.action]} {step.action.verb} {visible(step.name)}"
     return [_no_comment(line) for line in (comment, head, *rows)]
 
@@ -265,14 +464,14 @@ def _no_comment(text: str) -> str:
     return text.replace("<!--", "\\x3c!--")
 
 
-def _md_text(text: str) -> str:
+def md_text(text: str) -> str:
     """Free text on one line, rendered literally: no HTML, emphasis, links, code, tables,
     mentions or references."""
     escaped = _MD_SPECIAL.sub(r"\\\1", " ".join(_md_visible(text).split()))
     return _MD_AUTOLINK.sub(lambda m: m.group() + _ZWSP, escaped)
 
 
-def _md_code(text: str) -> str:
+def md_code(text: str) -> str:
     """`text` as a code span on one line, fenced by more backticks than it holds."""
     text = _md_visible(text)
     fence = _md_fence(text, 1)

@@ -23,7 +23,7 @@ from rmsync.api import Client
 from rmsync.apply import Timing, apply_plan, download_ready, wait_for
 from rmsync.config import Inputs
 from rmsync.downloads import hash_files
-from rmsync.errors import DocumentError, Problem
+from rmsync.errors import DocumentError, Problem, RmsyncError
 from rmsync.interrupts import Interrupted
 from rmsync.manifest import load_manifest
 from rmsync.models import (
@@ -35,6 +35,7 @@ from rmsync.models import (
     Plan,
     Provenance,
     Status,
+    Subject,
     Target,
     Ui,
 )
@@ -66,8 +67,15 @@ def now_text() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def options(targets: tuple[str, ...] = (), replace_: tuple[str, ...] = ()) -> Options:
-    return Options(datetime.now(UTC), frozenset(replace_), frozenset(targets) if targets else None)
+def options(
+    targets: tuple[str, ...] = (), replace_: tuple[str, ...] = (), download_missing: bool = False
+) -> Options:
+    return Options(
+        now=datetime.now(UTC),
+        replace=frozenset(replace_),
+        targets=frozenset(targets) if targets else None,
+        download_missing=download_missing,
+    )
 
 
 def prepare(inputs: Inputs, where: Where, chosen: Options) -> Job:
@@ -131,6 +139,36 @@ def refresh_recorded(
             return refresh(client, inputs, manifest, lock, chosen, ui, wait)
 
 
+def subject(inputs: Inputs, where: Where, name: str, recorded: bool) -> Subject:
+    """`report`: one export of the manifest (or, gone from it, of the lockfile), its record
+    and its role's access: read from the tenant (a role and three lists), or with `recorded`
+    as the lockfile kept it when the export last started (no tenant asked)."""
+    manifest = inputs.manifest()
+    lock = lockfile.read(inputs.lock_path)
+    export, record = manifest.export(name), lock.get(name)
+    if export is None and record is None:
+        known = ", ".join(sorted({e.name for e in manifest.exports} | set(lock.records)))
+        raise RmsyncError(f"{name!r} is not an export in the manifest or the lockfile ({known})")
+    request = export.request if export is not None else record.request if record else None
+    assert request is not None
+    if recorded:
+        if record is None or record.access is None:
+            raise RmsyncError(
+                f"{name}: the lockfile holds no access for it (not exported yet, or by an older "
+                "rmsync); leave out --recorded to read the tenant"
+            )
+        when = f"as recorded when the export started, {record.started_at}"
+        return Subject(name, request, record, None, record.access, when)
+    with connect(where(manifest), manifest) as client:
+        role = client.role(request.potential_role_id)
+        if role is None:
+            raise RmsyncError(
+                f"{name}: the tenant has no potential role {request.potential_role_id}"
+            )
+        access = client.access(request.session_id, role)
+    return Subject(name, request, record, role, access, "as the tenant reports it now")
+
+
 def _sweep(lock_path: Path, manifest: Manifest) -> None:
     """Remove the temporary files a killed run left beside the lockfile and the archives:
     under the apply lock, no other run is writing them."""
@@ -170,9 +208,27 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
     targets = chosen.targets
     roles = [e.potential_role_id for e in manifest.exports if targets is None or e.name in targets]
-    live = client.live(roles, exports_to_read(manifest, lock, files, targets))
+    reading = exports_to_read(manifest, lock, files, targets, chosen.download_missing)
+    live = client.live(roles, reading)
     plan = replace(make_plan(manifest, lock, live, chosen, files), provenance=source)
-    return Job(manifest, lock_path, lock, plan, chosen)
+    return Job(manifest, lock_path, lock, with_access(client, plan), chosen)
+
+
+_READS_ACCESS = (Action.EXPORT, Action.REEXPORT)
+
+
+def with_access(client: Client, plan: Plan) -> Plan:
+    """The plan with each export that will start carrying its role's access, read now (three
+    reads per role); an unchanged export, an update or a forget costs nothing more."""
+    starting = [(s.session_id, s.role) for s in plan.steps if s.action in _READS_ACCESS and s.role]
+    if not starting:
+        return plan
+    found = client.accesses(starting)
+    steps = tuple(
+        replace(s, access=found.get(s.potential_role_id)) if s.action in _READS_ACCESS else s
+        for s in plan.steps
+    )
+    return replace(plan, steps=steps)
 
 
 def saved_manifest(path: Path, doc: Mapping[str, Any]) -> Manifest:

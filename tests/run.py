@@ -87,3 +87,17 @@ def read_until(proc: subprocess.Popen[str], needle: str) -> str:
             raise AssertionError(f"{needle!r} never came; the process printed {seen!r}")
         seen += char
     return seen
+
+
+def drain(fd: int) -> bytes:
+    """Everything a child writes to a pseudo-terminal, until it closes its side."""
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)

@@ -25,12 +25,13 @@ from pathlib import Path
 import click
 import httpx
 import pytest
+import yaml
 
 from rmsync.cli import cli, main
 from rmsync.sandbox import DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from tests import builders
 from tests.conftest import TLS, FakeClock, token
-from tests.run import RMSYNC, rmsync
+from tests.run import RMSYNC, drain, rmsync
 
 
 def _serve(*args: str) -> tuple[subprocess.Popen[str], list[str]]:
@@ -338,7 +339,7 @@ def test_demo_runs_plan_apply_plan_on_the_embedded_default(tmp_path: Path) -> No
         < out.index("Apply complete: 5 exported")
         < out.index("No changes.")
     )
-    assert "version: 2" in out and out.endswith("# end of rmsync.lock.yaml\n")
+    assert "version: 3" in out and out.endswith("# end of rmsync.lock.yaml\n")
 
 
 @pytest.mark.parametrize(("answer", "code"), [("yes", 0), ("no", 1)])
@@ -474,11 +475,18 @@ def test_downloads_are_saved_checked_and_restored(
     restored = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
     assert "1 downloaded" in restored.out
     assert zipfile.is_zipfile(archive)
-    archive.unlink()
-    assert (
-        "exports/accounting-core.zip is missing" in rmsync("plan", cwd=project, env=tenant_env).out
+    archive.unlink()  # as on a fresh checkout: archives stay out of Git
+    fresh = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
+    assert (fresh.code, fresh.out) == (
+        0,
+        "No changes. The lockfile matches the manifest and the tenant.\n",
     )
-    assert [p.name for p in (project / "exports").iterdir()] == []  # no temporary files left behind
+    asked = rmsync("plan", "--download-missing", cwd=project, env=tenant_env)
+    assert "exports/accounting-core.zip is missing" in asked.out
+    fetched = rmsync("apply", "--auto-approve", "--download-missing", cwd=project, env=tenant_env)
+    assert "1 downloaded" in fetched.out and zipfile.is_zipfile(archive)
+    left = sorted(p.name for p in (project / "exports").iterdir() if ".previous" not in p.name)
+    assert left == ["accounting-core.zip"]  # no temporary files left behind
 
 
 @pytest.mark.parametrize("path", ["../outside.zip", "/tmp/abs.zip", "exports/a.txt"])
@@ -487,6 +495,17 @@ def test_download_paths_must_stay_inside(project: Path, path: str) -> None:
     result = rmsync("validate", cwd=project, env=dict(os.environ))
     assert result.code == 1
     assert "exports.accounting-core.download: must be a relative path ending in .zip" in result.err
+
+
+def test_a_download_path_may_not_be_where_the_previous_archive_is_kept(project: Path) -> None:
+    add_download(project, "exports/acme.previous.zip")
+    result = rmsync("validate", cwd=project, env=dict(os.environ))
+    assert result.code == 1
+    assert (
+        "rmsync.yaml:19: exports.accounting-core.download: exports/acme.previous.zip is where "
+        "rmsync keeps the archive a new download replaced (NAME.previous.zip, for `rmsync "
+        "diff`); choose another name"
+    ) in result.err
 
 
 def test_download_through_a_link_out_of_the_folder_is_refused(
@@ -694,6 +713,28 @@ def test_ci_examples_use_real_commands_and_flags(line: str) -> None:
     command.make_context(words[1], words[2:])  # raises UsageError on an unknown flag or value
 
 
+@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml"])
+def test_ci_examples_keep_archives_out_of_git_as_expiring_artifacts(name: str) -> None:
+    text = (Path(__file__).resolve().parents[1] / "examples" / name).read_text()
+    added = [line for line in text.splitlines() if "git add" in line]
+    assert added and all(
+        line.split("git add", 1)[1].split() == ["rmsync.lock.yaml"] for line in added
+    )
+    doc = yaml.safe_load(text)
+    jobs = (
+        doc["jobs"].values() if "jobs" in doc else [v for v in doc.values() if isinstance(v, dict)]
+    )
+    kept = [
+        step.get("with", {})
+        for job in jobs
+        for step in job.get("steps", [])
+        if str(step.get("uses", "")).startswith("actions/upload-artifact")
+    ] + [job["artifacts"] for job in jobs if "artifacts" in job]
+    archives = [k for k in kept if "exports/" in (k.get("path"), *k.get("paths", []))]
+    assert archives, f"{name} keeps no archives as artifacts"
+    assert all(k.get("retention-days") or k.get("expire_in") for k in archives)
+
+
 def test_wait_draws_a_progress_line_on_a_terminal(
     project: Path, make_sandbox: Callable[..., Sandbox], tenant_env: dict[str, str]
 ) -> None:
@@ -710,15 +751,7 @@ def test_wait_draws_a_progress_line_on_a_terminal(
         stderr=subprocess.PIPE,
     )
     os.close(terminal)
-    chunks = []
-    while True:
-        try:
-            data = os.read(main_fd, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
+    chunks = [drain(main_fd)]
     _, err = proc.communicate(timeout=60)
     os.close(main_fd)
     out = b"".join(chunks).decode()

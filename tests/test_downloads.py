@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import shutil
 import zipfile
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rmsync import archive, atomic
 from rmsync.api import Client
 from rmsync.downloads import ENV_MAX, ArchiveError, fetch
 from rmsync.models import Credentials, ExportParams, Record, Request
@@ -266,3 +268,128 @@ def test_a_link_that_stays_inside_the_folder_is_followed(
         fetch(c, started(c), PLACE, tmp_path, fixed_now)
     assert saved(tmp_path / "archive-2026") == ["a.zip"]
     shutil.rmtree(tmp_path / "archive-2026")
+
+
+# -- what an archive lists, and the one it replaces --------------------------------------------
+
+
+def started_with(client: Client, params: ExportParams) -> Record:
+    job = client.start_export(FINANCE, ACCOUNTING, params)
+    done = record("accounting-core", 0)
+    return replace(done, request=Request(FINANCE, ACCOUNTING, params), export_id=job.export_id)
+
+
+def test_a_fetched_archive_s_content_is_recorded(
+    tenant: Sandbox, tmp_path: Path, client: Callable[[Proxy], Client]
+) -> None:
+    with running(Proxy(tenant.base_url)) as proxy:
+        c = client(proxy)
+        done = fetch(c, started(c), PLACE, tmp_path, fixed_now)
+    assert done.download is not None
+    assert done.download.content == archive.summary(archive.read(tmp_path / PLACE))
+    content = done.download.content
+    with zipfile.ZipFile(tmp_path / PLACE) as z:
+        identities = z.read("identities.csv").decode().splitlines()[1:]
+        entitlements = z.read("entitlements.csv").decode().splitlines()[1:]
+    assert (content.identities, content.entitlements) == (len(identities), len(entitlements))
+    assert content.identities > 0 and content.entitlements > 0
+    assert not (tmp_path / "exports/a.previous.zip").exists()  # nothing was replaced
+
+
+def test_an_archive_rmsync_cannot_read_all_of_is_saved_and_says_so(
+    tenant: Sandbox, tmp_path: Path, client: Callable[[Proxy], Client]
+) -> None:
+    odd = zip_of({"roles.csv": b"identity,entitlement\nid1,ent1\n", "README.txt": b"hello"})
+    downloads = Downloads(lambda n, a: (a[0], odd, a[2]))
+    with running(Proxy(tenant.base_url, reply=downloads)) as proxy:
+        c = client(proxy)
+        done = fetch(c, started(c), PLACE, tmp_path, fixed_now)
+    assert done.download is not None and done.download.content is not None
+    assert done.download.content.identities == 0
+    assert done.download.content.unread == (
+        "README.txt: not a CSV file",
+        "roles.csv: no id column, not read",
+        "no identities file (a CSV file with an identity id column)",
+        "no entitlements file (a CSV file with an entitlement id column)",
+    )
+
+
+def test_a_new_archive_keeps_the_one_it_replaces_as_previous(
+    tenant: Sandbox,
+    tmp_path: Path,
+    client: Callable[[Proxy], Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    dest, previous = tmp_path / PLACE, tmp_path / "exports/a.previous.zip"
+    checks: list[bool] = []
+    real_check = atomic.check_inside
+
+    def watching(path: Path, root: Path) -> None:  # just before each rename
+        checks.append(dest.is_file())
+        real_check(path, root)
+
+    with running(Proxy(tenant.base_url)) as proxy:
+        c = client(proxy)
+        fetch(c, started(c), PLACE, tmp_path, fixed_now)
+        first = dest.read_bytes()
+        monkeypatch.setattr(atomic, "check_inside", watching)
+        fetch(c, started_with(c, ExportParams(50)), PLACE, tmp_path, fixed_now)
+        second = dest.read_bytes()
+        fetch(c, started_with(c, ExportParams(90)), PLACE, tmp_path, fixed_now)
+    assert first != second
+    assert previous.read_bytes() == second  # the one replaced last
+    assert checks and all(checks)  # the place had its file at every step
+    assert saved(tmp_path) == ["exports/a.previous.zip", PLACE]
+
+
+def test_without_hard_links_the_previous_archive_is_a_copy(
+    tenant: Sandbox,
+    tmp_path: Path,
+    client: Callable[[Proxy], Client],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_links(src: object, dst: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    with running(Proxy(tenant.base_url)) as proxy:
+        c = client(proxy)
+        fetch(c, started(c), PLACE, tmp_path, fixed_now)
+        first = (tmp_path / PLACE).read_bytes()
+        monkeypatch.setattr(os, "link", no_links)
+        fetch(c, started_with(c, ExportParams(50)), PLACE, tmp_path, fixed_now)
+    previous = tmp_path / "exports/a.previous.zip"
+    assert previous.read_bytes() == first
+    assert previous.stat().st_nlink == 1
+    assert saved(tmp_path) == ["exports/a.previous.zip", PLACE]
+
+
+def test_when_the_previous_archive_cannot_be_kept_nothing_moves(
+    tenant: Sandbox, tmp_path: Path, client: Callable[[Proxy], Client]
+) -> None:
+    with running(Proxy(tenant.base_url)) as proxy:
+        c = client(proxy)
+        fetch(c, started(c), PLACE, tmp_path, fixed_now)
+        first = (tmp_path / PLACE).read_bytes()
+        (tmp_path / "exports/a.previous.zip").mkdir()  # in the way
+        with pytest.raises(ArchiveError) as caught:
+            fetch(c, started_with(c, ExportParams(50)), PLACE, tmp_path, fixed_now)
+    assert str(caught.value) == (
+        f"download: {PLACE}: cannot keep the archive there as exports/a.previous.zip: "
+        "it is a folder; nothing was saved"
+    )
+    assert (tmp_path / PLACE).read_bytes() == first
+    assert saved(tmp_path) == [PLACE]  # no temporary file is left
+
+
+def test_a_link_at_the_place_is_replaced_and_not_kept(
+    tenant: Sandbox, tmp_path: Path, client: Callable[[Proxy], Client]
+) -> None:
+    (tmp_path / "outside.zip").write_bytes(b"not mine")
+    (tmp_path / "exports").mkdir()
+    (tmp_path / PLACE).symlink_to(tmp_path / "outside.zip")
+    with running(Proxy(tenant.base_url)) as proxy:
+        c = client(proxy)
+        fetch(c, started(c), PLACE, tmp_path, fixed_now)
+    assert not (tmp_path / PLACE).is_symlink()
+    assert not (tmp_path / "exports/a.previous.zip").exists()
+    assert (tmp_path / "outside.zip").read_bytes() == b"not mine"

@@ -11,7 +11,7 @@ import pytest
 
 from rmsync import lockfile
 from rmsync.lockfile import LockfileError
-from rmsync.models import Download, Lock, Status
+from rmsync.models import Access, Content, Download, Entitlement, Lock, Status
 from tests.builders import record
 from tests.expect import check_reported
 
@@ -33,7 +33,7 @@ def test_dump_is_sorted_with_header_and_round_trips_without_churn() -> None:
     text = lockfile.dumps(sample())
     assert text.startswith("# This file is maintained by rmsync")
     assert text.index("  alpha:") < text.index("  zeta:")
-    assert "\nversion: 2\n" in text
+    assert "\nversion: 3\n" in text
     assert text.endswith("\n# end of rmsync.lock.yaml\n")
     again = lockfile.loads(text, "rmsync.lock.yaml")
     assert again == sample()
@@ -171,11 +171,40 @@ def test_the_end_marker_is_reported_at_the_last_line() -> None:
     )
 
 
-def test_a_version_1_lockfile_is_still_read_and_is_written_back_as_version_2() -> None:
-    old = lockfile.dumps(sample()).replace("version: 2", "version: 1")
+def test_a_version_1_lockfile_is_still_read_and_is_written_back_as_version_3() -> None:
+    old = lockfile.dumps(sample()).replace("version: 3", "version: 1")
     old = old.removesuffix("# end of rmsync.lock.yaml\n")
     assert lockfile.loads(old, "rmsync.lock.yaml") == sample()
     assert lockfile.dumps(lockfile.loads(old, "rmsync.lock.yaml")) == lockfile.dumps(sample())
+
+
+def test_a_version_2_lockfile_is_still_read_and_is_written_back_as_version_3() -> None:
+    old = lockfile.dumps(sample()).replace("version: 3", "version: 2")
+    assert lockfile.loads(old, "rmsync.lock.yaml") == sample()
+    assert "\nversion: 3\n" in lockfile.dumps(lockfile.loads(old, "rmsync.lock.yaml"))
+
+
+def test_access_and_archive_content_round_trip_by_name_and_count() -> None:
+    access = Access(
+        members=6,
+        entitlements=(
+            Entitlement("e1", "CN=Finance Share RW", "Active Directory", 6, 100.0, 12.5),
+            Entitlement("e2", "CN=All Staff", "Active Directory", 6, 100.0, 98.0, common=True),
+        ),
+        excluded=(Entitlement("e3", "Payroll Admin", "Workday", 1, 16.7, None),),
+        members_by=(("department", (("Finance", 5), ("HR", 1))),),
+    )
+    base = sample().records["alpha"]
+    content = Content(identities=6, entitlements=2, digest="sha256:" + "a" * 64, unread=("x",))
+    saved = Download("exports/alpha.zip", "b" * 64, 2048, content)
+    record = replace(base, access=access, download=saved)
+    text = lockfile.dumps(Lock({"alpha": record}))
+    assert "CN=Finance Share RW" in text and "digest: sha256:" in text
+    assert lockfile.loads(text, "rmsync.lock.yaml") == Lock({"alpha": record})
+    assert lockfile.dumps(lockfile.loads(text, "rmsync.lock.yaml")) == text
+    broken = text.replace("holders: 6", "holders: -1", 1)
+    with pytest.raises(LockfileError, match="holders: must be a whole number"):
+        lockfile.loads(broken, "rmsync.lock.yaml")
 
 
 def test_a_starting_record_has_no_export_id_and_round_trips() -> None:

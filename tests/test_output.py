@@ -122,7 +122,7 @@ def test_hostile_role_names_through_import_plan_apply_and_show(
 
     assert rmsync("import", "--session", HOSTILE_SESSION, cwd=tmp_path, env=env).code == 0
     plan = run("plan").splitlines()
-    assert len(plan) == 2 + 7 * len(names) + 1
+    assert len(plan) == 2 + 9 * len(names) + 1  # 7 rows, access and its one entitlement
     heads = [line for line in plan if line.startswith(("No changes", "Plan:", "```"))]
     assert heads == ["Plan: 6 to export, 0 to re-export, 0 to update, 0 to forget."]
     roles = sorted(line.split(" = ", 1)[1] for line in plan if "potential_role " in line)
@@ -133,8 +133,14 @@ def test_hostile_role_names_through_import_plan_apply_and_show(
     )
     comment = run("plan", "--format", "markdown")
     html = re.findall(r"^ {0,3}<.*", comment, re.MULTILINE)
-    assert html == [
+    folds = [line for line in html if line.startswith("<details><summary><b>")]
+    assert len(folds) == len(names)  # one access table per export, its name escaped
+    for line in folds:
+        inner = line.removeprefix("<details><summary><b>").replace("</b>", "", 1)
+        assert "<" not in inner.removesuffix("</summary>"), line
+    assert [line for line in html if line not in folds] == [
         "<!-- rmsync: rmsync.yaml -->",
+        *["</details>"] * len(names),
         "<details><summary>Details</summary>",
         "</details>",
     ]

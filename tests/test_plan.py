@@ -261,24 +261,28 @@ def _saved(rec: Record, path: str = "exports/a.zip", sha: str = "abc") -> Record
 
 
 @pytest.mark.parametrize(
-    ("saved", "files", "reason"),
+    ("saved", "files", "missing", "reason"),
     [
-        (False, {}, "the archive is not saved yet (download: exports/a.zip)"),
-        (True, {"exports/a.zip": None}, "exports/a.zip is missing"),
+        (False, {}, False, "the archive is not saved yet (download: exports/a.zip)"),
+        # archives stay out of Git: on a fresh checkout a recorded one is missing, no change
+        (True, {"exports/a.zip": None}, False, None),
+        (True, {"exports/a.zip": None}, True, "exports/a.zip is missing"),
         (
             True,
             {"exports/a.zip": "zzz"},
+            False,
             "exports/a.zip was altered (its sha256 differs from the recorded one)",
         ),
-        (True, {"exports/a.zip": "abc"}, None),
+        (True, {"exports/a.zip": "abc"}, True, None),
     ],
 )
-def test_downloads_are_planned_when_missing_or_altered(
-    saved: bool, files: dict[str, str | None], reason: str | None
+def test_downloads_are_planned_when_not_saved_altered_or_missing_if_asked(
+    saved: bool, files: dict[str, str | None], missing: bool, reason: str | None
 ) -> None:
     m = manifest(replace(export("a", 0), download="exports/a.zip"))
     rec = _saved(record("a", 0)) if saved else record("a", 0)
-    plan = make_plan(m, Lock({"a": rec}), Live({R[0]: role(0)}), files=files)
+    chosen = Options(download_missing=missing)
+    plan = make_plan(m, Lock({"a": rec}), Live({R[0]: role(0)}), chosen, files=files)
     if reason is None:
         assert not plan.changed
     else:
@@ -297,6 +301,7 @@ def test_a_moved_download_path_and_a_finished_export_are_downloads() -> None:
         m,
         lock,
         Live({R[0]: role(0), R[1]: role(1)}, jobs),
+        Options(download_missing=True),
         files={"new/a.zip": None, "b.zip": None},
     )
     assert [(s.name, s.action, s.reasons[0]) for s in plan.steps] == [

@@ -15,6 +15,8 @@ COMMANDS = {
     "refresh": "refresh",
     "validate": "validate",
     "show": "show",
+    "diff": "diff",
+    "report": "report",
     "import": "import_",
     "demo": "demo",
     "sandbox": "sandbox",

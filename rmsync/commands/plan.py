@@ -35,6 +35,7 @@ def command(
     no_color: bool,
     targets: tuple[str, ...],
     replace: tuple[str, ...],
+    download_missing: bool,
     fmt: str,
     as_json: bool,
     out: Path | None,
@@ -48,7 +49,9 @@ def command(
 
     inputs = config.Inputs(manifest_path, lockfile_path)
     job = workflow.prepare(
-        inputs, config.where(base_url, os.environ), workflow.options(targets, replace)
+        inputs,
+        config.where(base_url, os.environ),
+        workflow.options(targets, replace, download_missing),
     )
     fmt = "json" if as_json else fmt
     if fmt == "json":

@@ -14,7 +14,7 @@ import click
 from rmsync.errors import RmsyncError
 
 if TYPE_CHECKING:
-    from rmsync.sandbox import FaultPlan, Sandbox, Seed
+    from rmsync.sandbox import ArchiveLayout, FaultPlan, Sandbox, Seed
 
 
 @click.group(invoke_without_command=True)
@@ -65,6 +65,14 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Fault plan YAML: errors, drops, latency and more, by route and count or rate.",
 )
+@click.option(
+    "--archive-layout",
+    type=click.Choice(["rmsync", "titled"]),
+    default="rmsync",
+    show_default=True,
+    help="Export archive files and columns: rmsync's own, or title-case ones (Identities.csv, "
+    "Entitlements.csv) with a column readers do not know.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Do not print a line per request.")
 @click.pass_context
 def command(
@@ -77,6 +85,7 @@ def command(
     no_rate_limit: bool,
     export_seconds: float,
     faults_path: Path | None,
+    archive_layout: ArchiveLayout,
     quiet: bool,
 ) -> None:
     """Serve a local ISC tenant with the role-mining API until interrupted."""
@@ -94,6 +103,7 @@ def command(
             None if no_rate_limit else rate_limit,
             export_seconds,
             faults,
+            archive_layout,
             quiet,
         )
         client = seed.clients[0]
@@ -104,6 +114,8 @@ def command(
         click.echo(f"  export SAIL_CLIENT_SECRET={secret}")
         if faults is not None:
             click.echo(f"Faults from {faults_path}: {_describe(faults)}.")
+        if archive_layout != "rmsync":
+            click.echo(f"Export archives use the {archive_layout} layout.")
         click.echo("Press Ctrl+C to stop.")
         sys.stdout.flush()
         server.serve_forever()
@@ -134,6 +146,7 @@ def _sandbox_server(
     rate_limit: int | None,
     export_seconds: float,
     faults: FaultPlan | None,
+    archive_layout: ArchiveLayout,
     quiet: bool,
 ) -> tuple[Sandbox, Seed]:
     from rmsync.sandbox import Limit, Sandbox, Schedule, load_seed
@@ -150,6 +163,7 @@ def _sandbox_server(
             rate_limit=None if rate_limit is None else Limit(rate_limit),
             log=None if quiet else _log,
             faults=faults,
+            archive_layout=archive_layout,
         )
     except OSError as exc:
         raise RmsyncError(

@@ -4,6 +4,7 @@ Start it with `rmsync sandbox`, or in-process: `with Sandbox() as sb: ...sb.base
 """
 
 from rmsync.ratelimit import Limit
+from rmsync.sandbox.archive import LAYOUTS, ArchiveLayout
 from rmsync.sandbox.faultplan import FaultPlan, load_faults
 from rmsync.sandbox.seed import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Seed, load_seed
 from rmsync.sandbox.server import Sandbox
@@ -13,6 +14,8 @@ from rmsync.sandbox.storage import StorageRequest
 __all__ = [
     "DEFAULT_CLIENT_ID",
     "DEFAULT_CLIENT_SECRET",
+    "LAYOUTS",
+    "ArchiveLayout",
     "CreatedExport",
     "FaultPlan",
     "Limit",

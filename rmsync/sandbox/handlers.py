@@ -247,27 +247,22 @@ _ENT_SORTERS = {
 }
 
 
-def _entitlement_page(
-    req: Request, role: RoleState, items: list[Any], sorters: dict[str, Any]
-) -> Response:
+def _entitlement_page(req: Request, items: list[Any], sorters: dict[str, Any]) -> Response:
     items = sorted(items, key=lambda e: (-e.popularity, e.entitlement.name))
-    size = len(role.seed.identities)
-    return _page(
-        items, req, lambda e: views.entitlement(e, size), filters=_ENT_FILTERS, sorters=sorters
-    )
+    return _page(items, req, views.entitlement, filters=_ENT_FILTERS, sorters=sorters)
 
 
 def popularities(t: Tenant, req: Request) -> Response:
     role = _role(t, req)
     common = query.boolean(req.query, "includeCommonAccess", True)
     items = [e for e in role.included if common or not e.entitlement.common_access]
-    return _entitlement_page(req, role, items, _ENT_SORTERS)
+    return _entitlement_page(req, items, _ENT_SORTERS)
 
 
 def excluded(t: Tenant, req: Request) -> Response:
     role = _role(t, req)
     items = [e for e in role.seed.entitlements if e.entitlement.id in role.excluded]
-    return _entitlement_page(req, role, items, {"popularity": _ENT_SORTERS["popularity"]})
+    return _entitlement_page(req, items, {"popularity": _ENT_SORTERS["popularity"]})
 
 
 def popularity_distribution(t: Tenant, req: Request) -> Response:

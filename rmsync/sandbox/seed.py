@@ -7,6 +7,7 @@ Must not: hold mutable tenant state or speak HTTP (state.py and server.py do).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,8 +57,16 @@ class Entitlement:
 
 @dataclass(frozen=True)
 class RoleEntitlement:
+    """An entitlement of a potential role: its popularity (% of the role's identities) and
+    its holders, the ids of the role's identities that hold it (in the role's order)."""
+
     entitlement: Entitlement
     popularity: float
+    holders: tuple[str, ...]
+
+    @property
+    def identity_count(self) -> int:
+        return len(self.holders)
 
 
 @dataclass(frozen=True)
@@ -231,13 +240,9 @@ class _Builder:
             self._ref(self.identities, i, (*at, "identities", k), "identities")
             for k, i in enumerate(r["identities"])
         )
+        members = tuple(i for i in identities if i is not None)
         ents = tuple(
-            RoleEntitlement(
-                self._ref(
-                    self.entitlements, e["id"], (*at, "entitlements", k, "id"), "entitlements"
-                ),
-                float(e["popularity"]),
-            )
+            self._role_entitlement(e, (*at, "entitlements", k), members, set(r["identities"]))
             for k, e in enumerate(r["entitlements"])
         )
         role_ents = {e["id"] for e in r["entitlements"]}
@@ -255,15 +260,84 @@ class _Builder:
             r.get("quality", 0),
             bool(r.get("saved", False)),
             r.get("export_outcome", "SUCCESS"),
-            tuple(i for i in identities if i is not None),
+            members,
             tuple(e for e in ents if e.entitlement is not None),
             tuple(sorted(set(r.get("excluded", [])))),
         )
+
+    def _role_entitlement(
+        self,
+        e: dict[str, Any],
+        at: tuple[str | int, ...],
+        members: tuple[Identity, ...],
+        declared: set[str],
+    ) -> RoleEntitlement:
+        """An entitlement entry of a role: `holders` as given (each a member, once), else
+        derived from `popularity`; with both, they must agree. The popularity served is the
+        holders' share of the members (to 1 decimal), so that every count agrees with it: a
+        seed's 88.9 on a role of 3 is 3 holders, served as 100."""
+        entitlement = self._ref(self.entitlements, e["id"], (*at, "id"), "entitlements")
+        popularity = e.get("popularity")
+        if "holders" not in e:
+            if popularity is None:
+                self._problem(at, "needs popularity, holders or both")
+                return RoleEntitlement(entitlement, 0.0, ())
+            count = identity_count(float(popularity), len(members))
+            return RoleEntitlement(
+                entitlement, _share(count, members), derive_holders(e["id"], members, count)
+            )
+        ids = {i.id for i in members}
+        seen: set[str] = set()
+        for k, holder in enumerate(e["holders"]):
+            if holder not in declared:
+                self._problem(
+                    (*at, "holders", k), f"{holder!r} is not one of this role's identities"
+                )
+            elif holder in seen:
+                self._problem((*at, "holders", k), f"{holder!r} is listed twice")
+            seen.add(holder)
+        holders = tuple(i.id for i in members if i.id in seen)
+        if popularity is None:
+            return RoleEntitlement(entitlement, _share(len(holders), members), holders)
+        count = identity_count(float(popularity), len(members))
+        if count != len(holders) and seen <= ids:  # (else the holders are the problem)
+            self._problem(
+                (*at, "popularity"),
+                f"popularity {popularity:g} of {len(members)} identities is {count} "
+                f"holder{'s' * (count != 1)}, but holders lists {len(holders)}",
+            )
+        return RoleEntitlement(entitlement, _share(len(holders), members), holders)
 
     def _ref(self, table: dict[str, Any], key: str, at: tuple[str | int, ...], kind: str) -> Any:
         if key not in table:
             self._problem(at, f"no entry with id {key!r} in {kind}")
         return table.get(key)
+
+
+def _share(holders: int, members: tuple[Identity, ...]) -> float:
+    """The % of `members` that `holders` of them are, to 1 decimal (0 of no members)."""
+    return round(100 * holders / len(members), 1) if members else 0.0
+
+
+def identity_count(popularity: float, identities: int) -> int:
+    """How many of a role's `identities` hold an entitlement of this popularity (%)."""
+    return round(popularity * identities / 100)
+
+
+def derive_holders(
+    entitlement_id: str, members: tuple[Identity, ...], count: int
+) -> tuple[str, ...]:
+    """`count` of the role's members, chosen by a stable order that differs per entitlement
+    (sha256 of the entitlement id and the identity id), in the role's order."""
+
+    if count >= len(members):
+        return tuple(i.id for i in members)
+
+    def rank(i: Identity) -> tuple[bytes, str]:
+        return hashlib.sha256(f"{entitlement_id}:{i.id}".encode()).digest(), i.id
+
+    chosen = {i.id for i in sorted(members, key=rank)[:count]}
+    return tuple(i.id for i in members if i.id in chosen)
 
 
 def _identity(i: dict[str, Any]) -> Identity:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from rmsync.ratelimit import Limit
 from rmsync.sandbox import handlers, inject
+from rmsync.sandbox.archive import ArchiveLayout
 from rmsync.sandbox.faultplan import FaultPlan, Faults, Rule, as_plan
 from rmsync.sandbox.faults import Fault, bad_request, not_found
 from rmsync.sandbox.http import EXPERIMENTAL, Request, Response, accepts, split_version
@@ -50,8 +51,11 @@ class Sandbox:
         id_seed: int | None = None,
         faults: Faults = None,
         sleep: Callable[[float], None] = time.sleep,
+        archive_layout: ArchiveLayout = "rmsync",
     ) -> None:
-        self.tenant = Tenant(seed or load_seed(), clock, token_lifetime, schedule, id_seed)
+        self.tenant = Tenant(
+            seed or load_seed(), clock, token_lifetime, schedule, id_seed, archive_layout
+        )
         self.limiter = FixedWindow(rate_limit)
         self.log = log
         self.sleep = sleep  # waits out a fault's latency; tests pass their fake clock's advance

@@ -110,13 +110,18 @@ class Tenant:
         token_lifetime: int = 749,
         schedule: Schedule = Schedule(),
         id_seed: int | None = None,
+        archive_layout: archive.ArchiveLayout = "rmsync",
     ) -> None:
+        if archive_layout not in archive.LAYOUTS:
+            known = ", ".join(archive.LAYOUTS)
+            raise ValueError(f"archive_layout must be one of {known}, not {archive_layout!r}")
         self.lock = threading.RLock()
         self.name = seed.tenant
         self.tenant_id = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{seed.tenant}.sandbox.rmsync"))
         self.clock = clock
         self.token_lifetime = token_lifetime
         self.schedule = schedule
+        self.archive_layout: archive.ArchiveLayout = archive_layout
         self.clients = {c.client_id: c.client_secret for c in seed.clients}
         self.tokens: dict[str, tuple[str, float]] = {}
         self.revoked: set[str] = set()
@@ -233,7 +238,7 @@ class Tenant:
         )
         t = parse_iso(role.modified)
         stamp = (t.year, t.month, t.day, t.hour, t.minute, t.second)
-        return archive.build_zip(role.seed.identities, ents, stamp)
+        return archive.build_zip(role.seed.identities, ents, stamp, self.archive_layout)
 
     def export(self, role: RoleState, export_id: str) -> Export:
         found = self.exports.get(_uuid(export_id, "exportId"))

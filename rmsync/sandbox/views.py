@@ -10,7 +10,6 @@ import hashlib
 from collections import Counter
 from typing import Any
 
-from rmsync.sandbox import archive
 from rmsync.sandbox.seed import Identity, RoleEntitlement
 from rmsync.sandbox.state import Export, RoleState, SessionState
 
@@ -112,7 +111,7 @@ def distribution(identities: tuple[Identity, ...]) -> list[Json]:
     ]
 
 
-def entitlement(item: RoleEntitlement, identities: int, usage: bool = False) -> Json:
+def entitlement(item: RoleEntitlement, usage: bool = False) -> Json:
     e = item.entitlement
     return {
         "entitlementRef": {
@@ -123,7 +122,7 @@ def entitlement(item: RoleEntitlement, identities: int, usage: bool = False) -> 
         },
         "name": e.name,
         "applicationName": e.source.name,
-        "identityCount": archive.identity_count(item.popularity, identities),
+        "identityCount": item.identity_count,
         "popularity": item.popularity,
         "popularityInOrg": e.popularity_in_org,
         "sourceId": e.source.id,
