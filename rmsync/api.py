@@ -18,6 +18,7 @@ import email.utils
 import ipaddress
 import math
 import random
+import re
 import socket
 import ssl
 import threading
@@ -238,10 +239,12 @@ class Client:
         every = self._entitlements(f"{base}/entitlement-popularities?includeCommonAccess=true")
         plain = self._entitlements(f"{base}/entitlement-popularities?includeCommonAccess=false")
         excluded = self._entitlements(f"{base}/excluded-entitlements")
-        uncommon = {e.id for e in plain}
-        return Access(
+        uncommon, out = {e.id for e in plain}, {e.id for e in excluded}
+        return Access(  # an excluded entitlement is excluded, wherever else it is listed
             members=role.identity_count,
-            entitlements=_sorted(replace(e, common=e.id not in uncommon) for e in every),
+            entitlements=_sorted(
+                replace(e, common=e.id not in uncommon) for e in every if e.id not in out
+            ),
             excluded=_sorted(excluded),
             members_by=role.members_by,
         )
@@ -265,7 +268,13 @@ class Client:
             page = self._json("GET", f"{path}{join}offset={offset}&limit={PAGE}")
             if not isinstance(page, list):
                 raise ApiError(f"the tenant's answer to GET {path} is not a list")
-            found += [e for item in page if (e := _entitlement(item)) is not None]
+            items = [e for item in page if (e := _entitlement(item)) is not None]
+            if offset and items and {e.id for e in items} <= {e.id for e in found}:
+                raise ApiError(  # it would go on for ever: the tenant ignores `offset`
+                    f"GET {path} answered page {offset // PAGE + 1} with the entitlements of "
+                    "earlier pages again; rmsync stopped reading it"
+                )
+            found += items
             offset += len(page)
             if len(page) < PAGE:
                 return found
@@ -701,18 +710,31 @@ def _role(body: Any, role_id: str) -> Role:
     )
 
 
+# Identity attributes whose values name or reach a person (a manager, an e-mail, a login):
+# a session may distribute members by any attribute, but these never leave the tenant.
+_PERSONAL = re.compile(
+    r"name|mail|manager|supervisor|sponsor|owner|login|user|uid|phone|mobile|address|"
+    r"employee|person|identity|^id$|number",
+    re.IGNORECASE,
+)
+
+
 def _members_by(value: Any) -> MembersBy:
     """identityDistribution, leniently: counts per attribute value, sorted; anything else
-    is left out."""
+    is left out. So is every attribute that could name a person (_PERSONAL) and every value
+    that looks like an e-mail address: these counts go into Git and pull requests."""
     if not isinstance(value, list):
         return ()
     found: dict[str, dict[str, int]] = {}
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("attributeName"), str):
             continue
+        if _PERSONAL.search(item["attributeName"]):
+            continue
+        entries = item.get("distribution")
         counts = found.setdefault(_text(item["attributeName"]), {})
-        for entry in item.get("distribution") or ():
-            if isinstance(entry, dict):
+        for entry in entries if isinstance(entries, list) else ():
+            if isinstance(entry, dict) and "@" not in str(entry.get("attributeValue")):
                 raw = entry.get("attributeValue")
                 key = "(none)" if raw is None else _text(raw)
                 counts[key] = counts.get(key, 0) + _int(entry.get("count"))

@@ -52,7 +52,7 @@ UNREADABLE: tuple[type[BaseException], ...] = (
 # Headers are compared with case, spaces, underscores, hyphens and dots taken out.
 _NOISE = re.compile(r"[\s_\-.]+")
 # A column's possible names, most specific first.
-_IDENTITY_ID = ("identityid", "id", "identity")
+_IDENTITY_ID = ("identityid", "id")  # not "Identity": that column often holds a name
 _IDENTITY_NAME = ("displayname", "name", "identityname", "fullname")
 _ENTITLEMENT_ID = ("entitlementid", "id")
 _ENTITLEMENT_NAME = ("entitlementname", "name", "displayname", "entitlement")
@@ -222,7 +222,9 @@ def compare(old: ArchiveData, new: ArchiveData) -> ArchiveChanges:
         return ArchiveChanges((), (), (), (), ())
     from deepdiff import DeepDiff  # slow to load: only when two archives differ
 
-    tree = DeepDiff(before, after, view="tree")
+    # threshold_to_diff_deeper=0: always item by item; by default deepdiff (8+) reports a
+    # mapping that shares under a third of its keys as one changed value.
+    tree = DeepDiff(before, after, view="tree", threshold_to_diff_deeper=0)
 
     def added(kind: str) -> list[str]:  # a set's items: the identity ids
         return [str(level.t2) for level in tree.get(kind, ())]

@@ -96,6 +96,23 @@ def leftovers(path: Path) -> list[Path]:
     return [p for p in found if p.is_file() and not p.is_symlink()]
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why `path`, named by a user for output, is no place to write a file: it exists and is
+    a link (rmsync would replace the link, not write through it), a device such as
+    /dev/stdout, a folder or anything but a regular file. None: it is one, or is not there."""
+    try:
+        found = path.lstat()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    if stat.S_ISLNK(found.st_mode):
+        return "it is a link (name the file itself)"
+    if not stat.S_ISREG(found.st_mode):
+        return "it is not a regular file (a folder, a device or a pipe)"
+    return None
+
+
 def write_text(path: Path, text: str, private: bool = False) -> None:
     """Replace `path` with `text` (UTF-8, newlines as given) atomically; `private`: 0600."""
     with replacing(path, private=private) as handle:

@@ -149,7 +149,7 @@ def _download_problems(exports: list[Export], folder: Path) -> list[Problem]:
         if export.download is None:
             continue
         field = f"exports.{export.name}.download"
-        if Path(export.download).stem.endswith(".previous"):
+        if "previous" in Path(export.download).name.casefold().split(".")[1:]:
             message = (
                 f"{visible(export.download)} is where rmsync keeps the archive a new download "
                 "replaced (NAME.previous.zip, for `rmsync diff`); choose another name"

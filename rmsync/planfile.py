@@ -160,6 +160,9 @@ def save(path: Path, plan: Plan) -> None:
                 "the folder it names its files in; run plan --out in the repository, with a "
                 "relative --manifest"
             )
+    refused = atomic.not_a_file(path)
+    if refused is not None:
+        raise PlanFileError(f"{path}: the plan was not saved: {refused}")
     try:
         atomic.write_text(path, dumps(plan))
     except OSError as exc:
@@ -216,13 +219,15 @@ def read(path: Path) -> dict[str, Any]:
             f"{str(doc.get('format_version'))[:20]} is not {FORMAT}; use the rmsync that made it"
         )
     from jsonschema import Draft202012Validator  # only when a plan file is read: it is slow to load
+    from jsonschema.exceptions import best_match
 
-    errors = sorted(
-        Draft202012Validator(schema()).iter_errors(doc), key=lambda e: list(e.absolute_path)
-    )
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(document)"
-        line, message = located.line_of(errors[0].absolute_path), errors[0].message
+    # best_match: the most specific error (inside an anyOf, the branch that nearly fit), so
+    # that `members: -5` is named as such, not as a whole object that fits no branch
+    error = best_match(Draft202012Validator(schema()).iter_errors(doc))
+    if error is not None:
+        at = list(error.absolute_path)
+        where = "/".join(str(p) for p in at) or "(document)"
+        line, message = located.line_of(at), error.message
         message = message if len(message) <= 200 else message[:200] + "…"  # a 1 MB value
         raise PlanFileError(f"{path}:{line}: not a valid plan file: {where}: {message}; {remake}")
     if doc["made_from"] is None:

@@ -109,8 +109,9 @@ def _block(step: Step, color: bool, access: bool = True) -> list[str]:
 
 
 def percent(value: float) -> str:
-    """`100%`, `16.7%`: a percentage to one decimal, without a trailing `.0`."""
-    return f"{value:.1f}".removesuffix(".0") + "%"
+    """`100%`, `16.7%`, `19.96%`: a percentage to two decimals, without trailing zeros, so
+    that a value just under a threshold never reads as the threshold itself."""
+    return f"{value + 0.0:.2f}".rstrip("0").rstrip(".") + "%"
 
 
 def held(e: Entitlement, members: int) -> str:
@@ -139,8 +140,11 @@ def access_lines(found: Review, step: Step) -> list[str]:
     ]
     lines += [f"        + {label(e)}: {held(e, found.members)}" for e in found.carried]
     below = f"below min_entitlement_popularity {params.min_entitlement_popularity}%"
+    also = not params.include_common_access  # common access too: both parameters leave it out
     lines += [
-        f"        - {label(e)}: {below}: {held(e, found.members)}" for e in found.below_popularity
+        f"        - {label(e)}: {below}{' (and common access)' if also and e.common else ''}: "
+        f"{held(e, found.members)}"
+        for e in found.below_popularity
     ]
     common = "common access, left out by include_common_access false"
     lines += [f"        - {label(e)}: {common}: {held(e, found.members)}" for e in found.common]
@@ -253,9 +257,10 @@ _ZWSP = "&#8203;"
 
 def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     """A pull-request comment: a hidden marker naming the manifest, a heading, a banner for
-    exports started or records forgotten, the summary, one line per changed export, counts, and
-    the details folded away. Never longer than `limit` characters: the details are cut first,
-    then the list, each saying so."""
+    exports started or records forgotten, the summary, one line per changed export, counts,
+    what each export will carry (one folded table each), and the details folded away. Never
+    longer than `limit` characters: the details (the text plan's diff, which `rmsync plan`
+    repeats) are cut first, then the access tables, then the list, each saying so."""
     title = "\n".join(_md_title(plan.provenance))
     if not plan.changed:
         return f"{title}\n\n{summary(plan)}\n"
@@ -263,32 +268,34 @@ def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     table = _md_table(plan.counts())
     room = limit - len(top) - len(table) - len("\n\n") * 4 - len("\n")
     listed = _md_list(plan.steps, room - len(_md_no_details(limit)) - len(_md_no_access(limit)))
-    access = _md_access(plan.steps, limit, room - len(listed) - len(_md_no_details(limit)))
-    details = _md_details(plan.steps, limit, room - len(listed) - len(access))
+    access, whole = _md_access(plan.steps, limit, room - len(listed) - len(_md_no_details(limit)))
+    left = room - len(listed) - len(access)
+    details = _md_details(plan.steps, limit, left) if whole else _md_no_details(limit)
     return "\n\n".join(filter(None, [top, listed, table, access, details])) + "\n"
 
 
-def _md_access(steps: Sequence[Step], limit: int, room: int) -> str:
-    """What each export that starts will carry, by name: one fold per export, its summary
-    line saying what changed, cut to `room` characters (whole folds, with a note)."""
+def _md_access(steps: Sequence[Step], limit: int, room: int) -> tuple[str, bool]:
+    """What each export that starts will carry, by name: one fold per export, cut to `room`
+    characters (whole folds, with a note); and whether all of it is there."""
     folds = [fold for step in steps if (fold := _md_access_fold(step))]
     if not folds:
-        return ""
+        return "", True
     head = "#### What the exports will carry"
     whole = "\n\n".join([head, *folds])
     if len(whole) <= room:
-        return whole
+        return whole, True
     shown = _fitting(folds, room - len(head) - len(_md_access_cut(len(folds), limit)) - 4, 2)
     if not shown:
-        return _md_no_access(limit) if len(_md_no_access(limit)) <= room else ""
-    return "\n\n".join([head, *folds[:shown], _md_access_cut(len(folds) - shown, limit)])
+        return (_md_no_access(limit) if len(_md_no_access(limit)) <= room else ""), False
+    cut = _md_access_cut(len(folds) - shown, limit)
+    return "\n\n".join([head, *folds[:shown], cut]), False
 
 
 def _md_access_cut(cut: int, limit: int) -> str:
-    exports = "exports are" if cut != 1 else "export is"
+    tables = "export's access table is" if cut == 1 else "exports' access tables are"
     return (
-        f"_What {cut:,} more {exports} to carry is not shown (this comment stays under "
-        f"{limit:,} characters); run `rmsync plan` for it._"
+        f"_{cut:,} more {tables} not shown (this comment stays under {limit:,} characters); "
+        "run `rmsync plan` for them._"
     )
 
 

@@ -42,6 +42,8 @@ def _facts(
         facts.append(("role", role.name))
         metrics = [(k, getattr(role, k)) for k in ("quality", "density", "freshness")]
         facts += [(k, str(v)) for k, v in metrics if v is not None]
+    elif record is not None:
+        facts.append(("role", record.role.name))
     facts += [
         (k, render.plain(v))
         for k, v in request.fields().items()
@@ -163,5 +165,7 @@ class _Text:
 
 
 def _cell(text: str) -> str:
-    """A cell a spreadsheet shows, never runs: a leading =, +, - or @ is quoted with '."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """A cell a spreadsheet shows, never runs: a leading =, +, - or @ is quoted with ', and
+    control and direction-changing characters are written as escapes (safetext.visible)."""
+    text = visible(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text

@@ -158,7 +158,8 @@ def subject(inputs: Inputs, where: Where, name: str, recorded: bool) -> Subject:
                 "rmsync); leave out --recorded to read the tenant"
             )
         when = f"as recorded when the export started, {record.started_at}"
-        return Subject(name, request, record, None, record.access, when)
+        # what that export asked for, which the manifest may since have changed
+        return Subject(name, record.request, record, None, record.access, when)
     with connect(where(manifest), manifest) as client:
         role = client.role(request.potential_role_id)
         if role is None:
@@ -225,7 +226,7 @@ def with_access(client: Client, plan: Plan) -> Plan:
         return plan
     found = client.accesses(starting)
     steps = tuple(
-        replace(s, access=found.get(s.potential_role_id)) if s.action in _READS_ACCESS else s
+        replace(s, access=found.get(s.role.id)) if s.action in _READS_ACCESS and s.role else s
         for s in plan.steps
     )
     return replace(plan, steps=steps)
@@ -258,6 +259,16 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
             f"{path} is stale: the tenant changed since it was made:\n  " + "\n  ".join(moved)
         )
     saved = planfile.with_live(saved, live)
+    fresh = with_access(client, saved)  # what is recorded is what the tenant says, not the file
+    moved = [
+        f"{was.name}: what its role holds changed since the plan was made (or the plan file "
+        "was edited)"
+        for was, now in zip(saved.steps, fresh.steps, strict=True)
+        if was.access != now.access
+    ]
+    if moved:
+        raise PlanFileError(f"{path} is stale:\n  " + "\n  ".join(moved) + "\nrun plan again")
+    saved = fresh
     targets = frozenset(source.targets) if source.targets is not None else None
     return Job(manifest, lock_path, lock, saved, Options(None, frozenset(source.replace), targets))
 

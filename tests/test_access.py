@@ -11,15 +11,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 import yaml
 
-from rmsync.api import Client
+from rmsync.api import ApiError, Client
 from rmsync.models import Credentials
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
-from rmsync.sandbox.seed import load_seed
+from rmsync.sandbox.seed import Seed, load_seed
 from tests import builders
 from tests.builders import ACCOUNTING, FINANCE
 from tests.conftest import TLS, token
+from tests.proxy import Answer, Proxy, running
 from tests.run import rmsync
 from tests.test_api import Recorder
 
@@ -121,18 +123,187 @@ def test_plan_names_what_an_export_carries_and_what_changed_in_the_tenant(
         assert all(person not in out for out in outputs), person
 
 
+def saved_payroll_plan(sandbox: Sandbox, folder: Path) -> dict[str, str]:
+    """`plan --out plan.json --target payroll` in `folder`; the environment it ran with."""
+    env = builders.tenant_env(sandbox.base_url)
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", folder / "rmsync.yaml")
+    made = rmsync("plan", "--out", "plan.json", "--target", "payroll", cwd=folder, env=env)
+    assert made.code == 0, made.err
+    return env
+
+
 def test_a_saved_plan_records_the_access_it_was_reviewed_with(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     sandbox = make_sandbox(schedule=Schedule(0, 0))
-    env = builders.tenant_env(sandbox.base_url)
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
-    assert (
-        rmsync("plan", "--out", "plan.json", "--target", "payroll", cwd=tmp_path, env=env).code == 0
-    )
+    env = saved_payroll_plan(sandbox, tmp_path)
     shown = rmsync("show", "plan.json", cwd=tmp_path, env=env)
     assert "      access: 3 members; the export carries 7 of 7 entitlements\n" in shown.out
     assert rmsync("apply", "plan.json", cwd=tmp_path, env=env).code == 0
     lock = yaml.safe_load((tmp_path / "rmsync.lock.yaml").read_text(encoding="utf-8"))
     access = lock["exports"]["payroll"]["access"]
     assert access["members"] == 3 and len(access["entitlements"]) == 7
+
+
+def test_an_edited_access_in_a_saved_plan_is_refused_and_nothing_is_recorded(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    env = saved_payroll_plan(sandbox, tmp_path)
+    doc = json.loads((tmp_path / "plan.json").read_text())
+    doc["actions"][0]["access"]["entitlements"][0]["name"] = "Ada Lovelace <ada@acme.example>"
+    (tmp_path / "plan.json").write_text(json.dumps(doc))
+    ran = rmsync("apply", "plan.json", cwd=tmp_path, env=env)
+    assert ran.code == 1
+    assert (
+        "plan.json is stale:\n  payroll: what its role holds changed since the plan was made "
+        "(or the plan file was edited)\nrun plan again"
+    ) in ran.err
+    assert not (tmp_path / "rmsync.lock.yaml").exists()
+    assert sandbox.created_exports() == []
+    doc["actions"][0]["access"]["members"] = -5
+    (tmp_path / "plan.json").write_text(json.dumps(doc, indent=2))
+    shown = rmsync("show", "plan.json", cwd=tmp_path, env=env)
+    assert shown.code == 1
+    assert (
+        "not a valid plan file: actions/0/access/members: -5 is less than the minimum of 0;"
+        in shown.err
+    )
+
+
+def large_role(folder: Path) -> Seed:
+    """The default seed with 300 more entitlements on Accounting core (every third common)."""
+    doc = yaml.safe_load(SEED.read_text(encoding="utf-8"))
+    source = doc["sources"][0]["id"]
+    extra = [
+        {
+            "id": f"{n:032x}",
+            "name": f"Group {n:03d}",
+            "attribute": "memberOf",
+            "source": source,
+            "popularity_in_org": 10.0,
+            "common_access": n % 3 == 0,
+        }
+        for n in range(1, 301)
+    ]
+    doc["entitlements"] += extra
+    role = next(r for s in doc["sessions"] for r in s["potential_roles"] if r["id"] == ACCOUNTING)
+    role["entitlements"] += [{"id": e["id"], "popularity": 50.0} for e in extra]
+    (folder / "seed.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return load_seed(folder / "seed.yaml")
+
+
+def test_every_page_of_a_large_role_is_read_and_common_access_is_marked(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    log = Recorder()
+    sandbox = make_sandbox(seed=large_role(tmp_path), log=log)
+    with Client(sandbox.base_url, CREDS) as client:
+        live = client.role(ACCOUNTING)
+        assert live is not None
+        access = client.access(FINANCE, live)
+    ours = {e.id: e for e in access.entitlements if e.name.startswith("Group ")}
+    assert len(ours) == 300  # beyond one page of 250
+    assert all(e.common is (int(e.id, 16) % 3 == 0) for e in ours.values())
+    assert all(e.holders == 3 and e.popularity == 50.0 for e in ours.values())
+    # all 309: a page of 250, then a short one ends it; without the 100 common: one page
+    assert log.count("/entitlement-popularities") == 3
+    assert log.count("/excluded-entitlements") == 1
+
+
+def test_a_tenant_that_ignores_offset_is_an_error_not_a_loop(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    sandbox = make_sandbox(seed=large_role(tmp_path))
+    first: dict[str, Answer] = {}
+
+    def same_page(method: str, path: str, answer: Answer) -> Answer:
+        kind = path.split("?")[0]
+        if "offset=0&" in path:
+            first[kind] = answer
+        return first.get(kind, answer)  # every later page is the first again
+
+    with (
+        running(Proxy(sandbox.base_url, reply=same_page)) as proxy,
+        Client(proxy.base_url, CREDS) as client,
+    ):
+        live = client.role(ACCOUNTING)
+        assert live is not None
+        with pytest.raises(
+            ApiError, match="answered page 2 with the entitlements of earlier pages"
+        ):
+            client.access(FINANCE, live)
+    assert len(proxy.requests("GET", "entitlement-popularities")) == 2
+
+
+def test_attributes_that_name_a_person_never_leave_the_tenant(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    doc = yaml.safe_load(SEED.read_text(encoding="utf-8"))
+    for person in doc["identities"]:
+        person["attributes"]["manager"] = "Ada Lovelace"  # a person's name as a value
+        person["attributes"]["workEmail"] = person["email"]
+        person["attributes"]["team"] = "finance-ops@acme.example"  # an address, not a name
+    (tmp_path / "seed.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    sandbox = make_sandbox(seed=load_seed(tmp_path / "seed.yaml"), schedule=Schedule(0, 0))
+    env = builders.tenant_env(sandbox.base_url)
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    outputs = [
+        rmsync("plan", "--json", cwd=project, env=env).out,
+        rmsync("plan", "--format", "markdown", cwd=project, env=env).out,
+    ]
+    assert rmsync("apply", "--auto-approve", cwd=project, env=env).code == 0
+    outputs.append((project / "rmsync.lock.yaml").read_text(encoding="utf-8"))
+    outputs.append(rmsync("report", "accounting-core", cwd=project, env=env).out)
+    assert "department:" in outputs[2]  # the attributes that name no one are kept
+    for out in outputs:
+        assert "Ada Lovelace" not in out and "@acme.example" not in out
+        assert "manager" not in out and "workEmail" not in out
+
+
+def test_an_identity_distribution_of_the_wrong_shape_is_read_leniently(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    odd = [{"attributeName": "d", "distribution": 5}, 7, {"attributeName": 3}, None]
+    rule = {"path": "**/role-mining-potential-roles/*", "set": {"identityDistribution": odd}}
+    sandbox = make_sandbox(faults={"version": 1, "faults": [rule]}, schedule=Schedule(0, 0))
+    env = builders.tenant_env(sandbox.base_url)
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    ran = rmsync("plan", "--target", "payroll", cwd=tmp_path, env=env)
+    assert ran.code == 0, ran.err
+    assert "access: 3 members" in ran.out
+
+
+def test_an_entitlement_listed_as_popular_and_excluded_counts_as_excluded(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    sandbox = make_sandbox()
+    sandbox.exclude_entitlements(ACCOUNTING, ["2440e21409b1ccb19f270b4ca4ddae8f"])
+    seen: dict[str, bytes] = {}
+
+    def both_lists(method: str, path: str, answer: Answer) -> Answer:
+        status, body, headers = answer
+        if "/excluded-entitlements" in path:
+            seen["excluded"] = body
+        elif "/entitlement-popularities" in path and "excluded" in seen:
+            merged = json.loads(body) + json.loads(seen["excluded"])  # a tenant listing both
+            body = json.dumps(merged).encode()
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        return status, body, headers
+
+    with (
+        running(Proxy(sandbox.base_url, reply=both_lists)) as proxy,
+        Client(proxy.base_url, CREDS) as client,
+    ):
+        live = client.role(ACCOUNTING)
+        assert live is not None
+        client._entitlements(  # the excluded list first, so the popular one can repeat it
+            f"/beta/role-mining-sessions/{FINANCE}/potential-roles/{ACCOUNTING}/excluded-entitlements"
+        )
+        access = client.access(FINANCE, live)
+    ids = [e.id for e in access.entitlements]
+    assert "2440e21409b1ccb19f270b4ca4ddae8f" not in ids
+    assert [e.id for e in access.excluded] == ["2440e21409b1ccb19f270b4ca4ddae8f"]
+    assert len(ids) == 8

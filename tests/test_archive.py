@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rmsync import archive
-from rmsync.archive import ArchivedEntitlement, ArchiveUnreadable, Moved
+from rmsync.archive import ArchiveData, ArchivedEntitlement, ArchiveUnreadable, Moved
 from rmsync.models import Content
 
 Rows = Sequence[Sequence[object]]
@@ -438,3 +440,51 @@ def test_a_count_the_archive_does_not_give_is_not_a_move(tmp_path: Path) -> None
 )
 def test_previous_path_sits_beside_the_archive(place: str, kept: str) -> None:
     assert archive.previous_path(Path(place)) == Path(kept)
+
+
+IDS = st.sampled_from([f"id-{n}" for n in range(12)])
+
+
+def _data(identities: set[str], counts: dict[str, int | None]) -> ArchiveData:
+    entitlements = tuple(
+        ArchivedEntitlement(key, f"name {key}", "src", n) for key, n in sorted(counts.items())
+    )
+    return ArchiveData(identities=tuple(sorted(identities)), entitlements=entitlements)
+
+
+@settings(max_examples=300, derandomize=True, database=None, deadline=None)
+@given(
+    st.sets(IDS),
+    st.sets(IDS),
+    st.dictionaries(IDS, st.none() | st.integers(0, 3)),
+    st.dictionaries(IDS, st.none() | st.integers(0, 3)),
+)
+def test_compare_agrees_with_set_arithmetic_however_much_changed(
+    old_ids: set[str],
+    new_ids: set[str],
+    old_counts: dict[str, int | None],
+    new_counts: dict[str, int | None],
+) -> None:
+    changes = archive.compare(_data(old_ids, old_counts), _data(new_ids, new_counts))
+    assert changes.identities_in == tuple(sorted(new_ids - old_ids))
+    assert changes.identities_out == tuple(sorted(old_ids - new_ids))
+    assert [e.id for e in changes.entitlements_in] == sorted(new_counts.keys() - old_counts.keys())
+    assert [e.id for e in changes.entitlements_out] == sorted(old_counts.keys() - new_counts.keys())
+    moved = [
+        (k, old_counts[k], new_counts[k])
+        for k in sorted(old_counts.keys() & new_counts.keys())
+        if None not in (old_counts[k], new_counts[k]) and old_counts[k] != new_counts[k]
+    ]
+    assert [(m.id, m.old, m.new) for m in changes.holders_moved] == moved
+
+
+def test_an_identity_column_that_may_hold_names_is_not_taken_for_ids(tmp_path: Path) -> None:
+    rows = [["Identity", "Email", "Department"], ["Jane Doe", "jane@x.example", "Finance"]]
+    data = archive.read(
+        make_zip(
+            tmp_path / "a.zip",
+            {"Identities.csv": csv_text(rows), "entitlements.csv": csv_text(PLAIN_ENTITLEMENTS)},
+        )
+    )
+    assert data.identities == ()
+    assert "Jane Doe" not in repr(data) and all("Jane" not in note for note in data.unread)

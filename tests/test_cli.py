@@ -330,16 +330,22 @@ def test_the_installed_console_script_runs_the_command(project: Path) -> None:
     )
 
 
-def test_demo_runs_plan_apply_plan_on_the_embedded_default(tmp_path: Path) -> None:
+def test_demo_runs_the_loop_on_the_embedded_default(tmp_path: Path) -> None:
     result = rmsync("demo", cwd=tmp_path, env=dict(os.environ))
     assert result.code == 0, result.err
     out = result.out
     assert (
         out.index("Plan: 5 to export")
-        < out.index("Apply complete: 5 exported")
-        < out.index("No changes.")
+        < out.index("Apply complete: 5 exported, 0 re-exported, 0 updated, 1 downloaded")
+        < out.index("        excluded in the tenant: CN=Finance Share RW,OU=Groups,")
+        < out.index("Apply complete: 0 exported, 1 re-exported, 0 updated, 1 downloaded")
+        < out.index("$ rmsync diff accounting-core")
+        < out.index("  - 2440e21409b1ccb19f270b4ca4ddae8f  CN=Finance Share RW,OU=Groups,")
+        < out.index("$ rmsync report accounting-core --recorded")
+        < out.index("$ rmsync show")
     )
-    assert "version: 3" in out and out.endswith("# end of rmsync.lock.yaml\n")
+    assert "entitlements +0 -1 (`rmsync diff accounting-core` lists them)" in out
+    assert out.endswith("keep exports/ (the archives: they list people) out of Git.\n")
 
 
 @pytest.mark.parametrize(("answer", "code"), [("yes", 0), ("no", 1)])
@@ -497,12 +503,15 @@ def test_download_paths_must_stay_inside(project: Path, path: str) -> None:
     assert "exports.accounting-core.download: must be a relative path ending in .zip" in result.err
 
 
-def test_a_download_path_may_not_be_where_the_previous_archive_is_kept(project: Path) -> None:
-    add_download(project, "exports/acme.previous.zip")
+@pytest.mark.parametrize("path", ["exports/acme.previous.zip", "exports/acme.PREVIOUS.zip"])
+def test_a_download_path_may_not_be_where_the_previous_archive_is_kept(
+    project: Path, path: str
+) -> None:
+    add_download(project, path)
     result = rmsync("validate", cwd=project, env=dict(os.environ))
     assert result.code == 1
     assert (
-        "rmsync.yaml:19: exports.accounting-core.download: exports/acme.previous.zip is where "
+        f"rmsync.yaml:19: exports.accounting-core.download: {path} is where "
         "rmsync keeps the archive a new download replaced (NAME.previous.zip, for `rmsync "
         "diff`); choose another name"
     ) in result.err

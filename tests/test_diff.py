@@ -71,7 +71,7 @@ def both(project: Path) -> None:
     save(project / "exports/acme.zip", NEW_IDENTITIES, NEW_ENTITLEMENTS)
 
 
-def test_diff_lists_ids_in_and_out_and_moved_counts(project: Path) -> None:
+def test_diff_lists_people_by_id_and_access_by_name(project: Path) -> None:
     both(project)
     ran = rmsync("diff", "acme", cwd=project, env=ENV)
     assert (ran.code, ran.err) == (0, "")
@@ -82,12 +82,12 @@ def test_diff_lists_ids_in_and_out_and_moved_counts(project: Path) -> None:
         f"  + {CAROL}\n"
         f"  - {ALICE}\n"
         "Entitlements: 2 → 2 (1 in, 1 out)\n"
-        "  + ent-3\n"
-        "  - ent-2\n"
+        "  + ent-3  Vault read (Vault)\n"
+        "  - ent-2  AP Approve (SAP)\n"
         "Holder counts: 1 moved\n"
-        "  ~ ent-1: 2 → 3\n"
+        "  ~ ent-1  GL Post: 2 → 3\n"
     )
-    for name in ("Alice", "Carol", "GL Post", "Vault"):
+    for name in ("Alice", "Carol"):  # people only by id without --names
         assert name not in ran.out
 
 
@@ -124,20 +124,20 @@ def test_without_a_previous_archive_there_is_nothing_to_compare_yet(project: Pat
     }
 
 
-def test_json_gives_ids_only(project: Path) -> None:
+def test_json_gives_people_by_id_only(project: Path) -> None:
     both(project)
     ran = rmsync("diff", "acme", "--json", cwd=project, env=ENV)
     assert (ran.code, ran.err) == (0, "")
     doc = json.loads(ran.out)
     assert doc["identities"] == {"in": [{"id": CAROL}], "out": [{"id": ALICE}]}
     assert doc["entitlements"] == {
-        "in": [{"id": "ent-3", "holders": 1}],
-        "out": [{"id": "ent-2", "holders": 1}],
+        "in": [{"id": "ent-3", "name": "Vault read", "source": "Vault", "holders": 1}],
+        "out": [{"id": "ent-2", "name": "AP Approve", "source": "SAP", "holders": 1}],
     }
-    assert doc["holders_moved"] == [{"id": "ent-1", "old": 2, "new": 3}]
+    assert doc["holders_moved"] == [{"id": "ent-1", "name": "GL Post", "old": 2, "new": 3}]
     assert doc["previous"]["path"] == "exports/acme.previous.zip"
     assert doc["current"]["identities"] == 2
-    assert "Carol" not in ran.out and "GL Post" not in ran.out
+    assert "Carol" not in ran.out and "Alice" not in ran.out
 
 
 @pytest.mark.parametrize("extra", [[], ["--json"]], ids=["text", "json"])
@@ -157,6 +157,28 @@ def test_names_are_refused_where_they_could_land_in_a_log(project: Path, extra: 
             "not a terminal here (it may be a log); add --out FILE, or leave out --names for "
             "ids only\n"
         )
+
+
+@pytest.mark.parametrize("kind", ["link", "device", "folder", "dash"])
+def test_out_is_a_regular_file_or_nothing_is_written(project: Path, kind: str) -> None:
+    both(project)
+    target = project / "names.txt"
+    if kind == "link":
+        (project / "real.txt").write_text("kept\n")
+        target.symlink_to(project / "real.txt")
+    elif kind == "folder":
+        target.mkdir()
+    out = {"device": "/dev/null", "dash": "-"}.get(kind, str(target))
+    ran = rmsync("diff", "acme", "--names", "--out", out, cwd=project, env=ENV)
+    assert ran.code == 1 and ran.out == ""
+    if kind == "dash":  # `-` is stdout, and stdout here is no terminal
+        assert "--names shows people's names, so only on a terminal or in a file" in ran.err
+    elif kind == "folder":  # click's own check
+        assert "Invalid value for '--out'" in ran.err and "is a directory" in ran.err
+    else:
+        assert f"Error: --out {out}: not written: it is " in ran.err
+    if kind == "link":
+        assert target.is_symlink() and (project / "real.txt").read_text() == "kept\n"
 
 
 def test_names_go_to_a_file_named_with_out(project: Path) -> None:
@@ -335,8 +357,25 @@ def test_apply_records_content_keeps_the_previous_archive_and_diff_reports_the_c
     doc = json.loads(ran.out)
     assert doc["entitlements"] == {
         "in": [],
-        "out": [{"id": dropped.id, "holders": dropped.holders}],
+        "out": [
+            {
+                "id": dropped.id,
+                "name": dropped.name,
+                "source": dropped.source,
+                "holders": dropped.holders,
+            }
+        ],
     }
     assert doc["identities"] == {"in": [], "out": []}
     with zipfile.ZipFile(previous) as z:  # the archive kept is whole
         assert z.testzip() is None
+
+
+def test_two_archives_with_nothing_readable_are_not_called_equal(project: Path) -> None:
+    for name in ("acme.previous.zip", "acme.zip"):
+        with zipfile.ZipFile(project / "exports" / name, "w") as z:
+            z.writestr("readme.txt", "no CSV here\n")
+    ran = rmsync("diff", "acme", cwd=project, env=ENV)
+    assert ran.code == 0
+    assert "Nothing to compare: rmsync could read no identity or entitlement in either." in ran.out
+    assert "No changes" not in ran.out

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"models", "errors", "safetext", "schemacheck"},
     {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review"},
     {"manifest", "lockfile", "api", "plan", "render", "runlock", "archive"},
-    {"config", "planfile", "downloads", "report"},
+    {"config", "planfile", "downloads", "report", "archivediff"},
     {"importer", "apply"},
     {"workflow"},
     {"output", "options"},

@@ -60,3 +60,23 @@ def test_report_reads_the_tenant_and_names_no_person(
     recorded = rmsync("report", "payroll", "--recorded", cwd=tmp_path, env={"PATH": "/usr/bin"})
     assert recorded.code == 0, recorded.err  # no tenant, no credentials: the lockfile's record
     assert "access (as recorded when the export started, " in recorded.out
+
+
+def test_recorded_reports_what_that_export_asked_for_not_today_s_manifest(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    env = builders.tenant_env(make_sandbox(schedule=Schedule(0, 0)).base_url)
+    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    assert rmsync("apply", "--auto-approve", "--target", "payroll", cwd=tmp_path, env=env).code == 0
+    manifest = tmp_path / "rmsync.yaml"
+    text = manifest.read_text()
+    line = "    potential_role_id: bdc9548b-639e-509d-9d12-29fb77b8beb9\n"
+    manifest.write_text(text.replace(line, line + "    min_entitlement_popularity: 90\n"))
+    recorded = rmsync("report", "payroll", "--recorded", cwd=tmp_path, env={})
+    assert recorded.code == 0, recorded.err
+    assert "min_entitlement_popularity  0\n" in recorded.out
+    assert "role                        Payroll specialists\n" in recorded.out
+    assert "  carried: Compensation Analyst (Workday): held by 2 of 3" in recorded.out
+    live = rmsync("report", "payroll", cwd=tmp_path, env=env)
+    assert "min_entitlement_popularity  90\n" in live.out
+    assert "  left out: below min_entitlement_popularity: Compensation Analyst" in live.out

@@ -448,3 +448,17 @@ def test_a_plan_cannot_put_the_lockfile_in_git_or_in_a_non_yaml_file(
     refused(repo, env, f"plan.json: made_from.lockfile.path: {where} is not a lockfile's place")
     nothing_written(repo)
     assert not (repo / ".git").exists() and not (repo / "notes.txt").exists()
+
+
+def test_plan_out_writes_a_regular_file_never_over_a_link(
+    repo: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "kept.json"
+    elsewhere.write_text("kept\n")
+    (repo / "plan.json").symlink_to(elsewhere)
+    made = rmsync("plan", "--out", "plan.json", cwd=repo, env=env)
+    assert made.code == 1
+    assert made.err.endswith(
+        "plan.json: the plan was not saved: it is a link (name the file itself)\n"
+    )
+    assert (repo / "plan.json").is_symlink() and elsewhere.read_text() == "kept\n"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from rmsync.ratelimit import Limit
 from rmsync.sandbox import DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from tests.builders import FINANCE, MAINFRAME, tenant_env
 from tests.proxy import Proxy, running
@@ -28,7 +29,10 @@ def test_no_secret_or_token_in_any_output_or_file(
     (project / "rmsync.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     summary = tmp_path / "step-summary.md"
     runs: list[Ran] = []
-    with running(Proxy(make_sandbox(schedule=Schedule(0, 0)).base_url)) as proxy:
+    # The fake clock never moves here, so the tenant's 10-second window never ends: allow the
+    # whole cycle's requests in it (this test is about secrets, not about the rate limit).
+    sandbox = make_sandbox(schedule=Schedule(0, 0), rate_limit=Limit(1_000, 10.0))
+    with running(Proxy(sandbox.base_url)) as proxy:
         env = tenant_env(proxy.base_url) | {"GITHUB_STEP_SUMMARY": str(summary)}
         for args in (
             ("validate",),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,7 +19,6 @@ from rmsync import options
 from rmsync.errors import RmsyncError
 
 if TYPE_CHECKING:
-    from rmsync.archive import ArchiveChanges, ArchiveData, ArchivedEntitlement
     from rmsync.models import Export
 
 
@@ -34,8 +33,7 @@ class DiffError(RmsyncError):
 @click.option(
     "--names",
     is_flag=True,
-    help="Show names too: entitlements' and identities' (people's names: only to a terminal "
-    "or to --out FILE).",
+    help="Show the identities' names too (people's names: only to a terminal or to --out FILE).",
 )
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
 @click.option(
@@ -53,12 +51,13 @@ def command(
 ) -> None:
     """Compare the previous archive of export NAME with its current one.
 
-    Lists the identities and entitlements that came in or went out, and the entitlements
-    whose holder counts moved: by id, and with --names by name too. The previous archive is
-    the one a download replaced, kept beside it as <stem>.previous<suffix>.
+    Lists the identities that came in or went out (by id; with --names by name too), the
+    entitlements that came in or went out and those whose holder counts moved (by id, name
+    and source). The previous archive is the one a download replaced, kept beside it as
+    <stem>.previous<suffix>.
     """
     _refuse_names_to_a_log(names, as_json, out)
-    from rmsync import archive
+    from rmsync import archive, archivediff
     from rmsync.config import Inputs
     from rmsync.safetext import visible
 
@@ -82,7 +81,9 @@ def command(
     new = archive.read(current)
     if not archive.previous_path(current).is_file():
         if as_json:  # the same document, with nothing to compare with
-            text = _json({"export": name, "previous": None, "current": _summary(relative, new)})
+            text = archivediff.dumps(
+                {"export": name, "previous": None, "current": archivediff.summary(relative, new)}
+            )
         else:
             text = (
                 f"no previous archive of {name} to compare with: {kept} is kept when a new "
@@ -94,15 +95,16 @@ def command(
     changes = archive.compare(old, new)
     paths = (kept, relative)
     if as_json:
-        text = _json(_document(name, paths, old, new, changes, names))
+        text = archivediff.dumps(archivediff.document(name, paths, old, new, changes, names))
     else:
-        text = _text(name, paths, old, new, changes, names)
+        text = archivediff.text(name, paths, old, new, changes, names)
     _emit(text, out, name, private=names)
 
 
 def _refuse_names_to_a_log(names: bool, as_json: bool, out: Path | None) -> None:
-    """People's names go to a terminal or to a named file, never to a pipe or a CI log."""
-    if not names or out is not None:
+    """People's names go to a terminal or to a named file, never to a pipe or a CI log
+    (`--out -` is stdout, as it is for most tools)."""
+    if not names or (out is not None and str(out) != "-"):
         return
     if as_json:
         raise DiffError(
@@ -152,144 +154,16 @@ def _note_if_altered(lock_path: Path, name: str, relative: str, folder: Path) ->
 
 def _emit(text: str, out: Path | None, name: str, private: bool) -> None:
     """Print `text`, or write it to `out`: readable by its owner only when it names people."""
-    if out is None:
+    if out is None or str(out) == "-":
         click.echo(text, nl=False)
         return
     from rmsync import atomic
 
+    refused = atomic.not_a_file(out)
+    if refused is not None:
+        raise DiffError(f"--out {out}: not written: {refused}")
     try:
         atomic.write_text(out, text, private=private)
     except OSError as exc:
         raise DiffError(f"--out {out}: cannot write there: {exc.strerror or exc}") from None
     click.echo(f"Wrote the comparison of {name} to {out}.")
-
-
-# -- text ------------------------------------------------------------------------------------
-
-
-def _text(
-    name: str,
-    paths: tuple[str, str],
-    old: ArchiveData,
-    new: ArchiveData,
-    changes: ArchiveChanges,
-    names: bool,
-) -> str:
-    from rmsync.safetext import visible
-
-    lines = [f"rmsync diff {name}: {paths[0]} → {paths[1]}", ""]
-    if changes.empty:
-        people = _counted(len(new.identities), "identity", "identities")
-        access = _counted(len(new.entitlements), "entitlement", "entitlements")
-        lines.append(
-            f"No changes: both list the same {people} and {access}, with the same holder counts."
-        )
-    else:
-        lines.append(
-            f"Identities: {len(old.identities):,} → {len(new.identities):,} "
-            f"({_in_out(changes.identities_in, changes.identities_out)})"
-        )
-        for sign, ids, data in (
-            ("+", changes.identities_in, new),
-            ("-", changes.identities_out, old),
-        ):
-            lines += [f"  {sign} {_identity(i, data, names)}" for i in ids]
-        lines.append(
-            f"Entitlements: {len(old.entitlements):,} → {len(new.entitlements):,} "
-            f"({_in_out(changes.entitlements_in, changes.entitlements_out)})"
-        )
-        for sign, items in (("+", changes.entitlements_in), ("-", changes.entitlements_out)):
-            lines += [f"  {sign} {_entitlement(e, names)}" for e in items]
-        moved = changes.holders_moved
-        lines.append(f"Holder counts: {f'{len(moved):,} moved' if moved else 'none moved'}")
-        for m in moved:
-            label = f"{visible(m.id)}  {visible(m.name)}" if names else visible(m.id)
-            lines.append(f"  ~ {label}: {m.old:,} → {m.new:,}")
-    if old.unread and old.unread == new.unread:
-        lines += ["", "Not read in either archive:", *(f"  {s}" for s in new.unread)]
-    else:
-        for where, data in zip(paths, (old, new), strict=True):
-            if data.unread:
-                lines += ["", f"Not read in {where}:", *(f"  {s}" for s in data.unread)]
-    return "\n".join(lines) + "\n"
-
-
-def _counted(n: int, one: str, many: str) -> str:
-    return f"{n:,} {one if n == 1 else many}"
-
-
-def _in_out(came: tuple[Any, ...], went: tuple[Any, ...]) -> str:
-    parts = [f"{len(came):,} in"] if came else []
-    parts += [f"{len(went):,} out"] if went else []
-    return ", ".join(parts) or "none in or out"
-
-
-def _identity(identity: str, data: ArchiveData, names: bool) -> str:
-    from rmsync.safetext import visible
-
-    shown = visible(identity)
-    person = data.names.get(identity) if names else None
-    return f"{shown}  {visible(person)}" if person else shown
-
-
-def _entitlement(e: ArchivedEntitlement, names: bool) -> str:
-    from rmsync.safetext import visible
-
-    if not names:
-        return visible(e.id)
-    label = f"{e.name} ({e.source})" if e.source else e.name
-    return f"{visible(e.id)}  {visible(label)}" if label else visible(e.id)
-
-
-# -- JSON ------------------------------------------------------------------------------------
-
-
-def _document(
-    name: str,
-    paths: tuple[str, str],
-    old: ArchiveData,
-    new: ArchiveData,
-    changes: ArchiveChanges,
-    names: bool,
-) -> dict[str, Any]:
-    """Ids only; with --names (which --json allows only with --out) names too."""
-
-    def identity(i: str, data: ArchiveData) -> dict[str, Any]:
-        return {"id": i, "name": data.names.get(i)} if names else {"id": i}
-
-    def entitlement(e: ArchivedEntitlement) -> dict[str, Any]:
-        found: dict[str, Any] = {"id": e.id, "holders": e.holders}
-        return {**found, "name": e.name, "source": e.source} if names else found
-
-    return {
-        "export": name,
-        "previous": _summary(paths[0], old),
-        "current": _summary(paths[1], new),
-        "identities": {
-            "in": [identity(i, new) for i in changes.identities_in],
-            "out": [identity(i, old) for i in changes.identities_out],
-        },
-        "entitlements": {
-            "in": [entitlement(e) for e in changes.entitlements_in],
-            "out": [entitlement(e) for e in changes.entitlements_out],
-        },
-        "holders_moved": [
-            {"id": m.id, **({"name": m.name} if names else {}), "old": m.old, "new": m.new}
-            for m in changes.holders_moved
-        ],
-    }
-
-
-def _summary(path: str, data: ArchiveData) -> dict[str, Any]:
-    return {
-        "path": path,
-        "identities": len(data.identities),
-        "entitlements": len(data.entitlements),
-        "unread": list(data.unread),
-    }
-
-
-def _json(doc: dict[str, Any]) -> str:
-    import json
-
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

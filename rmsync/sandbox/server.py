@@ -111,6 +111,12 @@ class Sandbox:
         with self.tenant.lock:
             return self.tenant.created_exports()
 
+    def exclude_entitlements(self, role_id: str, ids: list[str], exclude: bool = True) -> None:
+        """Exclude entitlements from a potential role (or include them again), as an admin
+        does in the tenant's UI; the role's modified time moves on."""
+        with self.tenant.lock:
+            self.tenant.edit_entitlements(self.tenant.any_role(role_id), ids, exclude)
+
     def revoke_tokens(self) -> None:
         """Revoke every token issued so far: each call with one is a 401 from now on."""
         with self.tenant.lock:
