@@ -236,8 +236,10 @@ class Client:
         """What the role's members hold: every entitlement not excluded (common access
         marked), and the excluded ones; three reads of every page. Names and counts only."""
         base = f"{self._sessions()}/{session_id}/potential-roles/{role.id}"
-        every = self._entitlements(f"{base}/entitlement-popularities?includeCommonAccess=true")
-        plain = self._entitlements(f"{base}/entitlement-popularities?includeCommonAccess=false")
+        # sorted by name: pages of the default order (popularity, many ties) may overlap or skip
+        popular = f"{base}/entitlement-popularities?sorters=entitlementName&includeCommonAccess="
+        every = self._entitlements(popular + "true")
+        plain = self._entitlements(popular + "false")
         excluded = self._entitlements(f"{base}/excluded-entitlements")
         uncommon, out = {e.id for e in plain}, {e.id for e in excluded}
         return Access(  # an excluded entitlement is excluded, wherever else it is listed

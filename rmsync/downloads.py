@@ -149,7 +149,9 @@ def _keep_previous(dest: Path, relative: str, folder: Path) -> None:
     """Keep the archive at `dest` (if one is there) as archive.previous_path(dest), before the
     new one replaces it: hard-linked (else copied) to a temporary name beside it, then renamed
     over the previous one. `dest` itself is not touched, so it is never missing; if this fails,
-    the previous version stays as it was and the download stops with nothing moved. The
+    the previous version stays as it was and the download stops with nothing moved. (If the
+    new archive's own rename fails after this, the kept one is the current archive: `rmsync
+    diff` then finds no change, never a wrong one.) The
     temporary name is one of `dest`'s (`.NAME.*.tmp`), so a killed run's is swept with them."""
     if dest.is_symlink() or not dest.is_file():
         return

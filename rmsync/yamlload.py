@@ -231,10 +231,13 @@ class _Builder:
         if node.tag in (_TAG + "int", _TAG + "float") and len(node.value) > MAX_NUMBER:
             return self.refuse(node, path, _TOO_LONG.format(len(node.value)))
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
         except (ValueError, LookupError, AttributeError, TypeError, ArithmeticError):  # !!int abc
             tag = _short(node.tag)
             return self.refuse(node, path, f"{_shown(node.value)} is not a valid {tag}; {_FIX}")
+        if isinstance(value, float) and not math.isfinite(value):  # .nan, .inf: no rmsync field
+            return self.refuse(node, path, f"{_shown(node.value)} is not a finite number")
+        return value
 
     def fits(self, node: yaml.Node, path: JsonPath) -> bool:
         """Whether `node`'s tag is a plain one (explicit or not) for its kind of node."""

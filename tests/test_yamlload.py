@@ -219,6 +219,16 @@ def test_numbers_too_long_for_any_field_are_refused_every_one() -> None:
     ]
 
 
+def test_numbers_that_are_not_finite_are_refused_every_one() -> None:
+    text = "a: .nan\nb: -.inf\nc: !!float .INF\nd: 1.0e+999\ne: 1.5\n"
+    assert refused(text) == [
+        "f.yaml:1: a: '.nan' is not a finite number",
+        "f.yaml:2: b: '-.inf' is not a finite number",
+        "f.yaml:3: c: '.INF' is not a finite number",
+        "f.yaml:4: d: '1.0e+999' is not a finite number",
+    ]
+
+
 def test_bad_explicit_tags_are_refused_every_one_at_its_line() -> None:
     text = (
         "a: !!timestamp hello\n"
