@@ -23,12 +23,13 @@ import socket
 import ssl
 import threading
 import time
+import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from types import TracebackType
-from typing import Any, Protocol, get_type_hints
-from urllib.parse import urlsplit
+from typing import Any, Protocol, TypeVar, get_type_hints
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -44,6 +45,8 @@ from rmsync.models import (
     Live,
     MembersBy,
     Role,
+    RoleSummary,
+    Session,
     Status,
     is_uuid,
 )
@@ -294,6 +297,62 @@ class Client:
             roles += [_role({**item, "session": {"id": session_id}}, "") for item in page]
             if len(page) < PAGE:
                 return roles
+
+    # -- finding what to track: sessions and their potential roles, with the tenant's metrics
+
+    def sessions(self, filters: str | None = None) -> list[Session]:
+        """Every role-mining session (all pages) that `filters` selects (ISC's V3 syntax; the
+        spec allows `saved eq` and `name eq|sw`), in the tenant's order. Never who made one."""
+        return self._listing(self._sessions(), filters, _session, "role-mining sessions")
+
+    def session(self, session_id: str) -> Session | None:
+        """One role-mining session, or None if the tenant has none with that id."""
+        try:
+            body = self._json("GET", f"{self._sessions()}/{session_id}")
+        except NotFoundError:
+            return None
+        found = _session(body)
+        if found is None:
+            raise ApiError(f"the tenant's answer for session {session_id} is not a session")
+        return found
+
+    def roles(self, session_id: str, filters: str | None = None) -> list[RoleSummary]:
+        """Every potential role of a session (all pages) that `filters` selects (rmsync.where
+        writes them), with its metrics, in the tenant's order. Never who made one."""
+        path = f"{self._sessions()}/{session_id}/potential-role-summaries"
+        return self._listing(
+            path, filters, lambda item: _summary(item, session_id), "potential roles"
+        )
+
+    def _listing(
+        self,
+        path: str,
+        filters: str | None,
+        read: Callable[[Any], _Listed | None],
+        what: str,
+    ) -> list[_Listed]:
+        """Every page of a collection, sorted by creation so that pages do not overlap; an
+        item without an id is left out, and one a moved page boundary repeats is kept once.
+        A page that brings nothing new is an ApiError: the tenant ignores `offset`."""
+        query = f"filters={quote(filters, safe='')}&" if filters else ""
+        found: dict[str, _Listed] = {}
+        offset = 0
+        while True:
+            url = f"{path}?{query}sorters=createdDate&offset={offset}&limit={PAGE}"
+            page = self._json("GET", url)
+            if not isinstance(page, list):
+                raise ApiError(f"the tenant's answer to GET {path} is not a list of {what}")
+            items = [x for item in page if (x := read(item)) is not None]
+            if offset and items and all(x.id in found for x in items):
+                raise ApiError(  # it would go on for ever
+                    f"GET {path} answered page {offset // PAGE + 1} with the {what} of earlier "
+                    "pages again; rmsync stopped reading it"
+                )
+            for x in items:
+                found.setdefault(x.id, x)
+            offset += len(page)
+            if len(page) < PAGE:
+                return list(found.values())
 
     def download(self, session_id: str, role_id: str, export_id: str, sink: Sink) -> str:
         """Stream a finished export's archive into `sink`, afresh on each attempt; return the
@@ -712,8 +771,7 @@ def _role(body: Any, role_id: str) -> Role:
     )
 
 
-# Identity attributes whose values name or reach a person (a manager, an e-mail, a login):
-# a session may distribute members by any attribute, but these never leave the tenant.
+# Keys of a session's scope search that would name or reach a person (a manager, a login).
 _PERSONAL = re.compile(
     r"name|mail|manager|supervisor|sponsor|owner|login|user|uid|phone|mobile|address|"
     r"employee|person|identity|^id$|number",
@@ -721,26 +779,45 @@ _PERSONAL = re.compile(
 )
 
 
+# The identity attributes whose member counts may leave the tenant: they group people and
+# name none (normalised: lower case, letters and digits only). A session may distribute
+# members by any attribute (a manager, a login, a common name); those never leave it.
+GROUPING = frozenset(
+    {"department", "division", "businessunit", "costcenter", "company", "organization"}
+    | {"organisation", "orgunit", "location", "city", "country", "region", "site", "office"}
+    | {"jobtitle", "title", "jobcode", "jobfamily", "jobfunction", "function", "employeetype"}
+    | {"workertype", "usertype", "type", "grade", "level", "band", "team", "segment"}
+)
+_MAX_VALUE = 100  # characters of an attribute value kept; a longer one is no group's name
+
+
+def _grouping(name: str) -> bool:
+    return "".join(c for c in name.casefold() if c.isalnum()) in GROUPING
+
+
 def _members_by(value: Any) -> MembersBy:
-    """identityDistribution, leniently: counts per attribute value, sorted; anything else
-    is left out. So is every attribute that could name a person (_PERSONAL) and every value
-    that looks like an e-mail address: these counts go into Git and pull requests."""
+    """identityDistribution, leniently: counts per attribute value, sorted; anything else is
+    left out. Only GROUPING attributes are kept, and no value that looks like an address
+    (any @, full-width too) or is longer than _MAX_VALUE: these counts go into Git."""
     if not isinstance(value, list):
         return ()
     found: dict[str, dict[str, int]] = {}
     for item in value:
         if not isinstance(item, dict) or not isinstance(item.get("attributeName"), str):
             continue
-        if _PERSONAL.search(item["attributeName"]):
+        if not _grouping(item["attributeName"]):
             continue
         entries = item.get("distribution")
         counts = found.setdefault(_text(item["attributeName"]), {})
         for entry in entries if isinstance(entries, list) else ():
-            if isinstance(entry, dict) and "@" not in str(entry.get("attributeValue")):
-                raw = entry.get("attributeValue")
-                key = "(none)" if raw is None else _text(raw)
-                counts[key] = counts.get(key, 0) + _int(entry.get("count"))
-    return tuple((k, tuple(sorted(v.items()))) for k, v in sorted(found.items()))
+            if not isinstance(entry, dict):
+                continue
+            raw = entry.get("attributeValue")
+            key = "(none)" if raw is None else _text(raw)
+            if len(key) > _MAX_VALUE or unicodedata.normalize("NFKC", key).count("@"):
+                continue
+            counts[key] = counts.get(key, 0) + _int(entry.get("count"))
+    return tuple((k, tuple(sorted(v.items()))) for k, v in sorted(found.items()) if v)
 
 
 def _percent(value: Any) -> float | None:
@@ -836,3 +913,80 @@ def _detail(body: dict[str, Any]) -> str | None:
         joined = "; ".join(t for t in texts if t and t != "None")
         return joined[:500] or None
     return None
+
+
+# -- reading sessions and role summaries (never who made them) --------------------------------
+
+_Listed = TypeVar("_Listed", Session, RoleSummary)
+
+
+def _session(body: Any) -> Session | None:
+    """A role-mining session, leniently: None without an id. `createdBy` (a person) is never
+    read, nor the scope's identity ids; the scope's search only if it names no person."""
+    if not isinstance(body, dict) or not isinstance(body.get("id"), str) or not body["id"]:
+        return None
+    status, scope = body.get("status"), body.get("scope")
+    state = status.get("state") if isinstance(status, dict) else None
+    criteria = scope.get("criteria") if isinstance(scope, dict) else None
+    return Session(
+        id=_id(body["id"]),
+        name=_text(body["name"]) if isinstance(body.get("name"), str) else None,
+        state=_text(state) if isinstance(state, str) else None,
+        saved=body.get("saved") is True,
+        scoping_method=_word(body.get("scopingMethod")),
+        scope=_scope(criteria),
+        potential_role_count=_int(body.get("potentialRoleCount")),
+        created=_word(body.get("createdDate")),
+        type=_word(body.get("type")),
+    )
+
+
+def _summary(body: Any, session_id: str) -> RoleSummary | None:
+    """A potential role summary with its metrics, leniently (as `_role` reads a role): None
+    without an id; `createdBy` (a person) is never read."""
+    if not isinstance(body, dict):
+        return None
+    given = body.get("potentialRoleRef")
+    ref: dict[str, Any] = given if isinstance(given, dict) else {}
+    ident = body.get("id") or ref.get("id")
+    if not isinstance(ident, str) or not ident:
+        return None
+    name = body.get("name") or ref.get("name") or ""
+    return RoleSummary(
+        id=_id(ident),
+        name=_text(name),
+        session_id=session_id,
+        identity_count=_int(body.get("identityCount")),
+        entitlement_count=_int(body.get("entitlementCount")),
+        quality=_metric(body.get("quality")),
+        density=_metric(body.get("density")),
+        freshness=_metric(body.get("freshness")),
+        saved=body.get("saved") is True,
+        type=_word(body.get("type")),
+        created=_word(body.get("createdDate")),
+    )
+
+
+def _id(value: str) -> str:
+    """An id as rmsync keeps it: a UUID in lower case, anything else as the tenant gave it."""
+    return value.lower() if is_uuid(value) else _text(value)
+
+
+def _word(value: Any) -> str | None:
+    """A short tenant value (a state, a type, a date): text, or None."""
+    return _text(value)[:200] if isinstance(value, str) and value else None
+
+
+# Keys of a scope's search (`attributes.manager:"..."`) that would name a person there.
+_SCOPE_KEY = re.compile(r"([A-Za-z_][\w.]*)\s*:")
+
+
+def _scope(criteria: Any) -> str | None:
+    """A session's scope search, unless it could name a person: a key that _PERSONAL matches
+    (a source's name is an application, not a person) or an e-mail address."""
+    if not isinstance(criteria, str) or not criteria.strip():
+        return None
+    keys = [k for k in _SCOPE_KEY.findall(criteria) if not k.lower().startswith("source.")]
+    if "@" in criteria or any(_PERSONAL.search(k) for k in keys):
+        return None
+    return _text(criteria)

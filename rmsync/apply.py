@@ -62,17 +62,26 @@ def _attempt(
     try:
         new, export_id = _run(step, client, lock, now, folder)
     except ArchiveGone as gone:
-        lock = lock.put(gone.record)
+        lock = _renamed(lock.put(gone.record), step)
         lockfile.write(lock_path, lock)
         return lock, Outcome(step, str(gone), export_id=gone.record.export_id)
     except (ApiError, ArchiveError) as exc:
         return lock, Outcome(step, str(exc), getattr(exc, "tracking_id", None))
+    new = _renamed(new, step)
     lockfile.write(lock_path, new)
     saved = new.records[step.name].download if step.name in new.records else None
     if step.action is not Action.DOWNLOAD or saved is None:
         return new, Outcome(step, export_id=export_id)
     change = _change(folder / saved.path) if replacing else None
     return new, Outcome(step, export_id=export_id, content=saved.content, change=change)
+
+
+def _renamed(lock: Lock, step: Step) -> Lock:
+    """The lock with a renamed export's record (written under its old name) under its new."""
+    old = step.moved_from
+    if old is None or old not in lock.records:
+        return lock
+    return lock.drop(old).put(replace(lock.records[old], name=step.name))
 
 
 def _archive_there(folder: Path, relative: str | None) -> bool:
@@ -128,13 +137,15 @@ def _start(
         role=step.role.fingerprint,
         access=step.access,
     )
+    before = lock  # a renamed export's old record gives way to the new one
+    lock = lock.drop(step.moved_from) if step.moved_from else lock
     lockfile.write(lock_path, lock.put(intent))
     try:
         job = client.start_export(step.session_id, step.potential_role_id, step.params)
     except ApiError as exc:
         if _refused(exc):  # the tenant answered that it did not start it: nothing to record
-            lockfile.write(lock_path, lock)
-            return lock, Outcome(step, str(exc), exc.tracking_id)
+            lockfile.write(lock_path, before)
+            return before, Outcome(step, str(exc), exc.tracking_id)
         lock = lock.put(replace(intent, error=f"the start was not confirmed: {exc}"))
         lockfile.write(lock_path, lock)
         maybe = (

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
 MAX_MEMBERS = 10_000
 MAX_UNPACKED_BYTES = 4 << 30  # what every member declares, in all
+MAX_FILE_BYTES = 64 << 20  # one CSV file read for the summary: a role of ~300,000 people
+MAX_FIELD_BYTES = 16 << 20  # one CSV field: "Included Identities" of ~500,000 names
 # What reading a member may raise: a damaged deflate stream or CRC, a truncated member, an
 # encrypted one, a compression method Python lacks.
 UNREADABLE: tuple[type[BaseException], ...] = (
@@ -349,10 +351,21 @@ class _Reader:
                 f"the archive would unpack to {declared:,} bytes, more than rmsync reads "
                 f"({MAX_UNPACKED_BYTES:,})"
             )
-        old_limit = csv.field_size_limit()  # a field is never longer than its member
-        csv.field_size_limit(max([old_limit, *(i.file_size + 1 for i in members)]))
+        readable = []
+        for info in members:  # memory is bounded: no file, and no field, past its limit
+            if info.file_size > MAX_FILE_BYTES:
+                self.note(
+                    info.filename,
+                    f"not read: {info.file_size:,} bytes, more than rmsync reads of one file "
+                    f"({MAX_FILE_BYTES:,})",
+                )
+            else:
+                readable.append(info)
+        old_limit = csv.field_size_limit()
+        longest = max([0, *(i.file_size + 1 for i in readable)])
+        csv.field_size_limit(max(old_limit, min(longest, MAX_FIELD_BYTES)))
         try:
-            return self._read(sorted(members, key=lambda i: i.filename))
+            return self._read(sorted(readable, key=lambda i: i.filename))
         finally:
             csv.field_size_limit(old_limit)
 

@@ -254,9 +254,10 @@ def read(path: Path) -> Lock:
 
 def write(path: Path, lock: Lock) -> None:
     """Replace `path` with `lock` atomically (see rmsync.atomic): readers see the old file or
-    the new, never half; an existing file keeps its mode, a new one gets the umask's."""
+    the new, never half; an existing file keeps its mode, a new one gets the umask's. A
+    lockfile that is a link is written where it leads (the link stays), as an editor would."""
     try:
-        atomic.write_text(path, dumps(lock))
+        atomic.write_text(path.resolve() if path.is_symlink() else path, dumps(lock))
     except OSError as exc:
         message = f"cannot write the lockfile: {exc.strerror}"
         raise LockfileError([Problem(file=str(path), line=1, field="", message=message)]) from None

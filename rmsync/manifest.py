@@ -12,7 +12,7 @@ from typing import Any
 
 from rmsync import bundled
 from rmsync.errors import DocumentError, Problem
-from rmsync.models import ApiVersion, Duration, Export, ExportParams, Manifest, Request
+from rmsync.models import ApiVersion, Duration, Export, ExportParams, Manifest, Move, Request
 from rmsync.safetext import visible
 from rmsync.yamlload import Located, inline_refs, load_file, schema_problems
 
@@ -87,6 +87,7 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
         if not found:
             docs.append(doc)
     exports, tenant = _merge(docs, problems)
+    moved = _moves(docs, {e.name for e in exports}, problems)
     folder = folder_of(path)
     problems += _download_problems(exports, folder)
     if problems:
@@ -97,7 +98,42 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
         exports=tuple(sorted(exports, key=lambda e: e.name)),
         files=tuple(str(f) for f in files),
         folder=folder,
+        moved=moved,
     )
+
+
+def _moves(docs: list[Located], names: set[str], problems: list[Problem]) -> tuple[Move, ...]:
+    """Every `moved:` entry of every file; each must move a name that is no longer an export
+    to one that is, and no name may move twice or be moved to twice."""
+    found: list[Move] = []
+    for doc in docs:
+        for n, item in enumerate(doc.data.get("moved") or ()):
+            move = Move(
+                old=item["from"], new=item["to"], file=doc.file, line=doc.line_of(("moved", n))
+            )
+            message = _move_problem(move, names, found)
+            if message is None:
+                found.append(move)
+            else:
+                problems.append(Problem(doc.file, move.line, f"moved[{n}]", message))
+    return tuple(found)
+
+
+def _move_problem(move: Move, names: set[str], found: list[Move]) -> str | None:
+    if move.old == move.new:
+        return f"{move.old!r} is moved to itself; remove the entry"
+    if move.new not in names:
+        return f"there is no export {move.new!r} in the manifest to move {move.old!r} to"
+    if move.old in names:
+        return (
+            f"{move.old!r} is still an export: rename it in `exports:` (a record moves from a "
+            "name the manifest no longer has)"
+        )
+    if any(m.old == move.old for m in found):
+        return f"{move.old!r} is moved twice; keep one entry"
+    if any(m.new == move.new for m in found):
+        return f"two names are moved to {move.new!r}; keep one entry"
+    return None
 
 
 def _merge(docs: list[Located], problems: list[Problem]) -> tuple[list[Export], dict[str, Any]]:

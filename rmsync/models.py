@@ -190,14 +190,26 @@ class Export(Asks):
 
 
 @dataclass(frozen=True)
+class Move:
+    """One entry of the manifest's `moved:` list: the record of `old` belongs to `new` now."""
+
+    old: str
+    new: str
+    file: str
+    line: int
+
+
+@dataclass(frozen=True)
 class Manifest:
-    """Every export of every manifest file, sorted by name, and the tenant settings."""
+    """Every export of every manifest file, sorted by name, the tenant settings, and the
+    renames (`moved:`)."""
 
     api_version: ApiVersion
     base_url: str | None
     exports: tuple[Export, ...]
     files: tuple[str, ...]
     folder: Path
+    moved: tuple[Move, ...] = ()
 
     def export(self, name: str) -> Export | None:
         return next((e for e in self.exports if e.name == name), None)
@@ -431,6 +443,7 @@ class Step(Asks):
     download: str | None = None  # where to save the archive once the export is SUCCESS
     detail: str | None = None  # the tenant's reason, when the export moved on to ERROR
     access: Access | None = None  # the role's access now, for an export or re-export
+    moved_from: str | None = None  # the record's old name, renamed by the manifest's `moved:`
 
 
 @dataclass(frozen=True)
@@ -503,13 +516,32 @@ class Provenance:
     api_version: str
     targets: tuple[str, ...] | None = None
     replace: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Broken:
+    """An export the plan cannot act on (its role is gone, or in another session): a problem
+    of that export alone, at the manifest line that declares it."""
+
+    name: str
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}"
 
 
 @dataclass(frozen=True)
 class Plan:
+    """What apply would do; `broken` exports have no step (and no other plan is held up)."""
+
     steps: tuple[Step, ...]
     unchanged: tuple[str, ...]
     provenance: Provenance | None = None
+    broken: tuple[Broken, ...] = ()
 
     @property
     def changed(self) -> bool:
@@ -573,6 +605,7 @@ class Options:
     replace: frozenset[str] = frozenset()
     targets: frozenset[str] | None = None
     download_missing: bool = False
+    excluded: frozenset[str] = frozenset()  # names left out of the plan (and so of apply)
 
 
 def _quiet(_: object) -> None:
@@ -587,3 +620,53 @@ class Ui:
     confirm: Callable[[Plan], None] = _quiet
     report: Callable[[Outcome], None] = _quiet
     progress: Callable[[Progress], None] = _quiet
+
+
+# -- finding what to track: the tenant's sessions and potential roles, and conditions -----
+
+
+@dataclass(frozen=True)
+class Session:
+    """A role-mining session as the tenant lists it: what it is and how far it got, never who
+    made it (the tenant's `createdBy` names a person: rmsync does not keep it). `scope` is the
+    search that chose its identities (None: not given, or withheld as it may name a person)."""
+
+    id: str
+    name: str | None  # the session's saved name; None: unnamed
+    state: str | None  # status.state: CREATED … POTENTIAL_ROLES_CREATED
+    saved: bool
+    scoping_method: str | None  # MANUAL or AUTO_RM
+    scope: str | None
+    potential_role_count: int
+    created: str | None
+    type: str | None = None  # SPECIALIZED or COMMON
+
+
+@dataclass(frozen=True)
+class RoleSummary:
+    """A potential role as a session's listing gives it, with the tenant's own metrics
+    (0-100; None: not given). Never who created it."""
+
+    id: str
+    name: str
+    session_id: str
+    identity_count: int
+    entitlement_count: int
+    quality: int | None
+    density: int | None
+    freshness: int | None
+    saved: bool
+    type: str | None  # SPECIALIZED or COMMON
+    created: str | None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition on potential roles, as ISC's `filters` take it: a field of the spec's
+    (quality, saved, type, name...), one of its operators (the spec's word: eq, ge, gt, le, lt,
+    sw, co) and a typed value: an int (quality, freshness), a bool (saved), text (names, type)
+    or an ISO-8601 UTC date-time (startDate, endDate). rmsync.where parses and writes them."""
+
+    field: str
+    op: str
+    value: int | bool | str

@@ -61,6 +61,20 @@ replace = click.option(
 target = click.option(
     "--target", "targets", multiple=True, metavar="NAME", help="Only this export (repeatable)."
 )
+exclude = click.option(
+    "--exclude",
+    "excluded",
+    multiple=True,
+    metavar="NAME",
+    help="Leave this export out: no action, no problem (repeatable).",
+)
+as_json = click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
+tenant_manifest = click.option(
+    "--manifest",
+    "manifest_path",
+    type=click.Path(path_type=Path),
+    help="The manifest whose tenant settings to use [default: rmsync.yaml, if there is one].",
+)
 download_missing = click.option(
     "--download-missing",
     is_flag=True,
@@ -87,8 +101,9 @@ F = TypeVar("F", bound=Callable[..., object])
 
 def planning(command: F) -> F:
     """The options of everything that plans (`plan` and `apply`), in the order --help lists
-    them: --manifest, --lockfile, --base-url, --no-color, --target, --replace,
+    them: --manifest, --lockfile, --base-url, --no-color, --target, --exclude, --replace,
     --download-missing."""
-    for option in (download_missing, replace, target, color, base_url, lockfile, manifest):
+    stack = (download_missing, replace, exclude, target, color, base_url, lockfile, manifest)
+    for option in stack:
         command = option(command)
     return command

@@ -8,12 +8,14 @@ Must not: do I/O, read the clock, or import HTTP or CLI libraries.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from rmsync.errors import DocumentError, Problem
 from rmsync.models import (
     Action,
+    Broken,
     Change,
     Export,
     Fingerprint,
@@ -31,7 +33,8 @@ from rmsync.safetext import visible
 
 
 class PlanError(DocumentError):
-    """The manifest names roles the tenant does not have (every one is listed)."""
+    """The command line names exports there are not (every one is listed). A role the tenant
+    does not have is a problem of its export alone: Plan.broken."""
 
 
 def make_plan(
@@ -44,13 +47,18 @@ def make_plan(
     """The plan for `manifest` given what the lockfile records, the tenant reports and, for
     exports with a `download`, the sha256 of each file on disk (None: missing)."""
     options = options or Options()
+    lock, moved_from = renamed(manifest, lock)
     exports, records = _targeted(manifest, lock, options)
-    problems = [p for e in exports if (p := _reference_problem(e, live)) is not None]
-    if problems:
-        raise PlanError(problems)
+    problems = {e.name: p for e in exports if (p := _reference_problem(e, live)) is not None}
+    broken = tuple(  # in the manifest's order, as a reader finds them
+        Broken(name=name, file=p.file, line=p.line, field=p.field, message=p.message)
+        for name, p in sorted(problems.items(), key=lambda i: (i[1].file, i[1].line, i[0]))
+    )
     steps: list[Step] = []
     unchanged: list[str] = []
     for export in exports:
+        if export.name in problems:  # a problem of this export alone: the others are planned
+            continue
         role = live.roles[export.potential_role_id]
         assert role is not None  # _reference_problem reported every missing role
         record = records.get(export.name)
@@ -58,19 +66,57 @@ def make_plan(
             step: Step | None = _new(export, role)
         else:
             step = _step(export, record, role, live, options, files or {})
+        if export.name in moved_from:
+            step = _moved(export, step, record, role, moved_from[export.name])
         if step is None:
             unchanged.append(export.name)
         else:
             steps.append(step)
     wanted = {e.name for e in manifest.exports}
     steps += [_forget(record) for name, record in records.items() if name not in wanted]
-    return Plan(tuple(sorted(steps, key=lambda s: s.name)), tuple(sorted(unchanged)))
+    ordered = tuple(sorted(steps, key=lambda s: s.name))
+    return Plan(ordered, tuple(sorted(unchanged)), broken=broken)
+
+
+def renamed(manifest: Manifest, lock: Lock) -> tuple[Lock, dict[str, str]]:
+    """The lock as the manifest's `moved:` list renames it (each record under its new name,
+    still holding its old one), and new name → old name for each rename it made. A move is
+    made only while the lockfile holds the old name and not the new one: once applied, the
+    entry does nothing."""
+    records = dict(lock.records)
+    moved: dict[str, str] = {}
+    for move in manifest.moved:
+        if move.old in records and move.new not in records:
+            records[move.new] = records.pop(move.old)
+            moved[move.new] = move.old
+    return (Lock(records), moved) if moved else (lock, {})
+
+
+def _moved(export: Export, step: Step | None, record: Record | None, role: Role, old: str) -> Step:
+    """The step of a renamed export: its own changes, if any, and the rename; a rename alone
+    is a lockfile update that starts nothing."""
+    why = f"renamed from {old} (moved: in {export.file}); nothing is started for the rename"
+    if step is not None:
+        return replace(step, moved_from=old, reasons=(why, *step.reasons))
+    assert record is not None  # a move is made only for a recorded name
+    return Step(
+        action=Action.UPDATE,
+        name=export.name,
+        reasons=(why,),
+        request=export.request,
+        role=role,
+        record=record,
+        status=record.status,
+        download=export.download,
+        moved_from=old,
+    )
 
 
 def _targeted(
     manifest: Manifest, lock: Lock, options: Options
 ) -> tuple[list[Export], dict[str, Record]]:
-    """The exports and records the plan covers; unknown --target or --replace names are errors."""
+    """The exports and records the plan covers (--target's, less --exclude's); unknown
+    --target, --replace or --exclude names are errors."""
     known = {e.name for e in manifest.exports} | set(lock.records)
     problems = [
         Problem(
@@ -82,14 +128,19 @@ def _targeted(
         for flag, names in (
             ("--target", options.targets or frozenset()),
             ("--replace", options.replace),
+            ("--exclude", options.excluded),
         )
         for name in sorted(names - known)
     ]
     if problems:
         raise PlanError(problems)
-    chosen = options.targets
-    exports = [e for e in manifest.exports if chosen is None or e.name in chosen]
-    records = {n: r for n, r in lock.records.items() if chosen is None or n in chosen}
+
+    def covered(name: str) -> bool:
+        chosen = options.targets
+        return (chosen is None or name in chosen) and name not in options.excluded
+
+    exports = [e for e in manifest.exports if covered(e.name)]
+    records = {n: r for n, r in lock.records.items() if covered(n)}
     return exports, records
 
 
@@ -273,6 +324,7 @@ def exports_to_read(
     files: Mapping[str, str | None],
     targets: frozenset[str] | None = None,
     download_missing: bool = False,
+    excluded: frozenset[str] = frozenset(),
 ) -> list[tuple[str, str, str]]:
     """The recorded exports whose live state a plan needs: those still running, and those
     that succeeded but whose archive must still be fetched (the tenant may have let it go)."""
@@ -280,7 +332,7 @@ def exports_to_read(
     by_name = {e.name: e for e in manifest.exports}  # not Manifest.export: one search per record
     for name, record in sorted(lock.records.items()):
         export = by_name.get(name)
-        if export is None or (targets is not None and name not in targets):
+        if export is None or (targets is not None and name not in targets) or name in excluded:
             continue
         chosen = Options(download_missing=download_missing)
         fetching = _fetch_reason(export, record, Status.SUCCESS, files, chosen) is not None

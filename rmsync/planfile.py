@@ -25,6 +25,7 @@ from rmsync.lockfile import access_dict, access_from
 from rmsync.manifest import manifest_files
 from rmsync.models import (
     Action,
+    Broken,
     Change,
     Entitlement,
     ExportJob,
@@ -40,6 +41,7 @@ from rmsync.models import (
     Step,
     param_names,
 )
+from rmsync.plan import renamed
 
 FORMAT = 1
 
@@ -59,6 +61,10 @@ def dumps(plan: Plan) -> str:
         "summary": {"changed": plan.changed, "counts": counts, "text": render.summary(plan)},
         "actions": [_step_json(step) for step in plan.steps],
         "unchanged": list(plan.unchanged),
+        "problems": [
+            {"name": b.name, "file": b.file, "line": b.line, "field": b.field, "message": b.message}
+            for b in plan.broken
+        ],
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -70,6 +76,7 @@ def _provenance(source: Provenance) -> dict[str, Any]:
         "api_version": source.api_version,
         "targets": None if source.targets is None else list(source.targets),
         "replace": list(source.replace),
+        "exclude": list(source.excluded),
     }
 
 
@@ -91,6 +98,7 @@ def _step_json(step: Step) -> dict[str, Any]:
         "download": step.download,
         "status": step.status.value if step.status else None,
         "access": None if step.access is None else access_dict(step.access),
+        "moved_from": step.moved_from,
         "review": _review_json(step),
     }
 
@@ -249,6 +257,7 @@ def provenance(doc: Mapping[str, Any]) -> Provenance:
         api_version=made["api_version"],
         targets=None if targets is None else tuple(targets),
         replace=tuple(made["replace"]),
+        excluded=tuple(made.get("exclude", ())),
     )
 
 
@@ -334,7 +343,13 @@ def stale_inputs(source: Provenance) -> list[str]:
 def rebuild(doc: Mapping[str, Any], lock: Lock) -> Plan:
     """The plan's steps as apply runs them, with records from the (unchanged) lockfile."""
     steps = tuple(_step(a, lock) for a in doc["actions"])
-    return Plan(steps, tuple(doc["unchanged"]), provenance(doc))
+    broken = tuple(
+        Broken(
+            name=p["name"], file=p["file"], line=p["line"], field=p["field"], message=p["message"]
+        )
+        for p in doc.get("problems", ())
+    )
+    return Plan(steps, tuple(doc["unchanged"]), provenance(doc), broken)
 
 
 def _step(action: Mapping[str, Any], lock: Lock) -> Step:
@@ -350,10 +365,11 @@ def _step(action: Mapping[str, Any], lock: Lock) -> Step:
         ),
         changes=tuple(Change(c["field"], c["old"], c["new"]) for c in action["changes"]),
         role=None if role is None else _role(role, action["session_id"]),
-        record=lock.get(action["name"]),
+        record=lock.get(action.get("moved_from") or action["name"]),
         status=None if action["status"] is None else Status(action["status"]),
         download=action["download"],
         access=access_from(action["access"]) if action.get("access") else None,
+        moved_from=action.get("moved_from"),
     )
 
 
@@ -401,11 +417,19 @@ def check_actions(path: Path, doc: Mapping[str, Any], manifest: Manifest, lock: 
             f"({manifest.api_version.value})"
         )
     seen: set[str] = set()
+    lock, moves = renamed(manifest, lock)  # records under the names the manifest moves them to
     for i, action in enumerate(doc["actions"]):
-        problems += [
-            f"actions[{i}].{field}: {message}"
-            for field, message in _action_problems(action, source, manifest, lock, seen)
-        ]
+        found = _action_problems(action, source, manifest, lock, seen)
+        if action.get("moved_from") != moves.get(action["name"]):
+            said = moves.get(action["name"])
+            found.append(
+                (
+                    "moved_from",
+                    f"{action.get('moved_from')} is not what the manifest's moved: says for "
+                    f"{action['name']} ({said or 'no rename'})",
+                )
+            )
+        problems += [f"actions[{i}].{field}: {message}" for field, message in found]
         seen.add(action["name"])
     if problems:
         raise PlanFileError(
@@ -466,6 +490,8 @@ def _action_problems(
         problems.append(("action", f"export of {name}, which the lockfile records already"))
     elif kind is not Action.EXPORT and record is None:
         problems.append(("action", f"{verb} needs a record of {name} in the lockfile; it has none"))
+    elif kind is Action.UPDATE and record is not None and record.name != name:
+        pass  # a rename (moved:): a lockfile update whatever the export's state
     elif kind is Action.UPDATE and record is not None and not record.running:
         state = record.status.value + (" and gone from the tenant" if record.gone_at else "")
         problems.append(

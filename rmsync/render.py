@@ -14,7 +14,17 @@ from itertools import accumulate
 from typing import Any
 
 from rmsync import review
-from rmsync.models import Action, Change, Entitlement, Plan, Provenance, Review, Role, Step
+from rmsync.models import (
+    Action,
+    Broken,
+    Change,
+    Entitlement,
+    Plan,
+    Provenance,
+    Review,
+    Role,
+    Step,
+)
 from rmsync.safetext import quoted, visible
 
 _COLOURS = {
@@ -60,6 +70,8 @@ def role_line(role: Role) -> str:
 
 
 def summary(plan: Plan) -> str:
+    if not plan.changed and plan.broken:
+        return "No changes for the other exports."
     if not plan.changed:
         return "No changes. The lockfile matches the manifest and the tenant."
     n = plan.counts()
@@ -71,14 +83,24 @@ def summary(plan: Plan) -> str:
 
 
 def text(plan: Plan, color: bool = False) -> str:
-    """The plan as a reviewer reads it; ends with the summary line."""
-    if not plan.changed:
-        return summary(plan) + "\n"
-    lines = ["rmsync will perform the following actions:", ""]
-    for step in plan.steps:
-        lines += [*_block(step, color), ""]
+    """The plan as a reviewer reads it; ends with the summary line (and then the exports that
+    could not be planned, each at its manifest line)."""
+    lines = []
+    if plan.changed:
+        lines += ["rmsync will perform the following actions:", ""]
+        for step in plan.steps:
+            lines += [*_block(step, color), ""]
     lines.append(_paint(summary(plan), "1", color))
+    lines += broken_lines(plan.broken, color)
     return "\n".join(lines) + "\n"
+
+
+def broken_lines(broken: Sequence[Broken], color: bool = False) -> list[str]:
+    """The exports a plan could not act on, and why: each a problem of that export alone."""
+    if not broken:
+        return []
+    head = f"rmsync could not plan {counted(len(broken), 'export')}; the rest of the plan stands:"
+    return ["", _paint(head, "31", color), *(f"  {visible(str(b))}" for b in broken)]
 
 
 def _block(step: Step, color: bool, access: bool = True) -> list[str]:
@@ -93,6 +115,8 @@ def _block(step: Step, color: bool, access: bool = True) -> list[str]:
     if step.role is not None:
         role += f" {role_line(step.role)}"
     rows = [(mark, "potential_role", role)]
+    if step.moved_from is not None:  # a rename: the record's old name, the manifest's new one
+        rows.insert(0, ("~", "name", f"{visible(step.moved_from)} → {visible(step.name)}"))
     rows += [_row(n, value, changed) for n, value in fields.items() if n != "potential_role_id"]
     named = _names(step)
     rows += [("~", c.field, _change(c, named)) for c in step.changes if c.field not in fields]
@@ -262,9 +286,10 @@ def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     longer than `limit` characters: the details (the text plan's diff, which `rmsync plan`
     repeats) are cut first, then the access tables, then the list, each saying so."""
     title = "\n".join(_md_title(plan.provenance))
+    problems = _md_broken(plan.broken)
     if not plan.changed:
-        return f"{title}\n\n{summary(plan)}\n"
-    top = "\n\n".join([title, *_md_banner(plan.counts()), f"**{summary(plan)}**"])
+        return "\n\n".join([title, *problems, summary(plan)]) + "\n"
+    top = "\n\n".join([title, *problems, *_md_banner(plan.counts()), f"**{summary(plan)}**"])
     table = _md_table(plan.counts())
     room = limit - len(top) - len(table) - len("\n\n") * 4 - len("\n")
     listed = _md_list(plan.steps, room - len(_md_no_details(limit)) - len(_md_no_access(limit)))
@@ -355,6 +380,16 @@ def _md_cell(text: str) -> str:
 def _md_html(text: str) -> str:
     """Text inside an HTML element (a fold's summary): entities for markup, mentions cut."""
     return _MD_AUTOLINK.sub(lambda m: m.group() + _ZWSP, _md_visible(text).translate(_COMMENT_SAFE))
+
+
+def _md_broken(broken: Sequence[Broken]) -> list[str]:
+    """A caution block naming each export that could not be planned: short, never cut."""
+    if not broken:
+        return []
+    head = f"> [!CAUTION]\n> rmsync could not plan {counted(len(broken), 'export')}; "
+    head += "apply refuses this plan until they are fixed or left out with `--exclude`:"
+    more = [f"> - … and {len(broken) - 50:,} more"] if len(broken) > 50 else []
+    return ["\n".join([head, *(f"> - {md_text(str(b))}" for b in broken[:50]), *more])]
 
 
 def _md_title(source: Provenance | None) -> list[str]:

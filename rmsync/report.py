@@ -52,6 +52,21 @@ def _facts(
     if record is None:
         facts.append(("recorded", "no: not exported yet"))
         return facts
+    if record.request != request:  # the manifest changed since: say which one this follows
+        was = record.request.fields()
+        moved = [
+            f"{k} {render.plain(was[k])} → {render.plain(v)}"
+            for k, v in request.fields().items()
+            if was[k] != v
+        ]
+        facts.append(
+            (
+                "note",
+                "the manifest changed since this export ("
+                + ", ".join(moved)
+                + "): the table follows the manifest; --recorded follows the export",
+            )
+        )
     facts += [
         ("export_id", record.export_id or "none: the start was not confirmed"),
         ("status", record.status.value),
@@ -78,9 +93,9 @@ def _facts(
 
 
 def _members(access: Access) -> list[str]:
+    """`department: Finance 5, HR 1`, as the tenant wrote them: each format escapes them."""
     return [
-        f"{visible(key)}: " + ", ".join(f"{visible(v)} {n}" for v, n in counts)
-        for key, counts in access.members_by
+        f"{key}: " + ", ".join(f"{v} {n}" for v, n in counts) for key, counts in access.members_by
     ]
 
 
@@ -91,7 +106,7 @@ def text(subject: Subject) -> str:
     width = max(len(k) for k, _ in facts)
     lines = [f"{k.ljust(width)}  {visible(v)}" for k, v in facts]
     lines += ["", f"access ({source}): {render.counted(access.members, 'member')}"]
-    lines += [f"  {line}" for line in _members(access)]
+    lines += [f"  {visible(line)}" for line in _members(access)]
     lines.append("")
     for what, e in rows(access, request):
         lines.append(f"  {what}: {render.label(e)}: {render.held(e, access.members)}")

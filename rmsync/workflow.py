@@ -28,6 +28,7 @@ from rmsync.interrupts import Interrupted
 from rmsync.manifest import load_manifest
 from rmsync.models import (
     Action,
+    Broken,
     Lock,
     Manifest,
     Options,
@@ -39,8 +40,24 @@ from rmsync.models import (
     Target,
     Ui,
 )
-from rmsync.plan import exports_to_read, make_plan, refresh_plan
+from rmsync.plan import exports_to_read, make_plan, refresh_plan, renamed
 from rmsync.planfile import PlanFileError
+
+
+class Unplannable(RmsyncError):
+    """Some exports could not be planned (their problems are listed with the plan)."""
+
+    def __init__(self, broken: tuple[Broken, ...], started: bool = True) -> None:
+        n = len(broken)
+        names = ", ".join(b.name for b in broken)
+        what = "export could not be planned" if n == 1 else "exports could not be planned"
+        done = "" if started else "; nothing was started"
+        super().__init__(
+            f"{n} {what} ({names}; listed above){done}: fix the manifest, or leave "
+            f"{'it' if n == 1 else 'them'} out with --exclude NAME"
+        )
+        self.broken = broken
+
 
 Where = Callable[[Manifest], Target]  # the tenant and credentials, once the manifest is read
 
@@ -68,13 +85,17 @@ def now_text() -> str:
 
 
 def options(
-    targets: tuple[str, ...] = (), replace_: tuple[str, ...] = (), download_missing: bool = False
+    targets: tuple[str, ...] = (),
+    replace_: tuple[str, ...] = (),
+    download_missing: bool = False,
+    excluded: tuple[str, ...] = (),
 ) -> Options:
     return Options(
         now=datetime.now(UTC),
         replace=frozenset(replace_),
         targets=frozenset(targets) if targets else None,
         download_missing=download_missing,
+        excluded=frozenset(excluded),
     )
 
 
@@ -204,12 +225,18 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
         api_version=manifest.api_version.value,
         targets=None if chosen.targets is None else tuple(sorted(chosen.targets)),
         replace=tuple(sorted(chosen.replace)),
+        excluded=tuple(sorted(chosen.excluded)),
     )
     lock = lockfile.read(lock_path)
     files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
-    targets = chosen.targets
-    roles = [e.potential_role_id for e in manifest.exports if targets is None or e.name in targets]
-    reading = exports_to_read(manifest, lock, files, targets, chosen.download_missing)
+    targets, excluded = chosen.targets, chosen.excluded
+    roles = [
+        e.potential_role_id
+        for e in manifest.exports
+        if (targets is None or e.name in targets) and e.name not in excluded
+    ]
+    as_named = renamed(manifest, lock)[0]  # a renamed record's export is read under its new name
+    reading = exports_to_read(manifest, as_named, files, targets, chosen.download_missing, excluded)
     live = client.live(roles, reading)
     plan = replace(make_plan(manifest, lock, live, chosen, files), provenance=source)
     return Job(manifest, lock_path, lock, with_access(client, plan), chosen)
@@ -270,7 +297,10 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
         raise PlanFileError(f"{path} is stale:\n  " + "\n  ".join(moved) + "\nrun plan again")
     saved = fresh
     targets = frozenset(source.targets) if source.targets is not None else None
-    return Job(manifest, lock_path, lock, saved, Options(None, frozenset(source.replace), targets))
+    chosen = Options(
+        replace=frozenset(source.replace), targets=targets, excluded=frozenset(source.excluded)
+    )
+    return Job(manifest, lock_path, lock, saved, chosen)
 
 
 _STARTS = (Action.EXPORT, Action.REEXPORT, Action.UPDATE)
@@ -282,13 +312,15 @@ def apply(
     """Carry out the plan, then (with `wait`, a timeout in seconds) follow what runs, then fetch
     the archives that are ready."""
     ui.show(job.plan)
+    if job.plan.broken:  # a plan with a hole in it is not applied, not even in part
+        raise Unplannable(job.plan.broken, started=False)
     if job.plan.changed:
         ui.confirm(job.plan)
     lock, outcomes = apply_plan(
         job.plan, client, job.lock, job.lock_path, now_text, ui.report, job.manifest.folder
     )
-    chosen = job.options.targets
-    names = sorted(n for n in lock.records if chosen is None or n in chosen)
+    chosen, excluded = job.options.targets, job.options.excluded
+    names = sorted(n for n in lock.records if (chosen is None or n in chosen) and n not in excluded)
     wanted = {s.name: s.download for s in job.plan.steps if s.download and s.action in _STARTS}
     return _finish(client, job, lock, outcomes, names, wanted, ui, wait, timing)
 

@@ -242,7 +242,10 @@ def test_attributes_that_name_a_person_never_leave_the_tenant(
     doc = yaml.safe_load(SEED.read_text(encoding="utf-8"))
     for person in doc["identities"]:
         person["attributes"]["manager"] = "Ada Lovelace"  # a person's name as a value
+        person["attributes"]["reportsTo"] = "Ada Lovelace"  # under a name no list foresees
+        person["attributes"]["cn"] = person["name"]
         person["attributes"]["workEmail"] = person["email"]
+        person["attributes"]["upn"] = person["email"].replace("@", "\uff20")  # full-width @
         person["attributes"]["team"] = "finance-ops@acme.example"  # an address, not a name
     (tmp_path / "seed.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
     sandbox = make_sandbox(seed=load_seed(tmp_path / "seed.yaml"), schedule=Schedule(0, 0))
@@ -258,9 +261,12 @@ def test_attributes_that_name_a_person_never_leave_the_tenant(
     outputs.append((project / "rmsync.lock.yaml").read_text(encoding="utf-8"))
     outputs.append(rmsync("report", "accounting-core", cwd=project, env=env).out)
     assert "department:" in outputs[2]  # the attributes that name no one are kept
+    names = [i["name"] for i in doc["identities"]]
     for out in outputs:
-        assert "Ada Lovelace" not in out and "@acme.example" not in out
-        assert "manager" not in out and "workEmail" not in out
+        assert "Ada Lovelace" not in out and "acme.example" not in out
+        assert not [n for n in names if n in out]
+        for attribute in ("manager", "reportsTo", "cn:", "workEmail", "upn"):
+            assert attribute not in out
 
 
 def test_an_identity_distribution_of_the_wrong_shape_is_read_leniently(

@@ -488,3 +488,19 @@ def test_an_identity_column_that_may_hold_names_is_not_taken_for_ids(tmp_path: P
     )
     assert data.identities == ()
     assert "Jane Doe" not in repr(data) and all("Jane" not in note for note in data.unread)
+
+
+def test_a_file_too_large_to_summarise_is_named_not_read(tmp_path: Path) -> None:
+    rows = "ent-1,GL Post,role,,src-1,SAP,100,5,2,false\n"
+    big = csv_text(PLAIN_ENTITLEMENTS[:1]) + rows * (archive.MAX_FILE_BYTES // len(rows) + 1)
+    path = make_zip(
+        tmp_path / "a.zip",
+        {"identities.csv": csv_text(PLAIN_IDENTITIES), "entitlements.csv": big},
+    )
+    data = archive.read(path)  # a zip bomb of CSV is never read into memory
+    assert data.identities == (ALICE, BOB) and data.entitlements == ()
+    size = len(big.encode())
+    assert (
+        f"entitlements.csv: not read: {size:,} bytes, more than rmsync reads of one file "
+        f"({archive.MAX_FILE_BYTES:,})"
+    ) in data.unread

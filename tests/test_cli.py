@@ -260,7 +260,7 @@ def test_changed_parameters_and_removed_exports_are_planned(
     assert "min_entitlement_popularity: 40" in lock
 
 
-def test_unknown_roles_are_all_reported_and_exit_1(
+def test_unknown_roles_are_problems_of_their_exports_alone(
     project: Path, tenant_env: dict[str, str]
 ) -> None:
     manifest = project / "rmsync.yaml"
@@ -274,14 +274,28 @@ def test_unknown_roles_are_all_reported_and_exit_1(
     manifest.write_text(text)
     result = rmsync("plan", "--detailed-exitcode", cwd=project, env=tenant_env)
     assert result.code == 1
-    lines = result.err.splitlines()
-    assert (
-        "rmsync.yaml:19: exports.accounting-core.potential_role_id: the tenant has no potential role"
-        in lines[0]
+    assert "Plan: 3 to export, 0 to re-export, 0 to update, 0 to forget.\n" in result.out
+    assert result.out.endswith(
+        "\nrmsync could not plan 2 exports; the rest of the plan stands:\n"
+        "  rmsync.yaml:19: exports.accounting-core.potential_role_id: the tenant has no "
+        "potential role 00000000-0000-4000-8000-000000000000 (check the id)\n"
+        "  rmsync.yaml:33: exports.account-executives.session_id: potential role "
+        "741f3176-43f2-5fd5-bde9-0f92061f62d7 (Account executives) belongs to session "
+        "c7affc9a-ec78-55b6-8a8e-d584dceea31d, not 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
     )
-    assert (
-        "rmsync.yaml:33: exports.account-executives.session_id: potential role 741f3176" in lines[1]
+    assert result.err == (
+        "Error: 2 exports could not be planned (accounting-core, account-executives; listed "
+        "above): fix the manifest, or leave them out with --exclude NAME\n"
     )
+    refused = rmsync("apply", "--auto-approve", cwd=project, env=tenant_env)
+    assert refused.code == 1 and "; nothing was started: fix the manifest" in refused.err
+    assert not (project / "rmsync.lock.yaml").exists()
+    left_out = ("--exclude", "accounting-core", "--exclude", "account-executives")
+    applied = rmsync("apply", "--auto-approve", *left_out, cwd=project, env=tenant_env)
+    assert applied.code == 0, applied.err
+    assert "Apply complete: 3 exported" in applied.out
+    unknown = rmsync("plan", "--exclude", "nope", cwd=project, env=tenant_env)
+    assert unknown.code == 1 and "--exclude: 'nope' is not an export" in unknown.err
 
 
 def test_missing_credentials_and_url_are_explained(
@@ -789,3 +803,15 @@ def test_json_and_another_format_are_refused_before_the_tenant_is_asked(
     assert (
         rmsync("plan", "--json", "--format", "json", cwd=tmp_path, env=env).code == 1
     )  # only unreachable
+
+
+def test_generate_seed_never_writes_over_a_link(tmp_path: Path) -> None:
+    (tmp_path / "target.yaml").write_text("kept\n")
+    (tmp_path / "seed.yaml").symlink_to(tmp_path / "target.yaml")
+    ran = rmsync(
+        "sandbox", "generate-seed", "--roles", "2", "-o", "seed.yaml", cwd=tmp_path, env={}
+    )
+    assert ran.code == 1 and "seed.yaml: the seed was not written: it is a link" in ran.err
+    assert (tmp_path / "seed.yaml").is_symlink() and (
+        tmp_path / "target.yaml"
+    ).read_text() == "kept\n"

@@ -18,10 +18,10 @@ PACKAGE = ROOT / "rmsync"
 # Bottom to top: a module may import (at any depth, even lazily) only from lower layers.
 LAYERS: list[set[str]] = [
     {"models", "errors", "safetext", "schemacheck"},
-    {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review"},
+    {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review", "where"},
     {"manifest", "lockfile", "api", "plan", "render", "runlock", "archive"},
     {"config", "planfile", "downloads", "report", "archivediff"},
-    {"importer", "apply"},
+    {"importer", "apply", "tenantlist"},
     {"workflow"},
     {"output", "options"},
     {"commands"},
@@ -34,6 +34,7 @@ PURE = {
     "render",
     "review",
     "report",
+    "where",
 }  # no I/O, no clock: they may import only the vocabulary
 VOCABULARY = {"models", "errors", "safetext"}
 HEAVY = ("httpx", "jsonschema", "yaml", "click")

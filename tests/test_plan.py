@@ -108,17 +108,23 @@ def test_still_running_export_is_unchanged_until_it_moves() -> None:
     assert not make_plan(m, lock, live).changed
 
 
-def test_missing_roles_and_wrong_sessions_are_all_reported() -> None:
+def test_missing_roles_and_wrong_sessions_are_problems_of_those_exports_alone() -> None:
     m = manifest(
         export("ghost", 0, line=7), export("elsewhere", 1, line=12), export("fine", 2, line=20)
     )
+    lock = Lock({"ghost": record("ghost", 0)})  # a broken export's record is kept, not forgotten
     live = Live({R[0]: None, R[1]: role(1, session=S2), R[2]: role(2)})
-    with pytest.raises(PlanError) as caught:
-        make_plan(m, Lock(), live)
-    assert str(caught.value).splitlines() == [
+    plan = make_plan(m, lock, live)
+    assert [str(b) for b in plan.broken] == [
         f"rmsync.yaml:7: exports.ghost.potential_role_id: the tenant has no potential role {R[0]} (check the id)",
         f"rmsync.yaml:12: exports.elsewhere.session_id: potential role {R[1]} (Role 1) belongs to session {S2}, not {S1}",
     ]
+    assert [b.name for b in plan.broken] == ["ghost", "elsewhere"]
+    assert [(s.action, s.name) for s in plan.steps] == [(Action.EXPORT, "fine")]
+    left_out = make_plan(m, lock, live, Options(excluded=frozenset({"ghost", "elsewhere"})))
+    assert left_out.broken == () and [s.name for s in left_out.steps] == ["fine"]
+    with pytest.raises(PlanError, match="--exclude: 'nope' is not an export"):
+        make_plan(m, lock, live, Options(excluded=frozenset({"nope"})))
 
 
 def test_empty_everything_is_no_changes() -> None:

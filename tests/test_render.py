@@ -385,3 +385,28 @@ def test_markdown_text_pings_no_one_and_links_nothing() -> None:
     assert not re.search(r"@\w|#\d|GH-\d|://|www\.", outside_code.replace("&#8203;", "\u200b"))
     assert said in "\n".join(diff_lines(comment))  # code: GitHub links nothing there
     assert said in render.text(tenant_says(said))
+
+
+def test_exports_that_could_not_be_planned_are_listed_in_every_format() -> None:
+    from rmsync import planfile
+    from rmsync.models import Broken
+
+    broken = tuple(
+        Broken(f"x{n}", "rmsync.yaml", 7 + n, f"exports.x{n}.potential_role_id", "gone @team")
+        for n in range(60)
+    )
+    plan = Plan((), ("fine",), broken=broken)
+    text = render.text(plan)
+    assert text.startswith("No changes for the other exports.\n\nrmsync could not plan 60 exports")
+    assert "  rmsync.yaml:7: exports.x0.potential_role_id: gone @team\n" in text
+    comment = render.markdown(plan)
+    assert "> [!CAUTION]\n> rmsync could not plan 60 exports; apply refuses this plan" in comment
+    assert "> - … and 10 more" in comment and "@team" not in comment  # no mention
+    doc = json.loads(planfile.dumps(plan))
+    assert doc["problems"][0] == {
+        "name": "x0",
+        "file": "rmsync.yaml",
+        "line": 7,
+        "field": "exports.x0.potential_role_id",
+        "message": "gone @team",
+    }

@@ -79,4 +79,9 @@ def test_recorded_reports_what_that_export_asked_for_not_today_s_manifest(
     assert "  carried: Compensation Analyst (Workday): held by 2 of 3" in recorded.out
     live = rmsync("report", "payroll", cwd=tmp_path, env=env)
     assert "min_entitlement_popularity  90\n" in live.out
+    assert (
+        "note                        the manifest changed since this export "
+        "(min_entitlement_popularity 0 → 90): the table follows the manifest; --recorded "
+        "follows the export\n"
+    ) in live.out
     assert "  left out: below min_entitlement_popularity: Compensation Analyst" in live.out

@@ -20,8 +20,9 @@ INVALID = sorted((Path(__file__).parent / "data" / "seeds" / "invalid").glob("*.
 def test_default_seed_is_a_small_realistic_org() -> None:
     seed = load_seed()
     roles = [r for s in seed.sessions for r in s.roles]
-    assert len(seed.sessions) == 3
-    assert len(roles) == 12
+    assert len(seed.sessions) == 4
+    assert len(roles) == 14
+    assert [s.name for s in seed.sessions if s.criteria is None] == ["Auto-scoped org 2026"]
     assert FINANCE in {s.id for s in seed.sessions}
     assert ACCOUNTING in {r.id for r in roles}
     assert [r.name for r in roles if r.export_outcome == "ERROR"] == ["Legacy mainframe operators"]

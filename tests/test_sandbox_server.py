@@ -127,7 +127,12 @@ def test_second_seeded_client_gets_its_own_token(sandbox: Sandbox) -> None:
 def test_every_version_serves_the_same_sessions(sandbox: Sandbox, path: str) -> None:
     with api_client(sandbox.base_url, "v2025") as api:
         names = [s["name"] for s in api.get(path).json()]
-    assert names == ["Finance Q3 2026", "Sales and support 2026", "Engineering platform"]
+    assert names == [
+        "Finance Q3 2026",
+        "Sales and support 2026",
+        "Engineering platform",
+        "Auto-scoped org 2026",
+    ]
 
 
 @pytest.mark.parametrize("value", [None, "false", "yes"])
@@ -381,12 +386,12 @@ def test_created_session_is_listed(api: httpx.Client) -> None:
 
 def test_pagination_offset_limit_and_total_count(api: httpx.Client) -> None:
     everything = api.get("/beta/role-mining-potential-roles").json()
-    assert len(everything) == 12
+    assert len(everything) == 14
     page = api.get(
         "/beta/role-mining-potential-roles", params={"offset": 5, "limit": 4, "count": "true"}
     )
     assert [r["id"] for r in page.json()] == [r["id"] for r in everything[5:9]]
-    assert page.headers["X-Total-Count"] == "12"
+    assert page.headers["X-Total-Count"] == "14"
     assert "X-Total-Count" not in api.get("/beta/role-mining-potential-roles").headers
     assert api.get("/beta/role-mining-potential-roles", params={"limit": 0}).json() == []
 

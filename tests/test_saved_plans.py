@@ -462,3 +462,20 @@ def test_plan_out_writes_a_regular_file_never_over_a_link(
         "plan.json: the plan was not saved: it is a link (name the file itself)\n"
     )
     assert (repo / "plan.json").is_symlink() and elsewhere.read_text() == "kept\n"
+
+
+def test_plan_out_dash_names_no_file(repo: Path, env: dict[str, str]) -> None:
+    made = rmsync("plan", "--out", "-", cwd=repo, env=env)
+    assert made.code == 1 and "--out - names no file" in made.err
+    assert not (repo / "-").exists()
+
+
+def test_a_lockfile_that_is_a_link_is_written_where_it_leads(
+    repo: Path, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    real = tmp_path_factory.mktemp("shared") / "rmsync.lock.yaml"
+    (repo / "rmsync.lock.yaml").symlink_to(real)
+    done = rmsync("apply", "--auto-approve", "--target", "payroll", cwd=repo, env=env)
+    assert done.code == 0, done.err
+    assert (repo / "rmsync.lock.yaml").is_symlink()
+    assert "  payroll:\n" in real.read_text()

@@ -18,6 +18,8 @@ COMMANDS = {
     "diff": "diff",
     "report": "report",
     "import": "import_",
+    "sessions": "sessions",
+    "roles": "roles",
     "demo": "demo",
     "sandbox": "sandbox",
 }

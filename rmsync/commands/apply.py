@@ -25,6 +25,7 @@ def command(
     base_url: str | None,
     no_color: bool,
     targets: tuple[str, ...],
+    excluded: tuple[str, ...],
     replace: tuple[str, ...],
     download_missing: bool,
     auto_approve: bool,
@@ -44,14 +45,14 @@ def command(
     ui = output.ui(output.color(no_color), confirm=not auto_approve and plan_file is None)
     waiting = timeout if wait else None
     if plan_file is not None:
-        if targets or replace or download_missing:
+        if targets or excluded or replace or download_missing:
             raise RmsyncError(
-                "a saved plan is applied as it is: give --target, --replace and "
+                "a saved plan is applied as it is: give --target, --exclude, --replace and "
                 "--download-missing to `plan --out`"
             )
         result = workflow.execute_saved(plan_file, where, ui, waiting, lock_timeout)
     else:
         inputs = config.Inputs(manifest_path, lockfile_path)
-        chosen = workflow.options(targets, replace, download_missing)
+        chosen = workflow.options(targets, replace, download_missing, excluded)
         result = workflow.execute(inputs, where, chosen, ui, waiting, lock_timeout)
     output.conclude("Apply", result)

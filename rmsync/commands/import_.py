@@ -11,7 +11,13 @@ from rmsync import options
 
 
 @click.command("import")
-@click.option("--session", "session_id", required=True, help="The role-mining session to bring in.")
+@click.option(
+    "--session",
+    "given",
+    required=True,
+    metavar="ID|NAME",
+    help="The role-mining session to bring in: its id or its name.",
+)
 @click.option("--name-prefix", default="", help="Put this before every new export name.")
 @click.option(
     "--manifest",
@@ -29,20 +35,19 @@ from rmsync import options
 )
 @options.base_url
 def command(
-    session_id: str,
+    given: str,
     name_prefix: str,
     manifest_path: Path,
     to_path: Path | None,
     base_url: str | None,
 ) -> None:
-    """Add manifest entries for every potential role of a session (named after the roles)."""
-    from rmsync import config, importer, render, safetext, workflow
+    """Add manifest entries for every potential role of a session (named after the roles);
+    the session is given by id or by name."""
+    from rmsync import config, importer, render, safetext, tenantlist, workflow
     from rmsync.api import NotFoundError
     from rmsync.errors import RmsyncError
-    from rmsync.models import ApiVersion, Manifest, is_uuid
+    from rmsync.models import ApiVersion, Manifest
 
-    if not is_uuid(session_id):
-        raise RmsyncError(f"--session {session_id!r} is not a session id (a UUID)")
     whole, file = importer.layout(manifest_path, to_path)
     existing = importer.existing_manifest(whole)
     text = file.read_text(encoding="utf-8") if file.exists() else importer.NEW_MANIFEST
@@ -51,11 +56,12 @@ def command(
     )
     manifest = existing or bare
     with workflow.connect(config.target(manifest, base_url, os.environ), manifest) as client:
+        session_id = tenantlist.find_session(client, given).id
         try:
-            roles = client.session_roles(session_id.lower())
+            roles = client.session_roles(session_id)
         except NotFoundError:
             raise RmsyncError(f"the tenant has no role-mining session {session_id}") from None
-    added, skipped = importer.plan_entries(existing, session_id.lower(), roles, name_prefix)
+    added, skipped = importer.plan_entries(existing, session_id, roles, name_prefix)
     if added or file.exists():
         importer.write_checked(file, importer.insert(text, added))
     for role, name in skipped:

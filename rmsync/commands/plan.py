@@ -34,6 +34,7 @@ def command(
     base_url: str | None,
     no_color: bool,
     targets: tuple[str, ...],
+    excluded: tuple[str, ...],
     replace: tuple[str, ...],
     download_missing: bool,
     fmt: str,
@@ -45,13 +46,17 @@ def command(
     given = click.get_current_context().get_parameter_source("fmt")
     if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
         raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    if out is not None and str(out) == "-":
+        raise click.UsageError(
+            "--out - names no file: the plan is printed already (--json prints the document)"
+        )
     from rmsync import config, output, planfile, render, workflow
 
     inputs = config.Inputs(manifest_path, lockfile_path)
     job = workflow.prepare(
         inputs,
         config.where(base_url, os.environ),
-        workflow.options(targets, replace, download_missing),
+        workflow.options(targets, replace, download_missing, excluded),
     )
     fmt = "json" if as_json else fmt
     if fmt == "json":
@@ -68,5 +73,7 @@ def command(
             f"\nSaved this plan to {out}; `rmsync apply {out}` applies exactly it.",
             err=fmt != "text",
         )
+    if job.plan.broken:
+        raise workflow.Unplannable(job.plan.broken)
     if detailed_exitcode and job.plan.changed:
         sys.exit(2)

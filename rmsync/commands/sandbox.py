@@ -201,6 +201,9 @@ def generate(
     if out is None:
         click.echo(text, nl=False)
         return
+    refused = atomic.not_a_file(out)
+    if refused is not None:
+        raise RmsyncError(f"{out}: the seed was not written: {refused}")
     try:
         atomic.write_text(out, text)
     except OSError as exc:

@@ -48,6 +48,18 @@ def optional_int(body: dict[str, Any], name: str) -> int | None:
     return value
 
 
+def threshold(value: int | None, name: str) -> int | None:
+    """A session's threshold: pruneThreshold 0-100, minNumIdentitiesInPotentialRole 1 or
+    more (None: not given)."""
+    if value is None:
+        return None
+    low, high = (0, 100) if name == "pruneThreshold" else (1, None)
+    if value < low or (high is not None and value > high):
+        allowed = f"from {low} to {high}" if high is not None else f"{low} or more"
+        raise bad_request(f"{name} must be {allowed}, not {value}")
+    return value
+
+
 def patch_ops(
     body: Any, ops: frozenset[str], fields: dict[str, type]
 ) -> list[tuple[str, str, Any]]:

@@ -84,12 +84,18 @@ def create_session(t: Tenant, req: Request) -> Response:
     kind = body.get("type", "SPECIALIZED")
     if kind not in ("SPECIALIZED", "COMMON"):
         raise bad_request(f"type must be SPECIALIZED or COMMON, not {kind!r}")
+    given = scope.get("identityIds")
+    identity_ids = tuple(checks.string_list(scope, "identityIds")) if given is not None else ()
     created = t.create_session(
         name,
         kind,
         criteria,
-        checks.optional_int(body, "pruneThreshold"),
-        checks.optional_int(body, "minNumIdentitiesInPotentialRole"),
+        identity_ids,
+        checks.threshold(checks.optional_int(body, "pruneThreshold"), "pruneThreshold"),
+        checks.threshold(
+            checks.optional_int(body, "minNumIdentitiesInPotentialRole"),
+            "minNumIdentitiesInPotentialRole",
+        ),
     )
     return Response(201, views.session(created))
 
@@ -100,18 +106,24 @@ _SESSION_PATCH = {
     "saved": bool,
     "name": str,
 }
+_THRESHOLDS = {
+    "pruneThreshold": "prune_threshold",
+    "minNumIdentitiesInPotentialRole": "min_identities",
+}
 
 
 def patch_session(t: Tenant, req: Request) -> Response:
+    """Name and saved change in place; a change of either threshold (even to its current
+    value) mines the session again: new roles, with new ids, once the run is done."""
     session = t.session(req.params["sessionId"])
     ops = checks.patch_ops(req.json(), frozenset({"add", "replace"}), _SESSION_PATCH)
-    attrs = {
-        "pruneThreshold": "prune_threshold",
-        "minNumIdentitiesInPotentialRole": "min_identities",
-    }
     for _, name, value in ops:
-        setattr(session, attrs.get(name, name), value)
-    session.state = "UPDATED" if ops else session.state
+        if name in _THRESHOLDS:
+            checks.threshold(value, name)
+    for _, name, value in ops:
+        setattr(session, _THRESHOLDS.get(name, name), value)
+    if any(name in _THRESHOLDS for _, name, _ in ops):
+        t.rerun(session)
     return Response(202, views.session(session))
 
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlsplit
 from rmsync.ratelimit import Limit
 from rmsync.sandbox import handlers, inject
 from rmsync.sandbox.archive import ArchiveLayout
+from rmsync.sandbox.checks import threshold
 from rmsync.sandbox.faultplan import FaultPlan, Faults, Rule, as_plan
 from rmsync.sandbox.faults import Fault, bad_request, not_found
 from rmsync.sandbox.http import EXPERIMENTAL, Request, Response, accepts, split_version
@@ -115,7 +116,37 @@ class Sandbox:
         """Exclude entitlements from a potential role (or include them again), as an admin
         does in the tenant's UI; the role's modified time moves on."""
         with self.tenant.lock:
+            self.tenant.tick()
             self.tenant.edit_entitlements(self.tenant.any_role(role_id), ids, exclude)
+
+    def rerun_session(
+        self,
+        session_id: str,
+        prune_threshold: int | None = None,
+        min_identities: int | None = None,
+        *,
+        at_once: bool = True,
+    ) -> dict[str, str]:
+        """Re-run a role-mining session, as a PATCH of its thresholds does (None: keep the
+        session's); returns {old role id: new role id} for every role that is still there.
+        By default the run is done when this returns; `at_once=False` runs it on the
+        sandbox's clock as a PATCH does (its roles appear after the schedule's `mining`)."""
+        with self.tenant.lock:
+            self.tenant.tick()
+            session = self.tenant.session(session_id)
+            for value, name in (
+                (prune_threshold, "pruneThreshold"),
+                (min_identities, "minNumIdentitiesInPotentialRole"),
+            ):
+                try:
+                    threshold(value, name)
+                except Fault as fault:
+                    raise ValueError(fault.text) from None
+            if prune_threshold is not None:
+                session.prune_threshold = prune_threshold
+            if min_identities is not None:
+                session.min_identities = min_identities
+            return self.tenant.rerun(session, at_once=at_once)
 
     def revoke_tokens(self) -> None:
         """Revoke every token issued so far: each call with one is a 401 from now on."""
@@ -158,6 +189,7 @@ class Sandbox:
                 return instead
         try:
             with self.tenant.lock:
+                self.tenant.tick()
                 response = self._answer(method, url.path, query, headers, body)
                 return response if rule is None else self._after(rule, response, headers)
         except Exception as error:

@@ -1,8 +1,9 @@
 """The sandbox tenant's live state: tokens, sessions, potential roles and exports.
 
 Owns: every change a request can make and every rule about it (who may call, what
-exists, how an export progresses with the clock). Not thread-safe by itself: the
-server holds `Tenant.lock` around each request. Must not: parse HTTP or build JSON.
+exists, how an export and a role-mining run progress with the clock; mining.py says what
+a run yields). Not thread-safe by itself: the server holds `Tenant.lock` around each
+request, and calls `tick` first. Must not: parse HTTP or build JSON.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from rmsync.sandbox import archive
+from rmsync.sandbox import archive, mining
 from rmsync.sandbox.faults import Fault, bad_request, not_found, unauthorized
+from rmsync.sandbox.mining import Template
 from rmsync.sandbox.seed import PotentialRole, RoleEntitlement, Seed, Session
 
 Clock = Callable[[], float]
@@ -34,10 +36,13 @@ def parse_iso(text: str) -> datetime:
 
 @dataclass(frozen=True)
 class Schedule:
-    """Seconds an async export spends QUEUED, then IN_PROGRESS, before it ends."""
+    """Seconds an async export spends QUEUED, then IN_PROGRESS, before it ends; and seconds
+    a role-mining run (a created session, or a re-run by PATCH) takes before its potential
+    roles are there, a quarter in each state it passes through."""
 
     queued: float = 0.5
     running: float = 1.0
+    mining: float = 2.0
 
 
 @dataclass
@@ -50,6 +55,12 @@ class RoleState:
     excluded: set[str]
     modified: str
     provision_state: str = "POTENTIAL"
+    origin: str = ""  # the seed role it was mined from (its own id for a seed role)
+
+    @property
+    def key(self) -> str:
+        """The seed role it is: the same in every run of its session."""
+        return self.origin or self.seed.id
 
     @property
     def included(self) -> list[RoleEntitlement]:
@@ -67,6 +78,22 @@ class SessionState:
     modified: str
     state: str
     roles: dict[str, RoleState] = field(default_factory=dict)
+    templates: tuple[Template, ...] = ()  # the seed roles its runs mine
+    identity_ids: tuple[str, ...] = ()  # scope.identityIds
+    run: int = 0  # 0: as seeded or created; n: the nth re-run
+    mining: Run | None = None  # the run under way, if any
+    # (name, description, saved) of each seed role as its last run left them
+    labels: dict[str, tuple[str, str | None, bool]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Run:
+    """A role-mining run under way: its roles appear when it is ready."""
+
+    started: float
+    ready: float
+    first: str  # CREATED or UPDATED
+    roles: dict[str, RoleState]
 
 
 @dataclass(frozen=True)
@@ -129,6 +156,9 @@ class Tenant:
         self.role_index = {r: s.seed.id for s in self.sessions.values() for r in s.roles}
         self.exports: dict[str, Export] = {}
         self._ids = random.Random(id_seed) if id_seed is not None else None
+        self.id_seed = id_seed or 0
+        self.templates = tuple(t for s in seed.sessions for t in mining.templates(s))
+        self._mining: dict[str, SessionState] = {}
 
     def new_id(self) -> str:
         """A fresh UUID; from a seeded generator when the tenant was given `id_seed`."""
@@ -207,14 +237,93 @@ class Tenant:
         name: str | None,
         kind: str,
         criteria: str | None,
+        identity_ids: tuple[str, ...],
         prune: int | None,
         min_ids: int | None,
     ) -> SessionState:
+        """A new session, CREATED now; it mines the seed roles whose identities are all in
+        its scope, and they appear when its run is done (the schedule's `mining` seconds)."""
         now = iso(self.clock())
         seed = Session(self.new_id(), name, now, None, criteria, prune, min_ids, kind, False, ())
         state = SessionState(seed, name, False, prune, min_ids, now, now, "CREATED")
+        scoped = mining.matcher(criteria, identity_ids)
+        state.templates = tuple(
+            t for t in self.templates if all(scoped(i) for i in t.role.identities)
+        )
+        state.identity_ids = identity_ids
         self.sessions[seed.id] = state
+        self._start(state, "CREATED", at_once=False)
         return state
+
+    def rerun(self, session: SessionState, at_once: bool = False) -> dict[str, str]:
+        """Mine `session` again with its current thresholds: its roles are gone at once, and
+        new ones (new ids) appear when the run is done. Maps each old role id to the new id
+        of the same seed role (a role the thresholds now drop maps to nothing)."""
+        session.run += 1
+        old = {**session.roles, **(session.mining.roles if session.mining else {})}
+        for role in session.roles.values():
+            session.labels[role.key] = (role.name, role.description, role.saved)
+            self.role_index.pop(role.seed.id, None)
+        session.roles = {}
+        new = {r.key: r.seed.id for r in self._start(session, "UPDATED", at_once).values()}
+        return {rid: new[r.key] for rid, r in old.items() if r.key in new}
+
+    def _start(self, session: SessionState, first: str, at_once: bool) -> dict[str, RoleState]:
+        """Start a run of `session` (done at once, or after the schedule's `mining` seconds);
+        its roles, by id."""
+        now = self.clock()
+        ready = now if at_once else now + self.schedule.mining
+        stamp = iso(ready)
+        roles: dict[str, RoleState] = {}
+        for template in session.templates:
+            ents = mining.mine(template, session.prune_threshold, session.min_identities)
+            if ents is None:
+                continue
+            seed = template.role
+            kept = {e.entitlement.id for e in ents}
+            new_id = mining.role_id(self.id_seed, session.seed.id, session.run, seed.id)
+            role = replace(
+                seed,
+                id=new_id,
+                created=stamp,
+                modified=stamp,
+                entitlements=ents,
+                excluded=tuple(x for x in seed.excluded if x in kept),
+            )
+            name, description, saved = session.labels.get(
+                seed.id, (seed.name, seed.description, seed.saved)
+            )
+            roles[new_id] = RoleState(
+                role,
+                session.seed.id,
+                name,
+                description,
+                saved,
+                set(role.excluded),
+                stamp,
+                origin=seed.id,
+            )
+        session.mining = Run(now, ready, first, roles)
+        session.state = first
+        session.modified = iso(now)
+        self._mining[session.seed.id] = session
+        self.tick()
+        return roles
+
+    def tick(self) -> None:
+        """Move every mining run on to its state at the clock's time; a run that is done
+        puts its roles in its session."""
+        now = self.clock()
+        for session in list(self._mining.values()):
+            run = session.mining
+            assert run is not None
+            session.state = mining.state_at(now, run.started, run.ready, run.first)
+            if session.state == mining.DONE:
+                session.roles = dict(run.roles)
+                self.role_index.update(dict.fromkeys(run.roles, session.seed.id))
+                session.modified = iso(run.ready)
+                session.mining = None
+                del self._mining[session.seed.id]
 
     # -- exports ----------------------------------------------------------------------
 
@@ -308,6 +417,7 @@ def _session_state(s: Session) -> SessionState:
     )
     for r in s.roles:
         state.roles[r.id] = RoleState(
-            r, s.id, r.name, r.description, r.saved, set(r.excluded), r.modified
+            r, s.id, r.name, r.description, r.saved, set(r.excluded), r.modified, origin=r.id
         )
+    state.templates = mining.templates(s)
     return state

@@ -21,15 +21,23 @@ def _created_by(by: tuple[str, str] | None) -> Json | None:
 
 
 def scope(s: SessionState) -> Json:
-    return {"identityIds": [], "criteria": s.seed.criteria, "attributeFilterCriteria": None}
+    return {
+        "identityIds": list(s.identity_ids),
+        "criteria": s.seed.criteria,
+        "attributeFilterCriteria": None,
+    }
 
 
 def scoping_method(s: SessionState) -> str:
-    return "MANUAL" if s.seed.criteria else "AUTO_RM"
+    """MANUAL when the session was given a scope (criteria or identities), else AUTO_RM."""
+    return "MANUAL" if s.seed.criteria or s.identity_ids else "AUTO_RM"
 
 
 def session(s: SessionState) -> Json:
     identities = {i.id for r in s.roles.values() for i in r.seed.identities}
+    # While a run is under way its roles are counted once it is processing them; none is
+    # ready before it is done.
+    pending = s.mining.roles if s.mining and s.state == "POTENTIAL_ROLES_PROCESSING" else {}
     return {
         "id": s.seed.id,
         "name": s.name,
@@ -38,7 +46,7 @@ def session(s: SessionState) -> Json:
         "scopingMethod": scoping_method(s),
         "prescribedPruneThreshold": s.prune_threshold,
         "pruneThreshold": s.prune_threshold,
-        "potentialRoleCount": len(s.roles),
+        "potentialRoleCount": len(s.roles) + len(pending),
         "potentialRolesReadyCount": len(s.roles),
         "status": {"state": s.state},
         "emailRecipientId": None,

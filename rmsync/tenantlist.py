@@ -1,0 +1,205 @@
+"""Finding what to track: the tenant's sessions and a session's potential roles, as lists.
+
+Owns: which manifest gives a listing its tenant settings (none is needed), finding a session
+given by id or by name (exactly one, or an error naming the candidates: `rmsync roles` and
+`rmsync import` share it), reading the lists through a run's client, their order, and how
+they read as a table or as JSON (every tenant string through safetext). Must not: print
+(commands do), or write a manifest (importer does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from rmsync import config, where
+from rmsync.api import Client
+from rmsync.errors import RmsyncError
+from rmsync.manifest import folder_of, load_manifest
+from rmsync.models import ApiVersion, Condition, Manifest, RoleSummary, Session, is_uuid
+from rmsync.safetext import quoted, visible
+
+DEFAULT_MANIFEST = Path("rmsync.yaml")
+SHOWN_CANDIDATES = 20  # a name that matches none or several lists at most this many sessions
+_STAMP = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?Z")
+
+
+class SessionError(RmsyncError):
+    """A session given by id or name that the tenant does not have exactly once."""
+
+
+def settings(manifest_path: Path | None) -> Manifest:
+    """The manifest whose tenant settings (api_version, base_url) a listing uses: the one
+    given, else rmsync.yaml if there is one, else none (beta, no base URL)."""
+    path = manifest_path or DEFAULT_MANIFEST
+    if manifest_path is None and not path.exists():
+        return Manifest(ApiVersion.BETA, None, (), (), Path())
+    return load_manifest(path, exclude=config.lock_path(folder_of(path), None))
+
+
+def find_session(client: Client, given: str) -> Session:
+    """The session `given` names: by id (a UUID), or by its name, exactly (else ignoring
+    case). None or several: a SessionError listing the candidates, name and id."""
+    if is_uuid(given):
+        found = client.session(given.lower())
+        if found is None:
+            raise SessionError(f"the tenant has no role-mining session {given}")
+        return found
+    every = sorted_sessions(client.sessions())
+    named = [s for s in every if s.name == given] or [
+        s for s in every if s.name is not None and s.name.casefold() == given.casefold()
+    ]
+    if len(named) == 1:
+        return named[0]
+    if named:
+        raise SessionError(
+            f"{len(named)} role-mining sessions are named {quoted(given)}; give the one you "
+            f"mean by its id:{_listed(named)}"
+        )
+    if not every:
+        raise SessionError(f"no role-mining session is named {quoted(given)}: the tenant has none")
+    near = [s for s in every if s.name is not None and given.casefold() in s.name.casefold()]
+    which = "sessions whose name contains it" if near else "the tenant's sessions"
+    raise SessionError(
+        f"no role-mining session is named {quoted(given)}; {which}:{_listed(near or every)}"
+    )
+
+
+def sessions(client: Client, name: str | None = None) -> list[Session]:
+    """The tenant's sessions (with `name`: those whose name starts with it), sorted."""
+    chosen = f"name sw {where.text_literal(name)}" if name else None
+    return sorted_sessions(client.sessions(chosen))
+
+
+def roles(
+    client: Client, session: Session, conditions: Sequence[Condition] = ()
+) -> list[RoleSummary]:
+    """The session's potential roles that meet every condition (the tenant filters), sorted
+    by name, then id."""
+    found = client.roles(session.id, where.filters(conditions))
+    return sorted(found, key=lambda r: (r.name.casefold(), r.name, r.id))
+
+
+def sorted_sessions(found: Iterable[Session]) -> list[Session]:
+    """By name (ignoring case; unnamed ones last), then id."""
+    return sorted(found, key=lambda s: (s.name is None, (s.name or "").casefold(), s.name, s.id))
+
+
+def session_label(session: Session) -> str:
+    """`Finance Q3 2026 (9f36f5e5-…)`: how a session is named in a line."""
+    name = visible(session.name) if session.name is not None else "(unnamed)"
+    return f"{name} ({visible(session.id)})"
+
+
+def _listed(found: Sequence[Session]) -> str:
+    lines = [f"\n  {session_label(s)}" for s in found[:SHOWN_CANDIDATES]]
+    more = len(found) - SHOWN_CANDIDATES
+    if more > 0:
+        lines.append(f"\n  … and {more} more (`rmsync sessions` lists them all)")
+    return "".join(lines)
+
+
+# -- how the lists read -----
+
+
+def sessions_table(found: Sequence[Session]) -> list[str]:
+    """The sessions as aligned columns, a header first. SCOPE is the search that chose a
+    session's identities or, where there is none to show, its scoping method (AUTO_RM: the
+    tenant chose them; MANUAL: a scope rmsync withholds, as it may name a person)."""
+    head = ("NAME", "ID", "STATE", "SAVED", "SCOPE", "ROLES", "CREATED")
+    rows = [
+        (
+            _cell(s.name, "(unnamed)"),
+            visible(s.id),
+            _cell(s.state),
+            "yes" if s.saved else "no",
+            _cell(s.scope, s.scoping_method or "-", limit=60),
+            str(s.potential_role_count),
+            _when(s.created),
+        )
+        for s in found
+    ]
+    return table(head, rows, right={5})
+
+
+def roles_table(found: Sequence[RoleSummary]) -> list[str]:
+    """The potential roles and their metrics as aligned columns, a header first."""
+    head = (
+        "NAME",
+        "ID",
+        "IDENTITIES",
+        "ENTITLEMENTS",
+        "QUALITY",
+        "DENSITY",
+        "FRESHNESS",
+        "SAVED",
+        "TYPE",
+        "CREATED",
+    )
+    rows = [
+        (
+            _cell(r.name, "(unnamed)"),
+            visible(r.id),
+            str(r.identity_count),
+            str(r.entitlement_count),
+            _number(r.quality),
+            _number(r.density),
+            _number(r.freshness),
+            "yes" if r.saved else "no",
+            _cell(r.type),
+            _when(r.created),
+        )
+        for r in found
+    ]
+    return table(head, rows, right={2, 3, 4, 5, 6})
+
+
+def table(head: tuple[str, ...], rows: Sequence[tuple[str, ...]], right: set[int]) -> list[str]:
+    """Columns two spaces apart, the `right` ones aligned right; no trailing spaces."""
+    every = [head, *rows]
+    widths = [max(len(row[i]) for row in every) for i in range(len(head))]
+    return [
+        "  ".join(
+            cell.rjust(w) if i in right else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in every
+    ]
+
+
+def sessions_json(found: Sequence[Session]) -> str:
+    return json.dumps({"sessions": [asdict(s) for s in found]}, indent=2, ensure_ascii=False)
+
+
+def roles_json(
+    session: Session, conditions: Sequence[Condition], found: Sequence[RoleSummary]
+) -> str:
+    doc = {
+        "session": asdict(session),
+        "where": [where.shown(c) for c in conditions],
+        "filters": where.filters(conditions),
+        "roles": [asdict(r) for r in found],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False)
+
+
+def _cell(text: str | None, none: str = "-", limit: int = 0) -> str:
+    if text is None:
+        return none
+    shown = visible(text)
+    return shown[: limit - 1] + "…" if limit and len(shown) > limit else shown
+
+
+def _number(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def _when(stamp: str | None) -> str:
+    """`2026-09-14T09:02:11.000Z` → `2026-09-14 09:02` (UTC, as the tenant gives it)."""
+    if stamp is None:
+        return "-"
+    match = _STAMP.fullmatch(stamp)
+    return f"{match[1]} {match[2]}" if match else visible(stamp)
