@@ -136,6 +136,7 @@ def _start(
         finished_at=None,
         role=step.role.fingerprint,
         access=step.access,
+        resolved=step.resolved,
     )
     before = lock  # a renamed export's old record gives way to the new one
     lock = lock.drop(step.moved_from) if step.moved_from else lock

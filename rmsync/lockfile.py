@@ -27,6 +27,7 @@ from rmsync.models import (
     Lock,
     Record,
     Request,
+    Resolved,
     Status,
 )
 from rmsync.yamlload import Located, inline_refs, load_text, schema_problems
@@ -55,6 +56,7 @@ def _record_dict(r: Record) -> dict[str, Any]:
         "download": _download_dict(r.download),
         "error": r.error,
         "gone_at": r.gone_at,
+        "resolved": None if r.resolved is None else _resolved_dict(r.resolved),
         "access": None if r.access is None else access_dict(r.access),
     }
     return {
@@ -75,6 +77,10 @@ def _download_dict(download: Download | None) -> dict[str, Any] | None:
     if download.content is not None:
         found["content"] = content_dict(download.content)
     return found
+
+
+def _resolved_dict(resolved: Resolved) -> dict[str, Any]:
+    return {"session": resolved.session_name, "role": resolved.role_name, "how": resolved.how}
 
 
 def content_dict(content: Content) -> dict[str, Any]:
@@ -231,6 +237,13 @@ def _record(name: str, body: dict[str, Any]) -> Record:
         error=body.get("error"),
         gone_at=body.get("gone_at"),
         access=access_from(body["access"]) if "access" in body else None,
+        resolved=None
+        if "resolved" not in body
+        else Resolved(
+            session_name=body["resolved"]["session"],
+            role_name=body["resolved"]["role"],
+            how=body["resolved"]["how"],
+        ),
     )
 
 

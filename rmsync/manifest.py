@@ -12,7 +12,16 @@ from typing import Any
 
 from rmsync import bundled
 from rmsync.errors import DocumentError, Problem
-from rmsync.models import ApiVersion, Duration, Export, ExportParams, Manifest, Move, Request
+from rmsync.models import (
+    ApiVersion,
+    Duration,
+    Export,
+    ExportParams,
+    Manifest,
+    Move,
+    Request,
+    Selector,
+)
 from rmsync.safetext import visible
 from rmsync.yamlload import Located, inline_refs, load_file, schema_problems
 
@@ -229,6 +238,8 @@ def _same_work(exports: list[Export]) -> list[Problem]:
     seen: dict[Request, Export] = {}
     problems = []
     for export in sorted(exports, key=lambda e: (e.file, e.line)):
+        if export.selector is not None:  # its ids are not known before the tenant is asked
+            continue
         first = seen.setdefault(export.request, export)
         if first is not export:
             message = (
@@ -245,9 +256,10 @@ def _exports(doc: Located) -> list[Export]:
     exports = []
     for name, body in (doc.data.get("exports") or {}).items():
         refresh = body.get("refresh_after", defaults.get("refresh_after"))
-        request = Request(
-            body["session_id"].lower(),
-            body["potential_role_id"].lower(),
+        selector = _selector(body.get("potential_role"))
+        request = Request(  # a selector's ids are found in the tenant: none yet
+            "" if selector else body["session_id"].lower(),
+            "" if selector else body["potential_role_id"].lower(),
             ExportParams.from_fields(body, defaults=base),
         )
         exports.append(
@@ -258,6 +270,20 @@ def _exports(doc: Located) -> list[Export]:
                 line=doc.line_of(("exports", name)),
                 refresh_after=Duration.parse(refresh) if refresh else None,
                 download=body.get("download"),
+                selector=selector,
             )
         )
     return exports
+
+
+def _selector(given: Any) -> Selector | None:
+    """`potential_role: {session: {id|name}, id|name}`, as the schema has checked it."""
+    if given is None:
+        return None
+    session, role_id = given["session"], given.get("id")
+    return Selector(
+        session_id=session["id"].lower() if "id" in session else None,
+        session_name=session.get("name"),
+        role_id=role_id.lower() if role_id else None,
+        role_name=given.get("name"),
+    )

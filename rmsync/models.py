@@ -178,8 +178,46 @@ def param_names() -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
+class Selector:
+    """How an export names its role (`potential_role:`): the session and the role, each by
+    id or by name. Until resolved against the tenant, the export's request has no ids."""
+
+    session_id: str | None = None
+    session_name: str | None = None
+    role_id: str | None = None
+    role_name: str | None = None
+
+    def __str__(self) -> str:
+        session = self.session_name if self.session_name is not None else self.session_id
+        role = self.role_name if self.role_name is not None else self.role_id
+        return f'session "{session}", role "{role}"'
+
+    @property
+    def how(self) -> str:
+        """`by name`, `by id`, or which part by which."""
+        parts = (self.session_name is not None, self.role_name is not None)
+        return {
+            (True, True): "by name",
+            (False, False): "by id",
+            (True, False): "session by name, role by id",
+            (False, True): "session by id, role by name",
+        }[parts]
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What an export's selector resolved to, as the lockfile pins it: the names beside the
+    ids, and how they were found."""
+
+    session_name: str | None
+    role_name: str
+    how: str
+
+
+@dataclass(frozen=True)
 class Export(Asks):
-    """One desired export, with where it was declared."""
+    """One desired export, with where it was declared; a `selector` export's request holds
+    the ids it resolved to (`resolved`), or none yet."""
 
     name: str
     request: Request
@@ -187,6 +225,8 @@ class Export(Asks):
     line: int
     refresh_after: Duration | None = None
     download: str | None = None
+    selector: Selector | None = None
+    resolved: Resolved | None = None
 
 
 @dataclass(frozen=True)
@@ -360,6 +400,7 @@ class Record(Asks):
     error: str | None = None  # the tenant's reason for an export that ended in ERROR
     gone_at: str | None = None  # when the tenant first answered 404 for it: it no longer has it
     access: Access | None = None  # the role's access when the export was started
+    resolved: Resolved | None = None  # what the manifest's selector resolved to, if it had one
 
     @property
     def running(self) -> bool:
@@ -444,6 +485,8 @@ class Step(Asks):
     detail: str | None = None  # the tenant's reason, when the export moved on to ERROR
     access: Access | None = None  # the role's access now, for an export or re-export
     moved_from: str | None = None  # the record's old name, renamed by the manifest's `moved:`
+    selector: Selector | None = None  # how the manifest names the role, if not by ids
+    resolved: Resolved | None = None  # what that selector resolved to now
 
 
 @dataclass(frozen=True)

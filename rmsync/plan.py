@@ -7,7 +7,7 @@ Must not: do I/O, read the clock, or import HTTP or CLI libraries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,8 +28,9 @@ from rmsync.models import (
     Role,
     Status,
     Step,
+    param_names,
 )
-from rmsync.safetext import visible
+from rmsync.safetext import quoted, visible
 
 
 class PlanError(DocumentError):
@@ -43,16 +44,22 @@ def make_plan(
     live: Live,
     options: Options | None = None,
     files: Mapping[str, str | None] | None = None,
+    unresolved: Sequence[Broken] = (),
 ) -> Plan:
     """The plan for `manifest` given what the lockfile records, the tenant reports and, for
     exports with a `download`, the sha256 of each file on disk (None: missing)."""
     options = options or Options()
     lock, moved_from = renamed(manifest, lock)
     exports, records = _targeted(manifest, lock, options)
-    problems = {e.name: p for e in exports if (p := _reference_problem(e, live)) is not None}
+    covered = {e.name for e in exports}
+    problems = {b.name: b for b in unresolved if b.name in covered}  # selectors that found none
+    problems.update(
+        (e.name, Broken(e.name, p.file, p.line, p.field, p.message))
+        for e in exports
+        if e.name not in problems and (p := _reference_problem(e, live)) is not None
+    )
     broken = tuple(  # in the manifest's order, as a reader finds them
-        Broken(name=name, file=p.file, line=p.line, field=p.field, message=p.message)
-        for name, p in sorted(problems.items(), key=lambda i: (i[1].file, i[1].line, i[0]))
+        sorted(problems.values(), key=lambda b: (b.file, b.line, b.name))
     )
     steps: list[Step] = []
     unchanged: list[str] = []
@@ -68,6 +75,8 @@ def make_plan(
             step = _step(export, record, role, live, options, files or {})
         if export.name in moved_from:
             step = _moved(export, step, record, role, moved_from[export.name])
+        if step is not None and export.selector is not None:
+            step = _selected(export, step, record)
         if step is None:
             unchanged.append(export.name)
         else:
@@ -110,6 +119,29 @@ def _moved(export: Export, step: Step | None, record: Record | None, role: Role,
         download=export.download,
         moved_from=old,
     )
+
+
+_IDS = frozenset({"session_id", "potential_role_id"})
+_PARAMS_CHANGED = "the export parameters changed"
+
+
+def _selected(export: Export, step: Step, record: Record | None) -> Step:
+    """The step of an export that names its role: what the selector found, and a re-resolution
+    (another role than the lockfile's) said as such, not as changed parameters."""
+    step = replace(step, selector=export.selector, resolved=export.resolved)
+    if record is None or record.request == export.request:
+        return step
+    moved = {c.field for c in step.changes} & _IDS
+    if not moved:
+        return step
+    found = export.resolved.role_name if export.resolved else "a role"
+    why = (
+        f"{export.selector} now finds another role than the lockfile's: {export.potential_role_id} "
+        f"{quoted(found)} (a re-run session mints new ids)"
+    )
+    params = {c.field for c in step.changes} & set(param_names())
+    reasons = [r for r in step.reasons if r != _PARAMS_CHANGED or params]
+    return replace(step, reasons=(why, *reasons))
 
 
 def _targeted(

@@ -99,6 +99,7 @@ def _step_json(step: Step) -> dict[str, Any]:
         "status": step.status.value if step.status else None,
         "access": None if step.access is None else access_dict(step.access),
         "moved_from": step.moved_from,
+        "selector": None if step.selector is None else str(step.selector),
         "review": _review_json(step),
     }
 

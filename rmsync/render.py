@@ -100,7 +100,11 @@ def broken_lines(broken: Sequence[Broken], color: bool = False) -> list[str]:
     if not broken:
         return []
     head = f"rmsync could not plan {counted(len(broken), 'export')}; the rest of the plan stands:"
-    return ["", _paint(head, "31", color), *(f"  {visible(str(b))}" for b in broken)]
+    lines = ["", _paint(head, "31", color)]
+    for b in broken:  # a message may list candidates, one a line
+        first, *rest = str(b).split("\n")
+        lines += [f"  {visible(first)}", *(f"    {visible(line.strip())}" for line in rest)]
+    return lines
 
 
 def _block(step: Step, color: bool, access: bool = True) -> list[str]:
@@ -115,6 +119,10 @@ def _block(step: Step, color: bool, access: bool = True) -> list[str]:
     if step.role is not None:
         role += f" {role_line(step.role)}"
     rows = [(mark, "potential_role", role)]
+    if step.selector is not None:  # the role by name: what the manifest says, then the ids
+        rows.insert(
+            0, (" ", "potential_role_by", f"{visible(str(step.selector))} ({step.selector.how})")
+        )
     if step.moved_from is not None:  # a rename: the record's old name, the manifest's new one
         rows.insert(0, ("~", "name", f"{visible(step.moved_from)} → {visible(step.name)}"))
     rows += [_row(n, value, changed) for n, value in fields.items() if n != "potential_role_id"]

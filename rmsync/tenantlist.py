@@ -12,14 +12,25 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from rmsync import config, where
 from rmsync.api import Client
 from rmsync.errors import RmsyncError
 from rmsync.manifest import folder_of, load_manifest
-from rmsync.models import ApiVersion, Condition, Manifest, RoleSummary, Session, is_uuid
+from rmsync.models import (
+    ApiVersion,
+    Broken,
+    Condition,
+    Export,
+    Manifest,
+    Resolved,
+    RoleSummary,
+    Selector,
+    Session,
+    is_uuid,
+)
 from rmsync.safetext import quoted, visible
 
 DEFAULT_MANIFEST = Path("rmsync.yaml")
@@ -40,15 +51,16 @@ def settings(manifest_path: Path | None) -> Manifest:
     return load_manifest(path, exclude=config.lock_path(folder_of(path), None))
 
 
-def find_session(client: Client, given: str) -> Session:
+def find_session(client: Client, given: str, every: Sequence[Session] | None = None) -> Session:
     """The session `given` names: by id (a UUID), or by its name, exactly (else ignoring
-    case). None or several: a SessionError listing the candidates, name and id."""
+    case), among `every` session (None: all the tenant's, read now). None or several: a
+    SessionError listing the candidates, name and id."""
     if is_uuid(given):
         found = client.session(given.lower())
         if found is None:
             raise SessionError(f"the tenant has no role-mining session {given}")
         return found
-    every = sorted_sessions(client.sessions())
+    every = sorted_sessions(client.sessions() if every is None else every)
     named = [s for s in every if s.name == given] or [
         s for s in every if s.name is not None and s.name.casefold() == given.casefold()
     ]
@@ -100,6 +112,101 @@ def _listed(found: Sequence[Session]) -> str:
     if more > 0:
         lines.append(f"\n  … and {more} more (`rmsync sessions` lists them all)")
     return "".join(lines)
+
+
+# -- selectors: the roles a manifest names -----
+
+
+class _Tenant:
+    """What resolving a manifest's selectors reads, each once: the sessions (only if one is
+    named), each session, and each session's roles."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self.every: list[Session] | None = None
+        self.found: dict[str, Session] = {}
+        self.listed: dict[str, list[RoleSummary]] = {}
+
+    def session(self, selector: Selector) -> Session:
+        given = selector.session_id or selector.session_name or ""
+        if given not in self.found:
+            if selector.session_name is not None and self.every is None:
+                self.every = self.client.sessions()
+            self.found[given] = find_session(self.client, given, self.every)
+        return self.found[given]
+
+    def roles(self, session: Session) -> list[RoleSummary]:
+        if session.id not in self.listed:
+            self.listed[session.id] = self.client.roles(session.id)
+        return self.listed[session.id]
+
+
+def resolve(client: Client, manifest: Manifest) -> tuple[Manifest, tuple[Broken, ...]]:
+    """The manifest with every `potential_role:` selector resolved to ids (and `resolved`
+    saying to what and how), and the exports whose selector found no role, or more than one,
+    each a problem of that export alone. Exports given by ids are left as they are."""
+    if not any(e.selector for e in manifest.exports):
+        return manifest, ()
+    tenant = _Tenant(client)
+    exports, broken = [], []
+    for export in manifest.exports:
+        if export.selector is None:
+            exports.append(export)
+            continue
+        try:
+            exports.append(_resolved(tenant, export, export.selector))
+        except SessionError as exc:
+            exports.append(export)  # kept: its record is neither forgotten nor touched
+            field = f"exports.{export.name}.potential_role"
+            broken.append(Broken(export.name, export.file, export.line, field, str(exc)))
+    return replace(manifest, exports=tuple(exports)), tuple(broken)
+
+
+def _resolved(tenant: _Tenant, export: Export, selector: Selector) -> Export:
+    session = tenant.session(selector)
+    roles = tenant.roles(session)
+    if selector.role_id is not None:
+        named = [r for r in roles if r.id.lower() == selector.role_id]
+        if not named:
+            raise SessionError(
+                f"session {session_label(session)} has no potential role {selector.role_id} "
+                "(a re-run session mints new ids: name the role instead)"
+            )
+    else:
+        wanted = selector.role_name or ""
+        named = [r for r in roles if r.name == wanted] or [
+            r for r in roles if r.name.casefold() == wanted.casefold()
+        ]
+        if len(named) != 1:
+            raise SessionError(_no_role(session, wanted, named, roles))
+    role = named[0]
+    request = replace(export.request, session_id=session.id, potential_role_id=role.id)
+    how = Resolved(session_name=session.name, role_name=role.name, how=selector.how)
+    return replace(export, request=request, resolved=how)
+
+
+def _no_role(
+    session: Session, wanted: str, named: Sequence[RoleSummary], roles: Sequence[RoleSummary]
+) -> str:
+    where = f"session {session_label(session)}"
+    if named:
+        return (
+            f"{len(named)} potential roles of {where} are named {quoted(wanted)}; give the one "
+            "you mean by its id (potential_role: {session: ..., id: ...}):"
+            + "".join(f"\n  {_role_label(r)}" for r in named[:SHOWN_CANDIDATES])
+        )
+    near = [r for r in roles if wanted.casefold() in r.name.casefold()] or list(roles)
+    which = "roles whose name contains it" if near != list(roles) else "its roles"
+    return (
+        f"{where} has no potential role named {quoted(wanted)}; {which}:"
+        + "".join(f"\n  {_role_label(r)}" for r in near[:SHOWN_CANDIDATES])
+        if near
+        else f"{where} has no potential roles"
+    )
+
+
+def _role_label(role: RoleSummary) -> str:
+    return f"{visible(role.name)} ({visible(role.id)}, {role.identity_count} identities)"
 
 
 # -- how the lists read -----

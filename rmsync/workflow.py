@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rmsync import atomic, lockfile, planfile, runlock
+from rmsync import atomic, lockfile, planfile, runlock, tenantlist
 from rmsync.api import Client
 from rmsync.apply import Timing, apply_plan, download_ready, wait_for
 from rmsync.config import Inputs
@@ -36,6 +36,7 @@ from rmsync.models import (
     Plan,
     Provenance,
     Status,
+    Step,
     Subject,
     Target,
     Ui,
@@ -215,7 +216,10 @@ class _recorded:
 
 
 def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options) -> Job:
-    """Plan: read the lockfile and the live state the plan needs, then decide."""
+    """Plan: find the roles the manifest names, read the lockfile and the live state the plan
+    needs, then decide."""
+    given = manifest  # the manifest as written (its digest is the plan's provenance)
+    manifest, unresolved = tenantlist.resolve(client, given)
     lock_path = inputs.lock_path
     source = Provenance(
         manifest=str(inputs.manifest_path),
@@ -238,8 +242,17 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     as_named = renamed(manifest, lock)[0]  # a renamed record's export is read under its new name
     reading = exports_to_read(manifest, as_named, files, targets, chosen.download_missing, excluded)
     live = client.live(roles, reading)
-    plan = replace(make_plan(manifest, lock, live, chosen, files), provenance=source)
+    made = make_plan(manifest, lock, live, chosen, files, unresolved)
+    plan = replace(made, provenance=source)
     return Job(manifest, lock_path, lock, with_access(client, plan), chosen)
+
+
+def _as_declared(step: Step, manifest: Manifest) -> Step:
+    """A saved step with what its export's selector resolved to now (the lockfile pins it)."""
+    export = manifest.export(step.name)
+    if export is None or export.selector is None:
+        return step
+    return replace(step, selector=export.selector, resolved=export.resolved)
 
 
 _READS_ACCESS = (Action.EXPORT, Action.REEXPORT)
@@ -276,6 +289,7 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
     source = planfile.provenance(doc)
     lock_path = Path(source.lockfile)
     lock = lockfile.read(lock_path)
+    manifest, _ = tenantlist.resolve(client, manifest)  # ids as the tenant has them now
     planfile.check_actions(path, doc, manifest, lock)
     saved = planfile.rebuild(doc, lock)
     updated = [s.record.address for s in saved.steps if s.action is Action.UPDATE and s.record]
@@ -295,7 +309,7 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
     ]
     if moved:
         raise PlanFileError(f"{path} is stale:\n  " + "\n  ".join(moved) + "\nrun plan again")
-    saved = fresh
+    saved = replace(fresh, steps=tuple(_as_declared(s, manifest) for s in fresh.steps))
     targets = frozenset(source.targets) if source.targets is not None else None
     chosen = Options(
         replace=frozenset(source.replace), targets=targets, excluded=frozenset(source.excluded)

@@ -1,0 +1,161 @@
+"""Roles by name, not UUID (issue 11): a manifest names a session and a role; the plan finds
+them in the tenant, the lockfile pins what it found, and a re-run session (new ids) is
+followed by name, shown as a reviewed change, and converges with nothing started twice."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rmsync.sandbox import Sandbox, Schedule, load_seed
+from tests import builders
+from tests.builders import ACCOUNTING, FINANCE
+from tests.run import rmsync
+
+SEED = Path(__file__).resolve().parents[1] / "rmsync" / "sandbox" / "default_seed.yaml"
+MANIFEST = """\
+version: 1
+tenant:
+  api_version: v2025
+exports:
+  accounting-core:
+    potential_role:
+      session: {name: Finance Q3 2026}
+      name: Accounting core
+    min_entitlement_popularity: 10
+  payroll:
+    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71
+    potential_role_id: bdc9548b-639e-509d-9d12-29fb77b8beb9
+"""
+
+
+@pytest.fixture
+def tenant(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    return make_sandbox(schedule=Schedule(0, 0, 0))
+
+
+def project(tmp_path: Path, text: str = MANIFEST) -> Path:
+    (tmp_path / "rmsync.yaml").write_text(text)
+    return tmp_path
+
+
+def test_a_role_named_by_session_and_name_is_found_and_pinned(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    repo, env = project(tmp_path), builders.tenant_env(tenant.base_url)
+    planned = rmsync("plan", cwd=repo, env=env)
+    assert planned.code == 0, planned.err
+    assert (
+        '        potential_role_by          = session "Finance Q3 2026", role "Accounting core" '
+        "(by name)\n"
+        f'        potential_role             = {ACCOUNTING} "Accounting core"'
+    ) in planned.out
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=repo, env=env).code == 0
+    lock = yaml.safe_load((repo / "rmsync.lock.yaml").read_text())
+    record = lock["exports"]["accounting-core"]
+    assert (record["session_id"], record["potential_role_id"]) == (FINANCE, ACCOUNTING)
+    assert record["resolved"] == {
+        "session": "Finance Q3 2026",
+        "role": "Accounting core",
+        "how": "by name",
+    }
+    assert rmsync("plan", "--detailed-exitcode", cwd=repo, env=env).code == 0
+
+
+def test_a_re_run_session_is_followed_by_name_and_converges(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    repo, env = project(tmp_path), builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=repo, env=env).code == 0
+    new_ids = tenant.rerun_session(FINANCE)  # new ids for every role of the session
+    renewed = new_ids[ACCOUNTING]
+    planned = rmsync("plan", cwd=repo, env=env)
+    assert planned.code == 1  # payroll, named by id, is gone: its problem alone
+    assert "-/+ re-export accounting-core" in planned.out
+    assert (
+        f'session "Finance Q3 2026", role "Accounting core" now finds another role than the '
+        f'lockfile\'s: {renewed} "Accounting core" (a re-run session mints new ids)'
+    ) in planned.out
+    assert (
+        f'      ~ potential_role             = {ACCOUNTING} → {renewed} "Accounting core" '
+        "(6 identities, 9 entitlements)\n"
+    ) in planned.out
+    assert "the export parameters changed" not in planned.out.split("# payroll")[0]
+    assert "exports.payroll.potential_role_id: the tenant has no potential role" in planned.out
+    excluded = ("--exclude", "payroll")
+    assert rmsync("apply", "--auto-approve", "--wait", *excluded, cwd=repo, env=env).code == 0
+    quiet = rmsync("plan", "--detailed-exitcode", *excluded, cwd=repo, env=env)
+    assert quiet.code == 0, quiet.out  # converged
+    started = Counter(e.role_id for e in tenant.created_exports())
+    assert started[ACCOUNTING] == 1 and started[renewed] == 1  # nothing started twice
+
+
+@pytest.mark.parametrize(
+    ("selector", "message"),
+    [
+        (
+            "{session: {name: Finance Q3 2026}, name: Nobody}",
+            "session Finance Q3 2026 (9f36f5e5-1e81-4eca-b087-548959d91c71) has no potential "
+            'role named "Nobody"',
+        ),
+        (
+            "{session: {name: No such session}, name: Accounting core}",
+            'no role-mining session is named "No such session"',
+        ),
+        (
+            "{session: {id: 9f36f5e5-1e81-4eca-b087-548959d91c71}, id: "
+            "00000000-0000-4000-8000-000000000000}",
+            "has no potential role 00000000-0000-4000-8000-000000000000 (a re-run session "
+            "mints new ids: name the role instead)",
+        ),
+    ],
+)
+def test_a_selector_that_finds_nothing_is_a_problem_of_its_export_alone(
+    tenant: Sandbox, tmp_path: Path, selector: str, message: str
+) -> None:
+    text = MANIFEST.replace(
+        "    potential_role:\n      session: {name: Finance Q3 2026}\n      name: Accounting core\n",
+        f"    potential_role: {selector}\n",
+    )
+    repo, env = project(tmp_path, text), builders.tenant_env(tenant.base_url)
+    planned = rmsync("plan", cwd=repo, env=env)
+    assert planned.code == 1
+    assert "+ export payroll" in planned.out  # the other export is planned
+    assert "rmsync.yaml:5: exports.accounting-core.potential_role: " in planned.out
+    assert message in planned.out
+
+
+def test_a_name_that_differs_only_in_case_still_finds_the_role(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    doc = yaml.safe_load(MANIFEST)
+    doc["exports"]["accounting-core"]["potential_role"]["name"] = "accounting CORE"
+    repo = project(tmp_path, yaml.safe_dump(doc))
+    planned = rmsync("plan", cwd=repo, env=builders.tenant_env(tenant.base_url))
+    assert planned.code == 0, planned.out
+    assert f'potential_role             = {ACCOUNTING} "Accounting core"' in planned.out
+
+
+def test_an_ambiguous_name_lists_the_candidates(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    seed = SEED.read_text(encoding="utf-8").replace(
+        "name: Treasury analysts", "name: Accounting core"
+    )
+    (tmp_path / "seed.yaml").write_text(seed, encoding="utf-8")
+    sandbox = make_sandbox(seed=load_seed(tmp_path / "seed.yaml"))
+    (tmp_path / "repo").mkdir()
+    repo = project(tmp_path / "repo")
+    planned = rmsync("plan", cwd=repo, env=builders.tenant_env(sandbox.base_url))
+    assert planned.code == 1
+    assert (
+        "exports.accounting-core.potential_role: 2 potential roles of session Finance Q3 2026 "
+        '(9f36f5e5-1e81-4eca-b087-548959d91c71) are named "Accounting core"; give the one you '
+        "mean by its id (potential_role: {session: ..., id: ...}):\n"
+        f"    Accounting core ({ACCOUNTING}, 6 identities)\n"
+        "    Accounting core (7e36a110-6fb1-5dbd-8d76-60f17a5fac6e, 3 identities)\n"
+    ) in planned.out
