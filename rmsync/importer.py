@@ -8,7 +8,6 @@ writing the edited manifest only once its new text loads. Must not: talk to the 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ import yaml
 from rmsync import atomic, config, safetext
 from rmsync.errors import DocumentError, RmsyncError
 from rmsync.manifest import ManifestError, folder_of, load_manifest, manifest_files
-from rmsync.models import Manifest, Role, is_uuid
+from rmsync.models import Manifest, Role, is_uuid, slug
 from rmsync.yamlload import load_file
 
 NEW_MANIFEST = "# rmsync manifest: see the README for every field.\nversion: 1\nexports:\n"
@@ -73,12 +72,6 @@ class Entry:
     name: str
     session_id: str
     role: Role
-
-
-def slug(text: str, prefix: str = "") -> str:
-    """`Accounts payable clerks` → `accounts-payable-clerks`: a valid export name."""
-    body = re.sub(r"[^a-z0-9]+", "-", (prefix + text).lower()).strip("-_")
-    return body or "role"
 
 
 def plan_entries(

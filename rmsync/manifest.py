@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from rmsync import bundled
+from rmsync import bundled, where
 from rmsync.errors import DocumentError, Problem
 from rmsync.models import (
     ApiVersion,
@@ -20,6 +20,7 @@ from rmsync.models import (
     Manifest,
     Move,
     Request,
+    RoleSet,
     Selector,
 )
 from rmsync.safetext import visible
@@ -97,6 +98,7 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
             docs.append(doc)
     exports, tenant = _merge(docs, problems)
     moved = _moves(docs, {e.name for e in exports}, problems)
+    sets = _sets(docs, problems)
     folder = folder_of(path)
     problems += _download_problems(exports, folder)
     if problems:
@@ -108,7 +110,47 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
         files=tuple(str(f) for f in files),
         folder=folder,
         moved=moved,
+        sets=sets,
     )
+
+
+def _sets(docs: list[Located], problems: list[Problem]) -> tuple[RoleSet, ...]:
+    """Every `sets:` entry of every file, its conditions read (each problem at its line); a
+    set name may be given once."""
+    found: dict[str, RoleSet] = {}
+    for doc in docs:
+        defaults = doc.data.get("defaults") or {}
+        base = ExportParams.from_fields(defaults)
+        for name, body in (doc.data.get("sets") or {}).items():
+            line = doc.line_of(("sets", name))
+            if name in found:
+                first = found[name]
+                message = f"set {name!r} is also defined at {first.file}:{first.line}; keep one"
+                problems.append(Problem(doc.file, line, f"sets.{name}", message))
+                continue
+            try:
+                conditions = where.from_mapping(body.get("where") or {}, f"sets.{name}.where")
+            except where.WhereError as exc:
+                at = ("sets", name, "where", *((exc.field,) if exc.field else ()))
+                problems.append(Problem(doc.file, doc.line_of(at), f"sets.{name}.where", str(exc)))
+                continue
+            session = body["session"]
+            refresh = body.get("refresh_after", defaults.get("refresh_after"))
+            found[name] = RoleSet(
+                name=name,
+                session=Selector(
+                    session_id=session["id"].lower() if "id" in session else None,
+                    session_name=session.get("name"),
+                ),
+                conditions=conditions,
+                template=body.get("name", "{set}-{slug}"),
+                params=ExportParams.from_fields(body, defaults=base),
+                file=doc.file,
+                line=line,
+                refresh_after=Duration.parse(refresh) if refresh else None,
+                download=body.get("download"),
+            )
+    return tuple(found[n] for n in sorted(found))
 
 
 def _moves(docs: list[Located], names: set[str], problems: list[Problem]) -> tuple[Move, ...]:

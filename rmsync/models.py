@@ -21,6 +21,12 @@ from typing import Any
 UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
+def slug(text: str, prefix: str = "") -> str:
+    """`Accounts payable clerks` → `accounts-payable-clerks`: a valid export name."""
+    body = re.sub(r"[^a-z0-9]+", "-", (prefix + text).lower()).strip("-_")
+    return body or "role"
+
+
 def is_uuid(text: str) -> bool:
     """A UUID in its usual 8-4-4-4-12 hex form, in either case."""
     return UUID.fullmatch(text) is not None
@@ -240,6 +246,26 @@ class Move:
 
 
 @dataclass(frozen=True)
+class RoleSet:
+    """One entry of the manifest's `sets:`: the roles of a session that meet every condition
+    (the tenant filters them), each an export named from `template` ({slug}, {set})."""
+
+    name: str
+    session: Selector  # the session only (role_id and role_name are None)
+    conditions: tuple[Condition, ...]
+    template: str
+    params: ExportParams
+    file: str
+    line: int
+    refresh_after: Duration | None = None
+    download: str | None = None  # a path template holding {name}
+
+    @property
+    def how(self) -> str:
+        return f"set {self.name}"
+
+
+@dataclass(frozen=True)
 class Manifest:
     """Every export of every manifest file, sorted by name, the tenant settings, and the
     renames (`moved:`)."""
@@ -250,6 +276,7 @@ class Manifest:
     files: tuple[str, ...]
     folder: Path
     moved: tuple[Move, ...] = ()
+    sets: tuple[RoleSet, ...] = ()
 
     def export(self, name: str) -> Export | None:
         return next((e for e in self.exports if e.name == name), None)

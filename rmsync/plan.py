@@ -51,8 +51,11 @@ def make_plan(
     options = options or Options()
     lock, moved_from = renamed(manifest, lock)
     exports, records = _targeted(manifest, lock, options)
-    covered = {e.name for e in exports}
-    problems = {b.name: b for b in unresolved if b.name in covered}  # selectors that found none
+    known = {e.name for e in manifest.exports} | set(lock.records)
+    covered = {e.name for e in exports} | (set(records) - {e.name for e in manifest.exports})
+    problems = {  # selectors (and sets) that found nothing: theirs alone, records kept
+        b.name: b for b in unresolved if b.name in covered or b.name not in known
+    }
     problems.update(
         (e.name, Broken(e.name, p.file, p.line, p.field, p.message))
         for e in exports
@@ -81,7 +84,7 @@ def make_plan(
             unchanged.append(export.name)
         else:
             steps.append(step)
-    wanted = {e.name for e in manifest.exports}
+    wanted = {e.name for e in manifest.exports} | set(problems)  # a broken one is kept
     steps += [_forget(record) for name, record in records.items() if name not in wanted]
     ordered = tuple(sorted(steps, key=lambda s: s.name))
     return Plan(ordered, tuple(sorted(unchanged)), broken=broken)
@@ -135,8 +138,10 @@ def _selected(export: Export, step: Step, record: Record | None) -> Step:
     if not moved:
         return step
     found = export.resolved.role_name if export.resolved else "a role"
+    how = export.resolved.how if export.resolved else ""
+    by = how if how.startswith("set ") else str(export.selector)
     why = (
-        f"{export.selector} now finds another role than the lockfile's: {export.potential_role_id} "
+        f"{by} now finds another role than the lockfile's: {export.potential_role_id} "
         f"{quoted(found)} (a re-run session mints new ids)"
     )
     params = {c.field for c in step.changes} & set(param_names())

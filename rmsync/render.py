@@ -119,10 +119,8 @@ def _block(step: Step, color: bool, access: bool = True) -> list[str]:
     if step.role is not None:
         role += f" {role_line(step.role)}"
     rows = [(mark, "potential_role", role)]
-    if step.selector is not None:  # the role by name: what the manifest says, then the ids
-        rows.insert(
-            0, (" ", "potential_role_by", f"{visible(str(step.selector))} ({step.selector.how})")
-        )
+    if step.selector is not None:  # the role by name, or a set's member: then the ids
+        rows.insert(0, (" ", "potential_role_by", _selected_by(step)))
     if step.moved_from is not None:  # a rename: the record's old name, the manifest's new one
         rows.insert(0, ("~", "name", f"{visible(step.moved_from)} → {visible(step.name)}"))
     rows += [_row(n, value, changed) for n, value in fields.items() if n != "potential_role_id"]
@@ -138,6 +136,16 @@ def _block(step: Step, color: bool, access: bool = True) -> list[str]:
     lines = head + [f"      {mark} {name.ljust(width)} = {value}" for mark, name, value in rows]
     found = review.review(step) if access else None
     return lines + ([] if found is None else access_lines(found, step))
+
+
+def _selected_by(step: Step) -> str:
+    """`session "Finance Q3 2026", role "Accounting core" (by name)`, or for a set's member
+    `set finance: session "Finance Q3 2026", role "Payroll specialists"`."""
+    found, selector = step.resolved, step.selector
+    if found is not None and found.how.startswith("set "):
+        return visible(f'{found.how}: session "{found.session_name}", role "{found.role_name}"')
+    assert selector is not None
+    return f"{visible(str(selector))} ({selector.how})"
 
 
 def percent(value: float) -> str:

@@ -24,12 +24,17 @@ from rmsync.models import (
     Broken,
     Condition,
     Export,
+    Lock,
     Manifest,
+    Record,
+    Request,
     Resolved,
+    RoleSet,
     RoleSummary,
     Selector,
     Session,
     is_uuid,
+    slug,
 )
 from rmsync.safetext import quoted, visible
 
@@ -141,11 +146,15 @@ class _Tenant:
         return self.listed[session.id]
 
 
-def resolve(client: Client, manifest: Manifest) -> tuple[Manifest, tuple[Broken, ...]]:
+def resolve(
+    client: Client, manifest: Manifest, lock: Lock | None = None
+) -> tuple[Manifest, tuple[Broken, ...]]:
     """The manifest with every `potential_role:` selector resolved to ids (and `resolved`
-    saying to what and how), and the exports whose selector found no role, or more than one,
-    each a problem of that export alone. Exports given by ids are left as they are."""
-    if not any(e.selector for e in manifest.exports):
+    saying to what and how) and every set's members as exports; and what could not be found,
+    each a problem of its own: an export whose selector found no role or several, and a set
+    whose session is not there (its recorded members are then kept as they are). Exports
+    given by ids are left as they are."""
+    if not any(e.selector for e in manifest.exports) and not manifest.sets:
         return manifest, ()
     tenant = _Tenant(client)
     exports, broken = [], []
@@ -159,7 +168,66 @@ def resolve(client: Client, manifest: Manifest) -> tuple[Manifest, tuple[Broken,
             exports.append(export)  # kept: its record is neither forgotten nor touched
             field = f"exports.{export.name}.potential_role"
             broken.append(Broken(export.name, export.file, export.line, field, str(exc)))
-    return replace(manifest, exports=tuple(exports)), tuple(broken)
+    members, missed = _members(tenant, manifest, exports, lock or Lock())
+    every = tuple(sorted((*exports, *members), key=lambda e: e.name))
+    return replace(manifest, exports=every), (*broken, *missed)
+
+
+def _members(
+    tenant: _Tenant, manifest: Manifest, exports: list[Export], lock: Lock
+) -> tuple[list[Export], list[Broken]]:
+    """Each set's members, named from its template: a role already recorded as a member keeps
+    its recorded name (names stay stable as roles come and go); a new one gets its slug, made
+    unique. A role an explicit export (or an earlier set) already asks for is left out."""
+    taken = {e.name for e in exports}
+    asked = {(e.session_id, e.potential_role_id) for e in exports}
+    members, missed = [], []
+    for chosen in manifest.sets:
+        try:
+            session = tenant.session(chosen.session)
+            roles = tenant.client.roles(session.id, where.filters(chosen.conditions))
+        except SessionError as exc:
+            field = f"sets.{chosen.name}.session"
+            kept = [n for n, r in sorted(lock.records.items()) if _member_of(r, chosen)]
+            missed += [Broken(n, chosen.file, chosen.line, field, str(exc)) for n in kept]
+            if not kept:
+                missed.append(
+                    Broken(f"sets.{chosen.name}", chosen.file, chosen.line, field, str(exc))
+                )
+            continue
+        recorded = {
+            r.potential_role_id: n for n, r in lock.records.items() if _member_of(r, chosen)
+        }
+        for role in sorted(roles, key=lambda r: (r.name, r.id)):
+            if (session.id, role.id) in asked:
+                continue
+            name = recorded.get(role.id)
+            if name is None or name in taken:
+                base = chosen.template.format(slug=slug(role.name), set=chosen.name)
+                name, n = base, 2
+                while name in taken or (name in lock.records and name not in recorded.values()):
+                    name, n = f"{base}-{n}", n + 1
+            taken.add(name)
+            asked.add((session.id, role.id))
+            members.append(
+                Export(
+                    name=name,
+                    request=Request(session.id, role.id, chosen.params),
+                    file=chosen.file,
+                    line=chosen.line,
+                    refresh_after=chosen.refresh_after,
+                    download=chosen.download.format(name=name) if chosen.download else None,
+                    selector=Selector(session_id=session.id, role_id=role.id),
+                    resolved=Resolved(
+                        session_name=session.name, role_name=role.name, how=chosen.how
+                    ),
+                )
+            )
+    return members, missed
+
+
+def _member_of(record: Record, chosen: RoleSet) -> bool:
+    return record.resolved is not None and record.resolved.how == chosen.how
 
 
 def _resolved(tenant: _Tenant, export: Export, selector: Selector) -> Export:

@@ -218,9 +218,8 @@ class _recorded:
 def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options) -> Job:
     """Plan: find the roles the manifest names, read the lockfile and the live state the plan
     needs, then decide."""
-    given = manifest  # the manifest as written (its digest is the plan's provenance)
-    manifest, unresolved = tenantlist.resolve(client, given)
     lock_path = inputs.lock_path
+    manifest, unresolved = tenantlist.resolve(client, manifest, lockfile.read(lock_path))
     source = Provenance(
         manifest=str(inputs.manifest_path),
         manifest_digest=planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),
@@ -289,7 +288,7 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
     source = planfile.provenance(doc)
     lock_path = Path(source.lockfile)
     lock = lockfile.read(lock_path)
-    manifest, _ = tenantlist.resolve(client, manifest)  # ids as the tenant has them now
+    manifest, _ = tenantlist.resolve(client, manifest, lock)  # ids as the tenant has them
     planfile.check_actions(path, doc, manifest, lock)
     saved = planfile.rebuild(doc, lock)
     updated = [s.record.address for s in saved.steps if s.action is Action.UPDATE and s.record]

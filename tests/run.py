@@ -101,3 +101,23 @@ def drain(fd: int) -> bytes:
             break
         chunks.append(data)
     return b"".join(chunks)
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[tuple[str, list[str]]]:
+    """`rmsync sandbox --port 0 --quiet ARGS` as a process: its base URL and first five
+    lines; stopped with SIGINT afterwards, which must end it cleanly (exit 0)."""
+    proc = subprocess.Popen(
+        [*RMSYNC, "sandbox", "--port", "0", "--quiet", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]
+        yield lines[1].strip().removeprefix("export SAIL_BASE_URL="), lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0

@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from rmsync import safetext
-from rmsync.importer import Entry, ManifestEditError, insert, plan_entries, slug
+from rmsync.importer import Entry, ManifestEditError, insert, plan_entries
 from rmsync.manifest import load_manifest
-from rmsync.models import Role
+from rmsync.models import Role, slug
 from rmsync.sandbox import Sandbox, load_seed
 from tests.builders import tenant_env
 from tests.run import rmsync

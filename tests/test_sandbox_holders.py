@@ -7,8 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import signal
-import subprocess
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +19,7 @@ from rmsync.errors import DocumentError
 from rmsync.sandbox import LAYOUTS, ArchiveLayout, Sandbox, load_seed
 from tests.conftest import FakeClock, api_client, token
 from tests.expect import check_reported
-from tests.run import RMSYNC, rmsync
+from tests.run import rmsync, serving
 
 SESSION = "11111111-2222-4333-8444-555555555555"
 ROLE_ID = "aaaaaaaa-bbbb-4ccc-8ddd-000000000001"
@@ -279,29 +277,15 @@ def test_rmsync_sandbox_serves_the_layout_it_is_given(tmp_path: Path) -> None:
     wrong = rmsync("sandbox", "--archive-layout", "csv", cwd=tmp_path, env=dict(os.environ))
     assert wrong.code == 1  # rmsync's usage errors
     assert "'csv' is not one of 'rmsync', 'titled'" in wrong.err
-    # A process: it serves until the test stops it (SIGINT).
-    proc = subprocess.Popen(
-        [*RMSYNC, "sandbox", "--port", "0", "--quiet", "--archive-layout", "titled"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    try:
-        lines = [proc.stdout.readline() for _ in range(5)]
+    with (
+        serving("--archive-layout", "titled") as (base_url, lines),
+        api_client(base_url, bearer=token(base_url)) as api,
+    ):
         assert lines[4] == "Export archives use the titled layout.\n"
-        base_url = lines[1].strip().removeprefix("export SAIL_BASE_URL=")
-        with api_client(base_url, bearer=token(base_url)) as api:
-            role = api.get("/beta/role-mining-potential-roles").json()[0]
-            path = (
-                f"/beta/role-mining-sessions/{role['session']['id']}/potential-roles/{role['id']}"
-            )
-            with zipfile.ZipFile(io.BytesIO(api.get(f"{path}/export").content)) as archive:
-                assert archive.namelist() == ["Identities.csv", "Entitlements.csv"]
-    finally:
-        proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=10)
-    assert proc.returncode == 0
+        role = api.get("/beta/role-mining-potential-roles").json()[0]
+        path = f"/beta/role-mining-sessions/{role['session']['id']}/potential-roles/{role['id']}"
+        with zipfile.ZipFile(io.BytesIO(api.get(f"{path}/export").content)) as archive:
+            assert archive.namelist() == ["Identities.csv", "Entitlements.csv"]
 
 
 def test_the_readme_seed_example_is_a_valid_seed(tmp_path: Path) -> None:

@@ -60,6 +60,13 @@ if TYPE_CHECKING:
     help="Time an async export takes to finish.",
 )
 @click.option(
+    "--mining-seconds",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Time a role-mining run (a created session, or a re-run) takes to finish.",
+)
+@click.option(
     "--faults",
     "faults_path",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -84,6 +91,7 @@ def command(
     rate_limit: int,
     no_rate_limit: bool,
     export_seconds: float,
+    mining_seconds: float,
     faults_path: Path | None,
     archive_layout: ArchiveLayout,
     quiet: bool,
@@ -102,6 +110,7 @@ def command(
             token_lifetime,
             None if no_rate_limit else rate_limit,
             export_seconds,
+            mining_seconds,
             faults,
             archive_layout,
             quiet,
@@ -145,6 +154,7 @@ def _sandbox_server(
     token_lifetime: int,
     rate_limit: int | None,
     export_seconds: float,
+    mining_seconds: float,
     faults: FaultPlan | None,
     archive_layout: ArchiveLayout,
     quiet: bool,
@@ -152,7 +162,9 @@ def _sandbox_server(
     from rmsync.sandbox import Limit, Sandbox, Schedule, load_seed
 
     seed = load_seed(seed_path)
-    schedule = Schedule(queued=export_seconds / 3, running=export_seconds * 2 / 3)
+    schedule = Schedule(
+        queued=export_seconds / 3, running=export_seconds * 2 / 3, mining=mining_seconds
+    )
     try:
         server = Sandbox(
             seed,

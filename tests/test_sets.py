@@ -1,0 +1,110 @@
+"""Sets (issue 11): the roles of a session that meet the tenant's own metrics, each an export
+named from a template; new matches are exported, vanished ones forgotten, names stay stable
+when a session is re-run, and a set whose session is gone keeps its members' records."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rmsync.sandbox import Sandbox, Schedule
+from tests import builders
+from tests.builders import FINANCE
+from tests.run import rmsync
+
+MANIFEST = """\
+version: 1
+tenant:
+  api_version: v2025
+sets:
+  finance:
+    session: {name: Finance Q3 2026}
+    where: {quality: [">= 75", "< 85"]}
+    name: "fin-{slug}"
+    min_entitlement_popularity: 10
+"""
+
+
+@pytest.fixture
+def tenant(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    return make_sandbox(schedule=Schedule(0, 0, 0))
+
+
+def write(repo: Path, text: str) -> None:
+    (repo / "rmsync.yaml").write_text(text)
+
+
+def test_a_set_exports_each_role_that_meets_its_conditions(tenant: Sandbox, tmp_path: Path) -> None:
+    write(tmp_path, MANIFEST)
+    env = builders.tenant_env(tenant.base_url)
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.code == 0, planned.err
+    assert "+ export fin-accounting-core\n" in planned.out
+    assert "+ export fin-payroll-specialists\n" in planned.out
+    assert planned.out.endswith("Plan: 2 to export, 0 to re-export, 0 to update, 0 to forget.\n")
+    assert "min_entitlement_popularity = 10" in planned.out
+    assert (
+        '        potential_role_by          = set finance: session "Finance Q3 2026", role '
+        '"Accounting core"\n'
+    ) in planned.out
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=tmp_path, env=env).code == 0
+    lock = yaml.safe_load((tmp_path / "rmsync.lock.yaml").read_text())
+    assert lock["exports"]["fin-payroll-specialists"]["resolved"] == {
+        "session": "Finance Q3 2026",
+        "role": "Payroll specialists",
+        "how": "set finance",
+    }
+    assert rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env).code == 0
+
+    write(tmp_path, MANIFEST.replace('">= 75"', '">= 80"'))  # Accounting core (78) leaves
+    narrower = rmsync("plan", cwd=tmp_path, env=env)
+    assert "- forget fin-accounting-core" in narrower.out
+    assert narrower.out.endswith("Plan: 0 to export, 0 to re-export, 0 to update, 1 to forget.\n")
+
+
+def test_members_keep_their_names_when_the_session_is_re_run(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    write(tmp_path, MANIFEST)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=tmp_path, env=env).code == 0
+    tenant.rerun_session(FINANCE)
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.code == 0, planned.err
+    assert "-/+ re-export fin-accounting-core" in planned.out
+    assert "-/+ re-export fin-payroll-specialists" in planned.out
+    assert "set finance now finds another role than the lockfile's: " in planned.out
+    assert planned.out.endswith("Plan: 0 to export, 2 to re-export, 0 to update, 0 to forget.\n")
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=tmp_path, env=env).code == 0
+    assert rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env).code == 0
+
+
+def test_a_set_whose_session_is_gone_keeps_its_members(tenant: Sandbox, tmp_path: Path) -> None:
+    write(tmp_path, MANIFEST)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    write(tmp_path, MANIFEST.replace("Finance Q3 2026", "Finance Q4 2026"))
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.code == 1
+    assert "- forget" not in planned.out
+    assert 'sets.finance.session: no role-mining session is named "Finance Q4 2026"' in planned.out
+    assert "rmsync could not plan 2 exports" in planned.out
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("{colour: red}", "sets.finance.where"),
+        ('{quality: "~ 80"}', "sets.finance.where"),
+    ],
+)
+def test_a_wrong_condition_is_reported_at_its_line(
+    tmp_path: Path, where: str, message: str
+) -> None:
+    write(tmp_path, MANIFEST.replace('{quality: [">= 75", "< 85"]}', where))
+    ran = rmsync("validate", cwd=tmp_path, env={})
+    assert ran.code == 1
+    assert "rmsync.yaml:" in ran.err and message in ran.err
