@@ -359,6 +359,7 @@ def test_demo_runs_the_loop_on_the_embedded_default(tmp_path: Path) -> None:
         < out.index("$ rmsync show")
     )
     assert "entitlements +0 -1 (`rmsync diff accounting-core` lists them)" in out
+    assert 'potential_role_by          = session "Finance Q3 2026", role "Accounting core"' in out
     assert out.endswith("keep exports/ (the archives: they list people) out of Git.\n")
 
 

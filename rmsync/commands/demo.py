@@ -14,11 +14,21 @@ NAME = "accounting-core"
 DOWNLOAD = "exports/accounting-core.zip"
 
 
-def _add_download(manifest: Path) -> None:
-    """The demo's copy of the example saves accounting-core's archive."""
-    line = f"    potential_role_id: {ROLE}\n"
+BY_NAME = (
+    "    potential_role:                # by name: a re-run session's new ids are followed\n"
+    "      session: {name: Finance Q3 2026}\n"
+    "      name: Accounting core\n"
+)
+
+
+def _by_name_with_download(manifest: Path) -> None:
+    """The demo's copy of the example names accounting-core's role (not its ids) and saves
+    its archive."""
+    ids = f"    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n    potential_role_id: {ROLE}\n"
     text = manifest.read_text(encoding="utf-8")
-    manifest.write_text(text.replace(line, f"{line}    download: {DOWNLOAD}\n", 1), "utf-8")
+    assert ids in text, "the example names accounting-core by its ids"
+    replaced = text.replace(ids, f"{BY_NAME}    download: {DOWNLOAD}\n", 1)
+    manifest.write_text(replaced, "utf-8")
 
 
 @click.command()
@@ -37,7 +47,7 @@ def command() -> None:
         folder = Path(tmp)
         for example in bundled.folder("examples").glob("*.yaml"):
             (folder / example.name).write_bytes(example.read_bytes())
-        _add_download(folder / "rmsync.yaml")
+        _by_name_with_download(folder / "rmsync.yaml")
         inputs = config.Inputs(folder / "rmsync.yaml")
         where = Target(sb.base_url, Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))
         click.echo(
