@@ -771,14 +771,6 @@ def _role(body: Any, role_id: str) -> Role:
     )
 
 
-# Keys of a session's scope search that would name or reach a person (a manager, a login).
-_PERSONAL = re.compile(
-    r"name|mail|manager|supervisor|sponsor|owner|login|user|uid|phone|mobile|address|"
-    r"employee|person|identity|^id$|number",
-    re.IGNORECASE,
-)
-
-
 # The identity attributes whose member counts may leave the tenant: they group people and
 # name none (normalised: lower case, letters and digits only). A session may distribute
 # members by any attribute (a manager, a login, a common name); those never leave it.
@@ -977,16 +969,21 @@ def _word(value: Any) -> str | None:
     return _text(value)[:200] if isinstance(value, str) and value else None
 
 
-# Keys of a scope's search (`attributes.manager:"..."`) that would name a person there.
-_SCOPE_KEY = re.compile(r"([A-Za-z_][\w.]*)\s*:")
+# One clause of a scope's search: `attributes.department:"Finance"` (or a list in brackets).
+_CLAUSE = re.compile(
+    r'(?:attributes\.([A-Za-z_]\w*)|source\.\w+)\s*:\s*(?:"[^"]*"|[^\s"()]+|\([^()]*\))'
+)
 
 
 def _scope(criteria: Any) -> str | None:
-    """A session's scope search, unless it could name a person: a key that _PERSONAL matches
-    (a source's name is an application, not a person) or an e-mail address."""
+    """A session's scope search, only if every clause is `attributes.K:V` with K a GROUPING
+    attribute (a department, a location...) or `source.K:V`: anything else could name a
+    person, so the scope is not shown at all."""
     if not isinstance(criteria, str) or not criteria.strip():
         return None
-    keys = [k for k in _SCOPE_KEY.findall(criteria) if not k.lower().startswith("source.")]
-    if "@" in criteria or any(_PERSONAL.search(k) for k in keys):
-        return None
+    for clause in re.split(r"\s+(?:AND|OR)\s+", criteria.strip(), flags=re.IGNORECASE):
+        match = _CLAUSE.fullmatch(clause.strip())
+        grouping = match is not None and (match[1] is None or _grouping(match[1]))
+        if not grouping or "@" in clause:  # a source is an application; else a GROUPING key
+            return None
     return _text(criteria)

@@ -7,6 +7,8 @@ returning frozen records. Must not: talk to the tenant or read the lockfile.
 
 from __future__ import annotations
 
+import re
+import string
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,36 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
     )
 
 
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+
+def _template_problem(
+    template: str, set_name: str, allowed: tuple[str, ...], path: bool = False
+) -> tuple[str, str] | None:
+    """(field, why) if a set's template can make a wrong name: a placeholder other than
+    `allowed` (plain {x} only: no index, attribute or format), or, filled in, not an export
+    name (a path: not a relative one)."""
+    field = "download" if path else "name"
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return (
+            field,
+            f"{visible(template)} is not a template: {exc} (write a literal {{ or }} twice)",
+        )
+    names = {p[1] for p in parts if p[1] is not None}
+    odd = sorted(n for n in names if n not in allowed)
+    if odd or any(p[2] or p[3] for p in parts if p[1] is not None):
+        known = ", ".join(f"{{{a}}}" for a in allowed)
+        return field, f"{visible(template)} may hold only {known} (plain, no format)"
+    if not path and not _NAME.fullmatch(template.format(slug="role-1", set=set_name)):
+        return field, (
+            f"{visible(template)} does not make an export name (lower-case letters, digits, "
+            "'-' and '_', starting with a letter or digit), such as finance-{slug}"
+        )
+    return None
+
+
 def _sets(docs: list[Located], problems: list[Problem]) -> tuple[RoleSet, ...]:
     """Every `sets:` entry of every file, its conditions read (each problem at its line); a
     set name may be given once."""
@@ -136,6 +168,14 @@ def _sets(docs: list[Located], problems: list[Problem]) -> tuple[RoleSet, ...]:
                 continue
             session = body["session"]
             refresh = body.get("refresh_after", defaults.get("refresh_after"))
+            wrong = _template_problem(body.get("name", "{set}-{slug}"), name, ("slug", "set"))
+            if wrong is None and body.get("download"):
+                wrong = _template_problem(body["download"], name, ("name",), path=True)
+            if wrong is not None:
+                field, message = wrong
+                at = ("sets", name, field)
+                problems.append(Problem(doc.file, doc.line_of(at), f"sets.{name}.{field}", message))
+                continue
             found[name] = RoleSet(
                 name=name,
                 session=Selector(

@@ -53,8 +53,11 @@ def make_plan(
     exports, records = _targeted(manifest, lock, options)
     known = {e.name for e in manifest.exports} | set(lock.records)
     covered = {e.name for e in exports} | (set(records) - {e.name for e in manifest.exports})
+    whole = options.targets is None  # a set's own problem (no member named) counts only then
     problems = {  # selectors (and sets) that found nothing: theirs alone, records kept
-        b.name: b for b in unresolved if b.name in covered or b.name not in known
+        b.name: b
+        for b in unresolved
+        if b.name in covered or (whole and b.name not in known and b.name not in options.excluded)
     }
     problems.update(
         (e.name, Broken(e.name, p.file, p.line, p.field, p.message))
@@ -97,8 +100,9 @@ def renamed(manifest: Manifest, lock: Lock) -> tuple[Lock, dict[str, str]]:
     entry does nothing."""
     records = dict(lock.records)
     moved: dict[str, str] = {}
+    live = {e.name for e in manifest.exports}  # a set's member may have the old name again
     for move in manifest.moved:
-        if move.old in records and move.new not in records:
+        if move.old in records and move.new not in records and move.old not in live:
             records[move.new] = records.pop(move.old)
             moved[move.new] = move.old
     return (Lock(records), moved) if moved else (lock, {})
@@ -155,6 +159,7 @@ def _targeted(
     """The exports and records the plan covers (--target's, less --exclude's); unknown
     --target, --replace or --exclude names are errors."""
     known = {e.name for e in manifest.exports} | set(lock.records)
+    known |= {f"sets.{s.name}" for s in manifest.sets}  # --exclude sets.NAME: a set's problem
     problems = [
         Problem(
             file="<command line>",

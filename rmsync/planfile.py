@@ -463,6 +463,8 @@ def _action_problems(
     if source.targets is not None and name not in source.targets:
         targets = ", ".join(source.targets)
         return [("name", f"{name} is not one of the plan's targets ({targets})")]
+    if name in source.excluded:
+        return [("name", f"{name} is one the plan leaves out (--exclude)")]
     problems = []
     recorded = None if record is None else record.export_id
     if action["recorded_export_id"] != recorded:

@@ -101,10 +101,19 @@ def broken_lines(broken: Sequence[Broken], color: bool = False) -> list[str]:
         return []
     head = f"rmsync could not plan {counted(len(broken), 'export')}; the rest of the plan stands:"
     lines = ["", _paint(head, "31", color)]
-    for b in broken:  # a message may list candidates, one a line
+    for b, names in _grouped(broken):  # a message may list candidates, one a line
         first, *rest = str(b).split("\n")
-        lines += [f"  {visible(first)}", *(f"    {visible(line.strip())}" for line in rest)]
+        also = f" ({', '.join(names)})" if len(names) > 1 else ""
+        lines += [f"  {visible(first)}{also}", *(f"    {visible(x.strip())}" for x in rest)]
     return lines
+
+
+def _grouped(broken: Sequence[Broken]) -> list[tuple[Broken, list[str]]]:
+    """One problem said once: a set's missing session keeps each member, but says it once."""
+    found: dict[tuple[str, int, str, str], tuple[Broken, list[str]]] = {}
+    for b in broken:
+        found.setdefault((b.file, b.line, b.field, b.message), (b, []))[1].append(b.name)
+    return list(found.values())
 
 
 def _block(step: Step, color: bool, access: bool = True) -> list[str]:
@@ -142,10 +151,14 @@ def _selected_by(step: Step) -> str:
     """`session "Finance Q3 2026", role "Accounting core" (by name)`, or for a set's member
     `set finance: session "Finance Q3 2026", role "Payroll specialists"`."""
     found, selector = step.resolved, step.selector
+    session = quoted(found.session_name) if found and found.session_name else step.session_id
     if found is not None and found.how.startswith("set "):
-        return visible(f'{found.how}: session "{found.session_name}", role "{found.role_name}"')
+        return f"{visible(found.how)}: session {session}, role {quoted(found.role_name)}"
     assert selector is not None
-    return f"{visible(str(selector))} ({selector.how})"
+    role = quoted(selector.role_name) if selector.role_name is not None else selector.role_id
+    name = selector.session_name
+    given = quoted(name) if name is not None else selector.session_id
+    return f"session {given}, role {role} ({selector.how})"
 
 
 def percent(value: float) -> str:
@@ -404,8 +417,14 @@ def _md_broken(broken: Sequence[Broken]) -> list[str]:
         return []
     head = f"> [!CAUTION]\n> rmsync could not plan {counted(len(broken), 'export')}; "
     head += "apply refuses this plan until they are fixed or left out with `--exclude`:"
-    more = [f"> - … and {len(broken) - 50:,} more"] if len(broken) > 50 else []
-    return ["\n".join([head, *(f"> - {md_text(str(b))}" for b in broken[:50]), *more])]
+    groups = len(_grouped(broken))
+    more = [f"> - … and {groups - 50:,} more"] if groups > 50 else []
+    items = [
+        f"> - {md_text(str(b).replace(chr(10), '; '))}"
+        + (f" ({md_text(', '.join(names))})" if len(names) > 1 else "")
+        for b, names in _grouped(broken)[:50]
+    ]
+    return ["\n".join([head, *items, *more])]
 
 
 def _md_title(source: Provenance | None) -> list[str]:

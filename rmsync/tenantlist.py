@@ -43,6 +43,9 @@ SHOWN_CANDIDATES = 20  # a name that matches none or several lists at most this 
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?Z")
 
 
+MINED = "POTENTIAL_ROLES_CREATED"  # the state a session's roles can be trusted in
+
+
 class SessionError(RmsyncError):
     """A session given by id or name that the tenant does not have exactly once."""
 
@@ -133,16 +136,25 @@ class _Tenant:
         self.listed: dict[str, list[RoleSummary]] = {}
 
     def session(self, selector: Selector) -> Session:
+        """The session, once its mining is done: a session still mining (created, or re-run
+        with new thresholds) has no roles yet, or not all, and nothing may be judged by them."""
         given = selector.session_id or selector.session_name or ""
         if given not in self.found:
             if selector.session_name is not None and self.every is None:
                 self.every = self.client.sessions()
             self.found[given] = find_session(self.client, given, self.every)
-        return self.found[given]
+        found = self.found[given]
+        if found.state not in (None, MINED):
+            raise SessionError(
+                f"session {session_label(found)} is still mining ({found.state}): its potential "
+                "roles are not all there yet; plan again once it is done"
+            )
+        return found
 
     def roles(self, session: Session) -> list[RoleSummary]:
         if session.id not in self.listed:
-            self.listed[session.id] = self.client.roles(session.id)
+            found = self.client.roles(session.id)
+            self.listed[session.id] = sorted(found, key=lambda r: (r.name, r.id))
         return self.listed[session.id]
 
 
@@ -170,7 +182,30 @@ def resolve(
             broken.append(Broken(export.name, export.file, export.line, field, str(exc)))
     members, missed = _members(tenant, manifest, exports, lock or Lock())
     every = tuple(sorted((*exports, *members), key=lambda e: e.name))
-    return replace(manifest, exports=every), (*broken, *missed)
+    return replace(manifest, exports=every), (*broken, *missed, *_twice(every))
+
+
+def _twice(exports: Sequence[Export]) -> list[Broken]:
+    """An export whose selector found what another export asks for already (the same role
+    and parameters) would start the same export twice: it is a problem of its own."""
+    seen: dict[Request, Export] = {}
+    found = []
+    for export in sorted(exports, key=lambda e: (e.file, e.line, e.name)):
+        if not export.potential_role_id:  # not found: its problem is said already
+            continue
+        first = seen.setdefault(export.request, export)
+        if first is not export and (export.selector or first.selector):
+            found.append(
+                Broken(
+                    export.name,
+                    export.file,
+                    export.line,
+                    f"exports.{export.name}.potential_role",
+                    f"asks for the same export as {first.name!r} ({first.file}:{first.line}): "
+                    "the same role and parameters; keep one",
+                )
+            )
+    return found
 
 
 def _members(
@@ -195,13 +230,14 @@ def _members(
                     Broken(f"sets.{chosen.name}", chosen.file, chosen.line, field, str(exc))
                 )
             continue
-        recorded = {
-            r.potential_role_id: n for n, r in lock.records.items() if _member_of(r, chosen)
-        }
+        mine = {n: r for n, r in lock.records.items() if _member_of(r, chosen)}
+        recorded = {r.potential_role_id: n for n, r in mine.items()}
+        by_name = {r.resolved.role_name: n for n, r in sorted(mine.items()) if r.resolved}
         for role in sorted(roles, key=lambda r: (r.name, r.id)):
             if (session.id, role.id) in asked:
                 continue
-            name = recorded.get(role.id)
+            # its recorded name: by id, else by name (a re-run session mints new ids)
+            name = recorded.get(role.id) or by_name.get(role.name)
             if name is None or name in taken:
                 base = chosen.template.format(slug=slug(role.name), set=chosen.name)
                 name, n = base, 2

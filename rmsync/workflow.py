@@ -183,6 +183,14 @@ def subject(inputs: Inputs, where: Where, name: str, recorded: bool) -> Subject:
         # what that export asked for, which the manifest may since have changed
         return Subject(name, record.request, record, None, record.access, when)
     with connect(where(manifest), manifest) as client:
+        if export is not None and export.selector is not None:
+            found, missed = tenantlist.resolve(client, manifest, lock)
+            mine = [b for b in missed if b.name == name]
+            if mine:
+                raise RmsyncError(f"{name}: {mine[0].message}")
+            resolved = found.export(name)
+            assert resolved is not None
+            request = resolved.request
         role = client.role(request.potential_role_id)
         if role is None:
             raise RmsyncError(
@@ -219,7 +227,8 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     """Plan: find the roles the manifest names, read the lockfile and the live state the plan
     needs, then decide."""
     lock_path = inputs.lock_path
-    manifest, unresolved = tenantlist.resolve(client, manifest, lockfile.read(lock_path))
+    lock = lockfile.read(lock_path)  # once: the names resolved and the plan see one lockfile
+    manifest, unresolved = tenantlist.resolve(client, manifest, lock)
     source = Provenance(
         manifest=str(inputs.manifest_path),
         manifest_digest=planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),
@@ -230,13 +239,14 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
         replace=tuple(sorted(chosen.replace)),
         excluded=tuple(sorted(chosen.excluded)),
     )
-    lock = lockfile.read(lock_path)
     files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
     targets, excluded = chosen.targets, chosen.excluded
     roles = [
         e.potential_role_id
         for e in manifest.exports
-        if (targets is None or e.name in targets) and e.name not in excluded
+        if (targets is None or e.name in targets)
+        and e.name not in excluded
+        and e.potential_role_id  # a selector that found no role: nothing to read
     ]
     as_named = renamed(manifest, lock)[0]  # a renamed record's export is read under its new name
     reading = exports_to_read(manifest, as_named, files, targets, chosen.download_missing, excluded)
@@ -288,7 +298,13 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
     source = planfile.provenance(doc)
     lock_path = Path(source.lockfile)
     lock = lockfile.read(lock_path)
-    manifest, _ = tenantlist.resolve(client, manifest, lock)  # ids as the tenant has them
+    manifest, unresolved = tenantlist.resolve(client, manifest, lock)  # ids as they are now
+    if unresolved:
+        raise PlanFileError(
+            f"{path} is stale: the tenant changed since it was made:\n  "
+            + "\n  ".join(str(b).replace("\n", "\n    ") for b in unresolved)
+            + "\nrun plan again"
+        )
     planfile.check_actions(path, doc, manifest, lock)
     saved = planfile.rebuild(doc, lock)
     updated = [s.record.address for s in saved.steps if s.action is Action.UPDATE and s.record]

@@ -94,7 +94,7 @@ def test_a_scope_that_could_name_a_person_is_withheld(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     def scopes(doc: dict[str, Any]) -> None:
-        doc["sessions"][0]["criteria"] = 'attributes.manager:"Ada Lovelace"'
+        doc["sessions"][0]["criteria"] = 'attributes.cn:"Ada Lovelace"'  # no list foresees cn
         doc["sessions"][1]["criteria"] = "attributes.team:ops@acme.example"
         doc["sessions"][2]["criteria"] = "source.name:DataScienceDataset"
 

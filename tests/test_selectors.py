@@ -156,6 +156,28 @@ def test_an_ambiguous_name_lists_the_candidates(
         "exports.accounting-core.potential_role: 2 potential roles of session Finance Q3 2026 "
         '(9f36f5e5-1e81-4eca-b087-548959d91c71) are named "Accounting core"; give the one you '
         "mean by its id (potential_role: {session: ..., id: ...}):\n"
-        f"    Accounting core ({ACCOUNTING}, 6 identities)\n"
         "    Accounting core (7e36a110-6fb1-5dbd-8d76-60f17a5fac6e, 3 identities)\n"
+        f"    Accounting core ({ACCOUNTING}, 6 identities)\n"
     ) in planned.out
+
+
+def test_two_exports_that_find_the_same_role_start_it_once(tenant: Sandbox, tmp_path: Path) -> None:
+    twice = MANIFEST + (
+        "  again:\n    potential_role: {session: {name: Finance Q3 2026}, name: ACCOUNTING CORE}\n"
+        "    min_entitlement_popularity: 10\n"
+    )
+    repo, env = project(tmp_path, twice), builders.tenant_env(tenant.base_url)
+    planned = rmsync("plan", cwd=repo, env=env)
+    assert planned.code == 1
+    assert (
+        "exports.again.potential_role: asks for the same export as 'accounting-core' "
+        "(rmsync.yaml:5): the same role and parameters; keep one"
+    ) in planned.out
+    assert planned.out.count("+ export") == 2  # accounting-core and payroll, not again
+
+
+def test_report_of_an_export_named_by_its_role(tenant: Sandbox, tmp_path: Path) -> None:
+    repo, env = project(tmp_path), builders.tenant_env(tenant.base_url)
+    ran = rmsync("report", "accounting-core", cwd=repo, env=env)
+    assert ran.code == 0, ran.err
+    assert f"potential_role_id           {ACCOUNTING}\n" in ran.out

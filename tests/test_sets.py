@@ -108,3 +108,71 @@ def test_a_wrong_condition_is_reported_at_its_line(
     ran = rmsync("validate", cwd=tmp_path, env={})
     assert ran.code == 1
     assert "rmsync.yaml:" in ran.err and message in ran.err
+
+
+def test_a_set_whose_session_is_still_mining_keeps_every_member(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    tenant = make_sandbox(schedule=Schedule(0, 0, 60))  # a re-run takes a (fake) minute
+    write(tmp_path, MANIFEST)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    tenant.rerun_session(FINANCE, at_once=False)  # mining: its roles are not there yet
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.code == 1
+    assert "- forget" not in planned.out
+    assert "is still mining (UPDATED): its potential roles are not all there yet" in planned.out
+    assert "(fin-accounting-core, fin-payroll-specialists)" in planned.out  # said once
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("fin-{slug}-{x}", "may hold only {slug}, {set} (plain, no format)"),
+        ("fin-{slug}-{0}", "may hold only {slug}, {set} (plain, no format)"),
+        ("{slug}-{slug.upper}", "may hold only {slug}, {set} (plain, no format)"),
+        ("{slug}-{slug:>9}", "may hold only {slug}, {set} (plain, no format)"),
+        ("fin-{slug}-{", "is not a template"),
+        ("Fin {slug}", "does not make an export name"),
+        ("-{slug}", "does not make an export name"),
+    ],
+)
+def test_a_name_template_that_could_make_a_wrong_name_is_refused(
+    tmp_path: Path, template: str, message: str
+) -> None:
+    write(tmp_path, MANIFEST.replace('name: "fin-{slug}"', f'name: "{template}"'))
+    ran = rmsync("validate", cwd=tmp_path, env={})
+    assert ran.code == 1
+    assert "rmsync.yaml:8: sets.finance.name: " in ran.err and message in ran.err
+
+
+def test_a_broken_set_is_left_out_with_exclude_and_ignored_with_target(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    text = MANIFEST.replace("Finance Q3 2026", "Gone 2030") + (
+        "exports:\n  payroll:\n    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
+        "    potential_role_id: bdc9548b-639e-509d-9d12-29fb77b8beb9\n"
+    )
+    write(tmp_path, text)
+    env = builders.tenant_env(tenant.base_url)
+    refused = rmsync("apply", "--auto-approve", cwd=tmp_path, env=env)
+    assert refused.code == 1 and "(sets.finance; listed above); nothing was started" in refused.err
+    for args in (("--exclude", "sets.finance"), ("--target", "payroll")):
+        planned = rmsync("plan", "--detailed-exitcode", *args, cwd=tmp_path, env=env)
+        assert planned.code == 2, planned.err
+        assert "+ export payroll" in planned.out and "could not plan" not in planned.out
+
+
+def test_a_rename_never_takes_the_record_of_a_live_member(tenant: Sandbox, tmp_path: Path) -> None:
+    write(tmp_path, MANIFEST)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    moved = MANIFEST + (
+        "exports:\n  acc:\n    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
+        "    potential_role_id: 7e36a110-6fb1-5dbd-8d76-60f17a5fac6e\n"
+        "moved:\n  - {from: fin-accounting-core, to: acc}\n"
+    )
+    write(tmp_path, moved)
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert "+ export acc\n" in planned.out  # a new export, not the member's record
+    assert "fin-accounting-core" not in planned.out.split("Plan:")[0]  # the member is as it was
