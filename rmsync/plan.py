@@ -190,7 +190,10 @@ def _reference_problem(export: Export, live: Live) -> Problem | None:
     role = live.roles.get(export.potential_role_id)
     field = f"exports.{export.name}.potential_role_id"
     if role is None:
-        message = f"the tenant has no potential role {export.potential_role_id} (check the id)"
+        message = (
+            f"the tenant has no potential role {export.potential_role_id} (check the id; a "
+            "re-run session mints new ids: `potential_role:` by name follows them)"
+        )
         return Problem(file=export.file, line=export.line, field=field, message=message)
     if role.session_id is not None and role.session_id != export.session_id:
         message = (

@@ -305,6 +305,19 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
             + "\n  ".join(str(b).replace("\n", "\n    ") for b in unresolved)
             + "\nrun plan again"
         )
+    moved = [  # a name that now finds another role: the tenant changed, not the file
+        f"{a['name']}: {e.selector} now finds {e.potential_role_id}, not {a['potential_role_id']}"
+        for a in doc["actions"]
+        if (e := manifest.export(a["name"])) is not None
+        and e.selector is not None
+        and e.potential_role_id != str(a["potential_role_id"]).lower()
+    ]
+    if moved:
+        raise PlanFileError(
+            f"{path} is stale: the tenant changed since it was made (a session re-run?):\n  "
+            + "\n  ".join(moved)
+            + "\nrun plan again"
+        )
     planfile.check_actions(path, doc, manifest, lock)
     saved = planfile.rebuild(doc, lock)
     updated = [s.record.address for s in saved.steps if s.action is Action.UPDATE and s.record]

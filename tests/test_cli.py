@@ -278,7 +278,8 @@ def test_unknown_roles_are_problems_of_their_exports_alone(
     assert result.out.endswith(
         "\nrmsync could not plan 2 exports; the rest of the plan stands:\n"
         "  rmsync.yaml:19: exports.accounting-core.potential_role_id: the tenant has no "
-        "potential role 00000000-0000-4000-8000-000000000000 (check the id)\n"
+        "potential role 00000000-0000-4000-8000-000000000000 (check the id; a re-run session "
+        "mints new ids: `potential_role:` by name follows them)\n"
         "  rmsync.yaml:33: exports.account-executives.session_id: potential role "
         "741f3176-43f2-5fd5-bde9-0f92061f62d7 (Account executives) belongs to session "
         "c7affc9a-ec78-55b6-8a8e-d584dceea31d, not 9f36f5e5-1e81-4eca-b087-548959d91c71\n"

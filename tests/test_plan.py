@@ -116,7 +116,7 @@ def test_missing_roles_and_wrong_sessions_are_problems_of_those_exports_alone() 
     live = Live({R[0]: None, R[1]: role(1, session=S2), R[2]: role(2)})
     plan = make_plan(m, lock, live)
     assert [str(b) for b in plan.broken] == [
-        f"rmsync.yaml:7: exports.ghost.potential_role_id: the tenant has no potential role {R[0]} (check the id)",
+        f"rmsync.yaml:7: exports.ghost.potential_role_id: the tenant has no potential role {R[0]} (check the id; a re-run session mints new ids: `potential_role:` by name follows them)",
         f"rmsync.yaml:12: exports.elsewhere.session_id: potential role {R[1]} (Role 1) belongs to session {S2}, not {S1}",
     ]
     assert [b.name for b in plan.broken] == ["ghost", "elsewhere"]

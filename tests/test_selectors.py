@@ -181,3 +181,19 @@ def test_report_of_an_export_named_by_its_role(tenant: Sandbox, tmp_path: Path) 
     ran = rmsync("report", "accounting-core", cwd=repo, env=env)
     assert ran.code == 0, ran.err
     assert f"potential_role_id           {ACCOUNTING}\n" in ran.out
+
+
+def test_a_saved_plan_made_before_a_re_run_is_stale_by_name(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    repo, env = project(tmp_path), builders.tenant_env(tenant.base_url)
+    assert rmsync("plan", "--out", "plan.json", "--exclude", "payroll", cwd=repo, env=env).code == 0
+    renewed = tenant.rerun_session(FINANCE)[ACCOUNTING]
+    ran = rmsync("apply", "plan.json", cwd=repo, env=env)
+    assert ran.code == 1
+    assert (
+        "plan.json is stale: the tenant changed since it was made (a session re-run?):\n"
+        f'  accounting-core: session "Finance Q3 2026", role "Accounting core" now finds '
+        f"{renewed}, not {ACCOUNTING}\nrun plan again"
+    ) in ran.err
+    assert tenant.created_exports() == []
