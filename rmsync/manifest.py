@@ -195,25 +195,38 @@ def _sets(docs: list[Located], problems: list[Problem]) -> tuple[RoleSet, ...]:
 
 def _moves(docs: list[Located], names: set[str], problems: list[Problem]) -> tuple[Move, ...]:
     """Every `moved:` entry of every file; each must move a name that is no longer an export
-    to one that is, and no name may move twice or be moved to twice."""
+    to one that is, or to the old name of another entry (a chain: a → b, then b → c, as
+    renames pile up), and no name may move twice, be moved to twice, or come round again."""
+    given = [
+        (Move(item["from"], item["to"], doc.file, doc.line_of(("moved", n))), n)
+        for doc in docs
+        for n, item in enumerate(doc.data.get("moved") or ())
+    ]
+    olds = {move.old for move, _ in given}
     found: list[Move] = []
-    for doc in docs:
-        for n, item in enumerate(doc.data.get("moved") or ()):
-            move = Move(
-                old=item["from"], new=item["to"], file=doc.file, line=doc.line_of(("moved", n))
-            )
-            message = _move_problem(move, names, found)
-            if message is None:
-                found.append(move)
-            else:
-                problems.append(Problem(doc.file, move.line, f"moved[{n}]", message))
+    for move, n in given:
+        message = _move_problem(move, names, olds, found)
+        if message is None:
+            found.append(move)
+        else:
+            problems.append(Problem(move.file, move.line, f"moved[{n}]", message))
+    onward = {m.old: m for m in found}
+    for move in found:  # a chain must end at an export, not come round again
+        seen, at = {move.old}, move.new
+        while at in onward and at not in seen:
+            seen.add(at)
+            at = onward[at].new
+        if at in seen:
+            message = f"the moves from {move.old!r} come round to it again; break the circle"
+            problems.append(Problem(move.file, move.line, "moved", message))
+            return ()
     return tuple(found)
 
 
-def _move_problem(move: Move, names: set[str], found: list[Move]) -> str | None:
+def _move_problem(move: Move, names: set[str], olds: set[str], found: list[Move]) -> str | None:
     if move.old == move.new:
         return f"{move.old!r} is moved to itself; remove the entry"
-    if move.new not in names:
+    if move.new not in names and move.new not in olds:
         return f"there is no export {move.new!r} in the manifest to move {move.old!r} to"
     if move.old in names:
         return (

@@ -30,7 +30,7 @@ from rmsync.models import (
     Step,
     param_names,
 )
-from rmsync.safetext import quoted, visible
+from rmsync.safetext import visible
 
 
 class PlanError(DocumentError):
@@ -101,10 +101,17 @@ def renamed(manifest: Manifest, lock: Lock) -> tuple[Lock, dict[str, str]]:
     records = dict(lock.records)
     moved: dict[str, str] = {}
     live = {e.name for e in manifest.exports}  # a set's member may have the old name again
+    onward = {m.old: m.new for m in manifest.moved}
     for move in manifest.moved:
-        if move.old in records and move.new not in records and move.old not in live:
-            records[move.new] = records.pop(move.old)
-            moved[move.new] = move.old
+        if move.old not in records or move.old in live:
+            continue
+        end, seen = move.new, {move.old}  # a chain (a → b → c) ends at an export
+        while end in onward and end not in live and end not in seen:
+            seen.add(end)
+            end = onward[end]
+        if end in live and end not in records and not (seen - {move.old}) & set(records):
+            records[end] = records.pop(move.old)
+            moved[end] = move.old
     return (Lock(records), moved) if moved else (lock, {})
 
 
@@ -144,9 +151,11 @@ def _selected(export: Export, step: Step, record: Record | None) -> Step:
     found = export.resolved.role_name if export.resolved else "a role"
     how = export.resolved.how if export.resolved else ""
     by = how if how.startswith("set ") else str(export.selector)
-    why = (
+    before = record.resolved.role_name if record.resolved else None
+    cause = "a re-run session mints new ids" if before in (None, found) else f"was {before!r}"
+    why = (  # the names as they are: the plan's readers escape what they show
         f"{by} now finds another role than the lockfile's: {export.potential_role_id} "
-        f"{quoted(found)} (a re-run session mints new ids)"
+        f'"{found}" ({cause})'
     )
     params = {c.field for c in step.changes} & set(param_names())
     reasons = [r for r in step.reasons if r != _PARAMS_CHANGED or params]

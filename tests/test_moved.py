@@ -129,3 +129,31 @@ def test_wrong_moves_are_reported_at_their_lines(
     ran = rmsync("validate", cwd=tmp_path, env={})
     assert ran.code == 1
     assert message in ran.err and "rmsync.yaml:" in ran.err
+
+
+def test_renames_can_chain_as_they_pile_up(applied: tuple[Path, dict[str, str], Sandbox]) -> None:
+    project, env, sandbox = applied
+    started = len(sandbox.created_exports())
+    doc = yaml.safe_load((project / "rmsync.yaml").read_text())
+    doc["exports"]["payroll-team-2"] = doc["exports"].pop("payroll")
+    doc["moved"] = [
+        {"from": "payroll", "to": "payroll-team"},
+        {"from": "payroll-team", "to": "payroll-team-2"},
+    ]
+    (project / "rmsync.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    planned = rmsync("plan", cwd=project, env=env)
+    assert "~ name                       = payroll → payroll-team-2" in planned.out
+    assert rmsync("apply", "--auto-approve", cwd=project, env=env).code == 0
+    assert len(sandbox.created_exports()) == started
+    lock = yaml.safe_load((project / "rmsync.lock.yaml").read_text())
+    assert "payroll-team-2" in lock["exports"] and "payroll" not in lock["exports"]
+
+
+def test_moves_that_come_round_again_are_refused(tmp_path: Path) -> None:
+    doc = yaml.safe_load((ROOT / "examples" / "rmsync.yaml").read_text())
+    doc["moved"] = [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}]
+    (tmp_path / "rmsync.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    ran = rmsync("validate", cwd=tmp_path, env={})
+    assert (
+        ran.code == 1 and "the moves from 'a' come round to it again; break the circle" in ran.err
+    )

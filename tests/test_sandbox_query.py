@@ -244,6 +244,8 @@ def test_date_filters_on_every_role(api: httpx.Client) -> None:
         ('startDate ge "2026-09-14"', "must be an ISO-8601 date-time with Z or an offset"),
         ("startDate ge 2026-09-14T00:00:00", "must be an ISO-8601 date-time with Z or an offset"),
         ("startDate ge 2026-13-14T00:00:00Z", "must be an ISO-8601 date-time with Z or an offset"),
+        ("not " * 5000 + "saved eq true", "nested more than 50 deep"),
+        ("(" * 5000 + "saved eq true" + ")" * 5000, "nested more than 50 deep"),
     ],
 )
 def test_a_bad_filter_is_a_400_that_says_what_is_wrong(

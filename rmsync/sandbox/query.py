@@ -152,6 +152,9 @@ def _shown(token: _Token) -> str:
     return f'"{token.text}"' if token.kind == "text" else token.text
 
 
+MAX_DEPTH = 50  # of `not` and brackets in one filter
+
+
 class _Parser:
     """`or` of `and`s of (`not`) clauses or parenthesised filters; `and` binds tighter."""
 
@@ -160,6 +163,7 @@ class _Parser:
         self.fields = fields
         self.tokens = _tokens(text)
         self.at = 0
+        self.depth = 0
 
     def parse(self) -> Test:
         if not self.tokens:
@@ -199,6 +203,15 @@ class _Parser:
         return tests[0] if len(tests) == 1 else lambda item: all(t(item) for t in tests)
 
     def _one(self) -> Test:
+        self.depth += 1  # `not` and brackets nest: a bounded depth, never a RecursionError
+        if self.depth > MAX_DEPTH:
+            raise _invalid(self.text, f"nested more than {MAX_DEPTH} deep")
+        try:
+            return self._nested()
+        finally:
+            self.depth -= 1
+
+    def _nested(self) -> Test:
         if self._keyword("not"):
             negated = self._one()
             return lambda item: not negated(item)
