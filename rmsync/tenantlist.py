@@ -159,19 +159,26 @@ class _Tenant:
 
 
 def resolve(
-    client: Client, manifest: Manifest, lock: Lock | None = None
+    client: Client,
+    manifest: Manifest,
+    lock: Lock | None = None,
+    targets: frozenset[str] | None = None,
 ) -> tuple[Manifest, tuple[Broken, ...]]:
     """The manifest with every `potential_role:` selector resolved to ids (and `resolved`
     saying to what and how) and every set's members as exports; and what could not be found,
     each a problem of its own: an export whose selector found no role or several, and a set
     whose session is not there (its recorded members are then kept as they are). Exports
-    given by ids are left as they are."""
+    given by ids are left as they are. With `targets`, only what they name is looked up (a
+    set, when one of its recorded members or `sets.NAME` is a target): the rest is not read."""
+    lock = lock or Lock()
+    if targets is not None:
+        manifest = replace(manifest, sets=_targeted_sets(manifest, lock, targets))
     if not any(e.selector for e in manifest.exports) and not manifest.sets:
         return manifest, ()
     tenant = _Tenant(client)
     exports, broken = [], []
     for export in manifest.exports:
-        if export.selector is None:
+        if export.selector is None or (targets is not None and export.name not in targets):
             exports.append(export)
             continue
         try:
@@ -180,9 +187,18 @@ def resolve(
             exports.append(export)  # kept: its record is neither forgotten nor touched
             field = f"exports.{export.name}.potential_role"
             broken.append(Broken(export.name, export.file, export.line, field, str(exc)))
-    members, missed = _members(tenant, manifest, exports, lock or Lock())
+    members, missed = _members(tenant, manifest, exports, lock)
     every = tuple(sorted((*exports, *members), key=lambda e: e.name))
     return replace(manifest, exports=every), (*broken, *missed, *_twice(every))
+
+
+def _targeted_sets(manifest: Manifest, lock: Lock, targets: frozenset[str]) -> tuple[RoleSet, ...]:
+    return tuple(
+        chosen
+        for chosen in manifest.sets
+        if f"sets.{chosen.name}" in targets
+        or any(_member_of(r, chosen) for n, r in lock.records.items() if n in targets)
+    )
 
 
 def _twice(exports: Sequence[Export]) -> list[Broken]:

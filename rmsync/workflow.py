@@ -228,7 +228,7 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     needs, then decide."""
     lock_path = inputs.lock_path
     lock = lockfile.read(lock_path)  # once: the names resolved and the plan see one lockfile
-    manifest, unresolved = tenantlist.resolve(client, manifest, lock)
+    manifest, unresolved = tenantlist.resolve(client, manifest, lock, chosen.targets)
     source = Provenance(
         manifest=str(inputs.manifest_path),
         manifest_digest=planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),

@@ -176,3 +176,23 @@ def test_a_rename_never_takes_the_record_of_a_live_member(tenant: Sandbox, tmp_p
     planned = rmsync("plan", cwd=tmp_path, env=env)
     assert "+ export acc\n" in planned.out  # a new export, not the member's record
     assert "fin-accounting-core" not in planned.out.split("Plan:")[0]  # the member is as it was
+
+
+def test_a_target_outside_every_set_reads_no_session_or_role_list(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    from tests.test_api import Recorder
+
+    log = Recorder()
+    tenant = make_sandbox(schedule=Schedule(0, 0, 0), log=log)
+    text = MANIFEST + (
+        "exports:\n  payroll:\n    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
+        "    potential_role_id: bdc9548b-639e-509d-9d12-29fb77b8beb9\n"
+    )
+    write(tmp_path, text)
+    env = builders.tenant_env(tenant.base_url)
+    planned = rmsync("plan", "--target", "payroll", cwd=tmp_path, env=env)
+    assert planned.code == 0, planned.err
+    assert log.count("/role-mining-sessions ") == 0 and log.count("potential-role-summaries") == 0
+    assert rmsync("plan", cwd=tmp_path, env=env).code == 0
+    assert log.count("potential-role-summaries") > 0  # the whole plan reads the set
