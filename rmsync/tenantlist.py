@@ -189,7 +189,31 @@ def resolve(
             broken.append(Broken(export.name, export.file, export.line, field, str(exc)))
     members, missed = _members(tenant, manifest, exports, lock)
     every = tuple(sorted((*exports, *members), key=lambda e: e.name))
-    return replace(manifest, exports=every), (*broken, *missed, *_twice(every))
+    taken = _taken_over(exports, lock)
+    return replace(manifest, exports=every), (*broken, *missed, *taken, *_twice(every))
+
+
+def _taken_over(exports: Sequence[Export], lock: Lock) -> list[Broken]:
+    """An export of the manifest's own whose name the lockfile records as a set's member:
+    the record is the member's, so taking it over would silently re-export another role."""
+    found = []
+    for export in exports:
+        record = lock.get(export.name)
+        how = record.resolved.how if record and record.resolved else ""
+        if how.startswith("set "):
+            assert record is not None and record.resolved is not None
+            found.append(
+                Broken(
+                    export.name,
+                    export.file,
+                    export.line,
+                    f"exports.{export.name}",
+                    f"the lockfile records {export.name!r} as a member of {how} (role "
+                    f'"{record.resolved.role_name}"); give this export another name, or '
+                    "move the record with moved:",
+                )
+            )
+    return found
 
 
 def _targeted_sets(manifest: Manifest, lock: Lock, targets: frozenset[str]) -> tuple[RoleSet, ...]:
@@ -254,7 +278,9 @@ def _members(
                 continue
             # its recorded name: by id, else by name (a re-run session mints new ids)
             name = recorded.get(role.id) or by_name.get(role.name)
-            if name is None or name in taken:
+            if name is not None and name in taken:
+                continue  # an explicit export holds its recorded name: said there, not twice
+            if name is None:
                 base = chosen.template.format(slug=slug(role.name), set=chosen.name)
                 name, n = base, 2
                 while name in taken or (name in lock.records and name not in recorded.values()):

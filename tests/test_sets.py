@@ -196,3 +196,26 @@ def test_a_target_outside_every_set_reads_no_session_or_role_list(
     assert log.count("/role-mining-sessions ") == 0 and log.count("potential-role-summaries") == 0
     assert rmsync("plan", cwd=tmp_path, env=env).code == 0
     assert log.count("potential-role-summaries") > 0  # the whole plan reads the set
+
+
+def test_an_export_may_not_take_over_a_member_s_record(tenant: Sandbox, tmp_path: Path) -> None:
+    write(tmp_path, MANIFEST)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    write(
+        tmp_path,
+        MANIFEST
+        + (
+            "exports:\n  fin-accounting-core:\n"
+            "    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
+            "    potential_role_id: 7e36a110-6fb1-5dbd-8d76-60f17a5fac6e\n"
+        ),
+    )
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.code == 1
+    assert (
+        "exports.fin-accounting-core: the lockfile records 'fin-accounting-core' as a member of "
+        'set finance (role "Accounting core"); give this export another name'
+    ) in planned.out
+    assert "-/+ re-export" not in planned.out and "- forget" not in planned.out
+    assert "fin-accounting-core-2" not in planned.out  # the member is not exported again
