@@ -99,8 +99,8 @@ def load_manifest(path: Path, exclude: Path | None = None) -> Manifest:
         if not found:
             docs.append(doc)
     exports, tenant = _merge(docs, problems)
-    moved = _moves(docs, {e.name for e in exports}, problems)
     sets = _sets(docs, problems)
+    moved = _moves(docs, {e.name for e in exports}, problems, bool(sets))
     folder = folder_of(path)
     problems += _download_problems(exports, folder)
     if problems:
@@ -193,10 +193,13 @@ def _sets(docs: list[Located], problems: list[Problem]) -> tuple[RoleSet, ...]:
     return tuple(found[n] for n in sorted(found))
 
 
-def _moves(docs: list[Located], names: set[str], problems: list[Problem]) -> tuple[Move, ...]:
+def _moves(
+    docs: list[Located], names: set[str], problems: list[Problem], sets: bool = False
+) -> tuple[Move, ...]:
     """Every `moved:` entry of every file; each must move a name that is no longer an export
-    to one that is, or to the old name of another entry (a chain: a → b, then b → c, as
-    renames pile up), and no name may move twice, be moved to twice, or come round again."""
+    to one that is (or, with sets, may be a member: the plan checks), or to the old name of
+    another entry (a chain: a → b, then b → c, as renames pile up), and no name may move
+    twice, be moved to twice, or come round again."""
     given = [
         (Move(item["from"], item["to"], doc.file, doc.line_of(("moved", n))), n)
         for doc in docs
@@ -205,7 +208,7 @@ def _moves(docs: list[Located], names: set[str], problems: list[Problem]) -> tup
     olds = {move.old for move, _ in given}
     found: list[Move] = []
     for move, n in given:
-        message = _move_problem(move, names, olds, found)
+        message = _move_problem(move, names, olds, found, sets)
         if message is None:
             found.append(move)
         else:
@@ -223,10 +226,13 @@ def _moves(docs: list[Located], names: set[str], problems: list[Problem]) -> tup
     return tuple(found)
 
 
-def _move_problem(move: Move, names: set[str], olds: set[str], found: list[Move]) -> str | None:
+def _move_problem(
+    move: Move, names: set[str], olds: set[str], found: list[Move], sets: bool
+) -> str | None:
     if move.old == move.new:
         return f"{move.old!r} is moved to itself; remove the entry"
-    if move.new not in names and move.new not in olds:
+    # with sets, the name may be a set's member: known only once the tenant is asked (plan)
+    if move.new not in names and move.new not in olds and not sets:
         return f"there is no export {move.new!r} in the manifest to move {move.old!r} to"
     if move.old in names:
         return (

@@ -50,6 +50,7 @@ def make_plan(
     exports with a `download`, the sha256 of each file on disk (None: missing)."""
     options = options or Options()
     lock, moved_from = renamed(manifest, lock)
+    unresolved = (*unresolved, *_moves_nowhere(manifest, lock))
     exports, records = _targeted(manifest, lock, options)
     known = {e.name for e in manifest.exports} | set(lock.records)
     covered = {e.name for e in exports} | (set(records) - {e.name for e in manifest.exports})
@@ -113,6 +114,25 @@ def renamed(manifest: Manifest, lock: Lock) -> tuple[Lock, dict[str, str]]:
             records[end] = records.pop(move.old)
             moved[end] = move.old
     return (Lock(records), moved) if moved else (lock, {})
+
+
+def _moves_nowhere(manifest: Manifest, lock: Lock) -> list[Broken]:
+    """A recorded name a `moved:` entry moves to no export (a set's member that is not
+    there): its record is kept, and the entry is a problem, not a silent forget."""
+    live = {e.name for e in manifest.exports}
+    onward = {m.old: m for m in manifest.moved}
+    found = []
+    for move in manifest.moved:
+        if move.old not in lock.records or move.old in live:
+            continue  # applied already, or the old name is in use again
+        end, seen = move.new, {move.old}
+        while end in onward and end not in live and end not in seen:
+            seen.add(end)
+            end = onward[end].new
+        if end not in live:
+            message = f"moves {move.old!r} to {end!r}, which is no export (nor a set's member)"
+            found.append(Broken(move.old, move.file, move.line, "moved", message))
+    return found
 
 
 def _moved(export: Export, step: Step | None, record: Record | None, role: Role, old: str) -> Step:

@@ -219,3 +219,41 @@ def test_an_export_may_not_take_over_a_member_s_record(tenant: Sandbox, tmp_path
     ) in planned.out
     assert "-/+ re-export" not in planned.out and "- forget" not in planned.out
     assert "fin-accounting-core-2" not in planned.out  # the member is not exported again
+
+
+def test_an_export_moves_into_a_set_without_a_new_export(tenant: Sandbox, tmp_path: Path) -> None:
+    payroll = (
+        "exports:\n  payroll:\n    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
+        "    potential_role_id: bdc9548b-639e-509d-9d12-29fb77b8beb9\n"
+        "    min_entitlement_popularity: 10\n"
+    )
+    write(tmp_path, "version: 1\ntenant:\n  api_version: v2025\n" + payroll)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    started = len(tenant.created_exports())
+    write(tmp_path, MANIFEST + "moved:\n  - {from: payroll, to: fin-payroll-specialists}\n")
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert "~ name                       = payroll → fin-payroll-specialists" in planned.out
+    assert "- forget payroll" not in planned.out
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    assert len(tenant.created_exports()) == started + 1  # accounting-core only
+    write(tmp_path, MANIFEST + "moved:\n  - {from: gone, to: fin-nobody}\n")
+    assert rmsync("validate", cwd=tmp_path, env={}).code == 0  # a member: the plan checks
+
+
+def test_a_move_to_no_member_keeps_the_record_and_says_so(tenant: Sandbox, tmp_path: Path) -> None:
+    payroll = (
+        "exports:\n  payroll:\n    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
+        "    potential_role_id: bdc9548b-639e-509d-9d12-29fb77b8beb9\n"
+    )
+    write(tmp_path, "version: 1\ntenant:\n  api_version: v2025\n" + payroll)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    write(tmp_path, MANIFEST + "moved:\n  - {from: payroll, to: fin-typo}\n")
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.code == 1
+    assert (
+        "moved: moves 'payroll' to 'fin-typo', which is no export (nor a set's member)"
+        in planned.out
+    )
+    assert "- forget payroll" not in planned.out
