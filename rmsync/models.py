@@ -277,6 +277,7 @@ class Manifest:
     folder: Path
     moved: tuple[Move, ...] = ()
     sets: tuple[RoleSet, ...] = ()
+    notes: tuple[str, ...] = ()  # what resolving its sets found worth saying (none matched)
 
     def export(self, name: str) -> Export | None:
         return next((e for e in self.exports if e.name == name), None)
@@ -612,6 +613,7 @@ class Plan:
     unchanged: tuple[str, ...]
     provenance: Provenance | None = None
     broken: tuple[Broken, ...] = ()
+    notes: tuple[str, ...] = ()  # said below the summary: nothing to do, but worth knowing
 
     @property
     def changed(self) -> bool:

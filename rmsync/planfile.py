@@ -61,6 +61,7 @@ def dumps(plan: Plan) -> str:
         "summary": {"changed": plan.changed, "counts": counts, "text": render.summary(plan)},
         "actions": [_step_json(step) for step in plan.steps],
         "unchanged": list(plan.unchanged),
+        "notes": list(plan.notes),
         "problems": [
             {"name": b.name, "file": b.file, "line": b.line, "field": b.field, "message": b.message}
             for b in plan.broken

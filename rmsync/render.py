@@ -91,6 +91,7 @@ def text(plan: Plan, color: bool = False) -> str:
         for step in plan.steps:
             lines += [*_block(step, color), ""]
     lines.append(_paint(summary(plan), "1", color))
+    lines += [f"Note: {visible(note)}." for note in plan.notes]
     lines += broken_lines(plan.broken, color)
     return "\n".join(lines) + "\n"
 
@@ -316,9 +317,11 @@ def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     repeats) are cut first, then the access tables, then the list, each saying so."""
     title = "\n".join(_md_title(plan.provenance))
     problems = _md_broken(plan.broken)
+    notes = [f"_Note: {md_text(note)}._" for note in plan.notes[:20]]
     if not plan.changed:
-        return "\n\n".join([title, *problems, summary(plan)]) + "\n"
-    top = "\n\n".join([title, *problems, *_md_banner(plan.counts()), f"**{summary(plan)}**"])
+        return "\n\n".join([title, *problems, summary(plan), *notes]) + "\n"
+    head = [title, *problems, *_md_banner(plan.counts()), f"**{summary(plan)}**", *notes]
+    top = "\n\n".join(head)
     table = _md_table(plan.counts())
     room = limit - len(top) - len(table) - len("\n\n") * 4 - len("\n")
     listed = _md_list(plan.steps, room - len(_md_no_details(limit)) - len(_md_no_access(limit)))

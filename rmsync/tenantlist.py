@@ -190,7 +190,14 @@ def resolve(
     members, missed = _members(tenant, manifest, exports, lock)
     every = tuple(sorted((*exports, *members), key=lambda e: e.name))
     taken = _taken_over(exports, lock)
-    return replace(manifest, exports=every), (*broken, *missed, *taken, *_twice(every))
+    empty = tuple(  # a set of none is not an error, but a reviewer should know
+        f"set {s.name}: no potential role of its session meets its conditions"
+        for s in manifest.sets
+        if not any(e.resolved and e.resolved.how == s.how for e in members)
+        and not any(b.field == f"sets.{s.name}.session" for b in missed)
+    )
+    found = replace(manifest, exports=every, notes=empty)
+    return found, (*broken, *missed, *taken, *_twice(every))
 
 
 def _taken_over(exports: Sequence[Export], lock: Lock) -> list[Broken]:

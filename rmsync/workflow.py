@@ -252,7 +252,7 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     reading = exports_to_read(manifest, as_named, files, targets, chosen.download_missing, excluded)
     live = client.live(roles, reading)
     made = make_plan(manifest, lock, live, chosen, files, unresolved)
-    plan = replace(made, provenance=source)
+    plan = replace(made, provenance=source, notes=manifest.notes)
     return Job(manifest, lock_path, lock, with_access(client, plan), chosen)
 
 

@@ -257,3 +257,21 @@ def test_a_move_to_no_member_keeps_the_record_and_says_so(tenant: Sandbox, tmp_p
         in planned.out
     )
     assert "- forget payroll" not in planned.out
+
+
+def test_a_set_that_matches_no_role_says_so(tenant: Sandbox, tmp_path: Path) -> None:
+    write(tmp_path, MANIFEST.replace('[">= 75", "< 85"]', '">= 99"'))
+    env = builders.tenant_env(tenant.base_url)
+    planned = rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env)
+    assert planned.code == 0
+    assert planned.out == (
+        "No changes. The lockfile matches the manifest and the tenant.\n"
+        "Note: set finance: no potential role of its session meets its conditions.\n"
+    )
+    comment = rmsync("plan", "--format", "markdown", cwd=tmp_path, env=env).out
+    assert "_Note: set finance: no potential role of its session meets its conditions._" in comment
+    doc = rmsync("plan", "--json", cwd=tmp_path, env=env).out
+    assert (
+        '"notes": [\n    "set finance: no potential role of its session meets its conditions"\n  ]'
+        in doc
+    )
