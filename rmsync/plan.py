@@ -49,6 +49,7 @@ def make_plan(
     """The plan for `manifest` given what the lockfile records, the tenant reports and, for
     exports with a `download`, the sha256 of each file on disk (None: missing)."""
     options = options or Options()
+    options = following_moves(manifest, lock, options)
     lock, moved_from = renamed(manifest, lock)
     unresolved = (*unresolved, *_moves_nowhere(manifest, lock))
     exports, records = _targeted(manifest, lock, options)
@@ -114,6 +115,24 @@ def renamed(manifest: Manifest, lock: Lock) -> tuple[Lock, dict[str, str]]:
             records[end] = records.pop(move.old)
             moved[end] = move.old
     return (Lock(records), moved) if moved else (lock, {})
+
+
+def following_moves(manifest: Manifest, lock: Lock, options: Options) -> Options:
+    """The options with each name the manifest's `moved:` renames (and the lockfile still
+    holds) given by its new name: on the command line, the old name means the new."""
+    new_of = {old: new for new, old in renamed(manifest, lock)[1].items()}
+    if not new_of:
+        return options
+
+    def follow(names: frozenset[str]) -> frozenset[str]:
+        return frozenset(new_of.get(n, n) for n in names)
+
+    return replace(
+        options,
+        targets=None if options.targets is None else follow(options.targets),
+        replace=follow(options.replace),
+        excluded=follow(options.excluded),
+    )
 
 
 def _moves_nowhere(manifest: Manifest, lock: Lock) -> list[Broken]:

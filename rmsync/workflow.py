@@ -41,7 +41,7 @@ from rmsync.models import (
     Target,
     Ui,
 )
-from rmsync.plan import exports_to_read, make_plan, refresh_plan, renamed
+from rmsync.plan import exports_to_read, following_moves, make_plan, refresh_plan, renamed
 from rmsync.planfile import PlanFileError
 
 
@@ -228,7 +228,9 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     needs, then decide."""
     lock_path = inputs.lock_path
     lock = lockfile.read(lock_path)  # once: the names resolved and the plan see one lockfile
+    chosen = following_moves(manifest, lock, chosen)  # an old name means its new one
     manifest, unresolved = tenantlist.resolve(client, manifest, lock, chosen.targets)
+    chosen = following_moves(manifest, lock, chosen)  # ...a set's member's too
     source = Provenance(
         manifest=str(inputs.manifest_path),
         manifest_digest=planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),

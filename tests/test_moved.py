@@ -157,3 +157,14 @@ def test_moves_that_come_round_again_are_refused(tmp_path: Path) -> None:
     assert (
         ran.code == 1 and "the moves from 'a' come round to it again; break the circle" in ran.err
     )
+
+
+def test_the_old_name_on_the_command_line_means_the_new_one(
+    applied: tuple[Path, dict[str, str], Sandbox],
+) -> None:
+    project, env, _ = applied
+    rename(project, "payroll", "payroll-team")
+    planned = rmsync("plan", "--target", "payroll", cwd=project, env=env)
+    assert planned.code == 0, planned.err
+    assert "~ name                       = payroll → payroll-team" in planned.out
+    assert planned.out.endswith("Plan: 0 to export, 0 to re-export, 1 to update, 0 to forget.\n")
