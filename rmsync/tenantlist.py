@@ -196,8 +196,36 @@ def resolve(
         if not any(e.resolved and e.resolved.how == s.how for e in members)
         and not any(b.field == f"sets.{s.name}.session" for b in missed)
     )
-    found = replace(manifest, exports=every, notes=empty)
+    found = replace(manifest, exports=every, notes=(*empty, *_kept_names(manifest, members)))
     return found, (*broken, *missed, *taken, *_twice(every))
+
+
+def _kept_names(manifest: Manifest, members: Sequence[Export]) -> list[str]:
+    """A set whose template changed: its recorded members keep their names (stable names are
+    the point), and the plan says so, so that the change is not read as a no-op."""
+    notes = []
+    for chosen in manifest.sets:
+        old = [
+            e.name
+            for e in members
+            if e.resolved
+            and e.resolved.how == chosen.how
+            and not _fits(
+                e.name, chosen.template.format(slug=slug(e.resolved.role_name), set=chosen.name)
+            )
+        ]
+        if old:
+            notes.append(
+                f"set {chosen.name}: {len(old)} recorded member(s) keep their names "
+                f"({', '.join(old[:5])}{', …' if len(old) > 5 else ''}), which its name template "
+                "no longer makes; rename them with moved: if you want the new names"
+            )
+    return notes
+
+
+def _fits(name: str, made: str) -> bool:
+    """`name` is `made`, or `made` with the -2, -3... a taken slug gets."""
+    return name == made or (name.startswith(made + "-") and name[len(made) + 1 :].isdigit())
 
 
 def _taken_over(exports: Sequence[Export], lock: Lock) -> list[Broken]:

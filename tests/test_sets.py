@@ -275,3 +275,17 @@ def test_a_set_that_matches_no_role_says_so(tenant: Sandbox, tmp_path: Path) -> 
         '"notes": [\n    "set finance: no potential role of its session meets its conditions"\n  ]'
         in doc
     )
+
+
+def test_a_changed_template_keeps_member_names_and_says_so(tenant: Sandbox, tmp_path: Path) -> None:
+    write(tmp_path, MANIFEST)
+    env = builders.tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    write(tmp_path, MANIFEST.replace('name: "fin-{slug}"', 'name: "finance-{slug}"'))
+    planned = rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env)
+    assert planned.code == 0
+    assert (
+        "Note: set finance: 2 recorded member(s) keep their names (fin-accounting-core, "
+        "fin-payroll-specialists), which its name template no longer makes; rename them with "
+        "moved: if you want the new names.\n"
+    ) in planned.out
