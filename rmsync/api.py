@@ -240,10 +240,11 @@ class Client:
         marked), and the excluded ones; three reads of every page. Names and counts only."""
         base = f"{self._sessions()}/{session_id}/potential-roles/{role.id}"
         # sorted by name: pages of the default order (popularity, many ties) may overlap or skip
-        popular = f"{base}/entitlement-popularities?sorters=entitlementName&includeCommonAccess="
-        every = self._entitlements(popular + "true")
-        plain = self._entitlements(popular + "false")
-        excluded = self._entitlements(f"{base}/excluded-entitlements")
+        popular = f"{base}/entitlement-popularities"
+        by_name = "sorters=entitlementName&includeCommonAccess="
+        every = self._listing(popular, _entitlement, "entitlements", by_name + "true")
+        plain = self._listing(popular, _entitlement, "entitlements", by_name + "false")
+        excluded = self._listing(f"{base}/excluded-entitlements", _entitlement, "entitlements")
         uncommon, out = {e.id for e in plain}, {e.id for e in excluded}
         return Access(  # an excluded entitlement is excluded, wherever else it is listed
             members=role.identity_count,
@@ -264,46 +265,20 @@ class Client:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _entitlements(self, path: str) -> list[Entitlement]:
-        """Every page of a list of role-mining entitlements; an item without an id is left out
-        (it could not be named or compared)."""
-        found: list[Entitlement] = []
-        offset, join = 0, "&" if "?" in path else "?"
-        while True:
-            page = self._json("GET", f"{path}{join}offset={offset}&limit={PAGE}")
-            if not isinstance(page, list):
-                raise ApiError(f"the tenant's answer to GET {path} is not a list")
-            items = [e for item in page if (e := _entitlement(item)) is not None]
-            if offset and items and {e.id for e in items} <= {e.id for e in found}:
-                raise ApiError(  # it would go on for ever: the tenant ignores `offset`
-                    f"GET {path} answered page {offset // PAGE + 1} with the entitlements of "
-                    "earlier pages again; rmsync stopped reading it"
-                )
-            found += items
-            offset += len(page)
-            if len(page) < PAGE:
-                return found
-
     def session_roles(self, session_id: str) -> list[Role]:
         """Every potential role of a session (all pages); NotFoundError if there is no session."""
         self._json("GET", f"{self._sessions()}/{session_id}")
-        roles: list[Role] = []
-        while True:
-            query = f"?offset={len(roles)}&limit={PAGE}"
-            path = f"{self._sessions()}/{session_id}/potential-role-summaries{query}"
-            page = self._json("GET", path)
-            if not isinstance(page, list):
-                raise ApiError(f"the tenant's list of roles in session {session_id} is not a list")
-            roles += [_role({**item, "session": {"id": session_id}}, "") for item in page]
-            if len(page) < PAGE:
-                return roles
+        path = f"{self._sessions()}/{session_id}/potential-role-summaries"
+        read = lambda item: _role({**item, "session": {"id": session_id}}, "")  # noqa: E731
+        return self._listing(path, read, "potential roles", _sorted_by("createdDate", None))
 
     # -- finding what to track: sessions and their potential roles, with the tenant's metrics
 
     def sessions(self, filters: str | None = None) -> list[Session]:
         """Every role-mining session (all pages) that `filters` selects (ISC's V3 syntax; the
         spec allows `saved eq` and `name eq|sw`), in the tenant's order. Never who made one."""
-        return self._listing(self._sessions(), filters, _session, "role-mining sessions")
+        query = _sorted_by("createdDate", filters)
+        return self._listing(self._sessions(), _session, "role-mining sessions", query)
 
     def session(self, session_id: str) -> Session | None:
         """One role-mining session, or None if the tenant has none with that id."""
@@ -320,25 +295,22 @@ class Client:
         """Every potential role of a session (all pages) that `filters` selects (rmsync.where
         writes them), with its metrics, in the tenant's order. Never who made one."""
         path = f"{self._sessions()}/{session_id}/potential-role-summaries"
+        query = _sorted_by("createdDate", filters)
         return self._listing(
-            path, filters, lambda item: _summary(item, session_id), "potential roles"
+            path, lambda item: _summary(item, session_id), "potential roles", query
         )
 
     def _listing(
-        self,
-        path: str,
-        filters: str | None,
-        read: Callable[[Any], _Listed | None],
-        what: str,
+        self, path: str, read: Callable[[Any], _Listed | None], what: str, query: str = ""
     ) -> list[_Listed]:
-        """Every page of a collection, sorted by creation so that pages do not overlap; an
-        item without an id is left out, and one a moved page boundary repeats is kept once.
-        A page that brings nothing new is an ApiError: the tenant ignores `offset`."""
-        query = f"filters={quote(filters, safe='')}&" if filters else ""
+        """Every page of a collection (`query`: its sorter, so that pages do not overlap, and
+        any filters); an item without an id is left out, and one a moved page boundary repeats
+        is kept once. A page that brings nothing new is an ApiError: the tenant ignores
+        `offset`, and reading on would never end."""
         found: dict[str, _Listed] = {}
         offset = 0
         while True:
-            url = f"{path}?{query}sorters=createdDate&offset={offset}&limit={PAGE}"
+            url = f"{path}?{query + '&' if query else ''}offset={offset}&limit={PAGE}"
             page = self._json("GET", url)
             if not isinstance(page, list):
                 raise ApiError(f"the tenant's answer to GET {path} is not a list of {what}")
@@ -840,8 +812,7 @@ def _entitlement(body: Any) -> Entitlement | None:
 
 
 def _sorted(items: Iterable[Entitlement]) -> tuple[Entitlement, ...]:
-    unique = {e.id: e for e in items}  # a page boundary that moved may repeat one
-    return tuple(sorted(unique.values(), key=lambda e: (e.name.casefold(), e.name, e.id)))
+    return tuple(sorted(items, key=lambda e: (e.name.casefold(), e.name, e.id)))
 
 
 def _metric(value: Any) -> int | None:
@@ -909,7 +880,12 @@ def _detail(body: dict[str, Any]) -> str | None:
 
 # -- reading sessions and role summaries (never who made them) --------------------------------
 
-_Listed = TypeVar("_Listed", Session, RoleSummary)
+_Listed = TypeVar("_Listed", Session, RoleSummary, Entitlement, Role)
+
+
+def _sorted_by(sorter: str, filters: str | None) -> str:
+    """The query of a listing: its filters (ISC's V3 syntax, escaped) and its sorter."""
+    return (f"filters={quote(filters, safe='')}&" if filters else "") + f"sorters={sorter}"
 
 
 def _session(body: Any) -> Session | None:

@@ -22,6 +22,7 @@ from rmsync.models import (
     Live,
     Lock,
     Manifest,
+    Move,
     Options,
     Plan,
     Record,
@@ -102,19 +103,29 @@ def renamed(manifest: Manifest, lock: Lock) -> tuple[Lock, dict[str, str]]:
     entry does nothing."""
     records = dict(lock.records)
     moved: dict[str, str] = {}
-    live = {e.name for e in manifest.exports}  # a set's member may have the old name again
-    onward = {m.old: m.new for m in manifest.moved}
-    for move in manifest.moved:
-        if move.old not in records or move.old in live:
-            continue
-        end, seen = move.new, {move.old}  # a chain (a → b → c) ends at an export
-        while end in onward and end not in live and end not in seen:
-            seen.add(end)
-            end = onward[end]
-        if end in live and end not in records and not (seen - {move.old}) & set(records):
+    for move, end, ends_live, passed in _chains(manifest, lock):
+        if ends_live and end not in records and not passed & set(records):
             records[end] = records.pop(move.old)
             moved[end] = move.old
     return (Lock(records), moved) if moved else (lock, {})
+
+
+def _chains(manifest: Manifest, lock: Lock) -> list[tuple[Move, str, bool, set[str]]]:
+    """For each `moved:` entry whose old name the lockfile holds (and no export uses again):
+    the name its chain (a → b → c) ends at, whether that is an export, and the names it
+    passes on the way."""
+    live = {e.name for e in manifest.exports}  # a set's member may have the old name again
+    onward = {m.old: m.new for m in manifest.moved}
+    found = []
+    for move in manifest.moved:
+        if move.old not in lock.records or move.old in live:
+            continue  # applied already, or the old name is in use again
+        end, seen = move.new, {move.old}
+        while end in onward and end not in live and end not in seen:
+            seen.add(end)
+            end = onward[end]
+        found.append((move, end, end in live, seen - {move.old}))
+    return found
 
 
 def following_moves(manifest: Manifest, lock: Lock, options: Options) -> Options:
@@ -138,20 +149,17 @@ def following_moves(manifest: Manifest, lock: Lock, options: Options) -> Options
 def _moves_nowhere(manifest: Manifest, lock: Lock) -> list[Broken]:
     """A recorded name a `moved:` entry moves to no export (a set's member that is not
     there): its record is kept, and the entry is a problem, not a silent forget."""
-    live = {e.name for e in manifest.exports}
-    onward = {m.old: m for m in manifest.moved}
-    found = []
-    for move in manifest.moved:
-        if move.old not in lock.records or move.old in live:
-            continue  # applied already, or the old name is in use again
-        end, seen = move.new, {move.old}
-        while end in onward and end not in live and end not in seen:
-            seen.add(end)
-            end = onward[end].new
-        if end not in live:
-            message = f"moves {move.old!r} to {end!r}, which is no export (nor a set's member)"
-            found.append(Broken(move.old, move.file, move.line, "moved", message))
-    return found
+    return [
+        Broken(
+            move.old,
+            move.file,
+            move.line,
+            "moved",
+            f"moves {move.old!r} to {end!r}, which is no export (nor a set's member)",
+        )
+        for move, end, ends_live, _ in _chains(manifest, lock)
+        if not ends_live
+    ]
 
 
 def _moved(export: Export, step: Step | None, record: Record | None, role: Role, old: str) -> Step:
