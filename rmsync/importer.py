@@ -8,7 +8,9 @@ writing the edited manifest only once its new text loads. Must not: talk to the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import yaml
 from rmsync import atomic, config, safetext
 from rmsync.errors import DocumentError, RmsyncError
 from rmsync.manifest import ManifestError, folder_of, load_manifest, manifest_files
-from rmsync.models import Manifest, Role, is_uuid, slug
+from rmsync.models import Export, Manifest, Role, Session, is_uuid, slug
 from rmsync.yamlload import load_file
 
 NEW_MANIFEST = "# rmsync manifest: see the README for every field.\nversion: 1\nexports:\n"
@@ -69,19 +71,32 @@ def has_manifest(path: Path) -> bool:
 
 @dataclass(frozen=True)
 class Entry:
+    """A new export: the role, and how its entry names it. By name (the default) where the
+    tenant's names are unambiguous: a re-run session mints new ids, names stay; by id where
+    another session or role has the same name."""
+
     name: str
     session_id: str
     role: Role
+    session_name: str | None = None  # name the session by this (None: by its id)
+    by_role_name: bool = False  # name the role by its name (else: by its id)
 
 
 def plan_entries(
-    manifest: Manifest | None, session_id: str, roles: Iterable[Role], prefix: str
+    manifest: Manifest | None,
+    session: Session,
+    roles: Iterable[Role],
+    prefix: str,
+    *,
+    by_name: bool = True,
+    sessions: Sequence[Session] = (),
 ) -> tuple[list[Entry], list[tuple[Role, str]]]:
-    """New entries for roles not yet in the manifest, and (role, existing name) for the rest."""
-    existing = (
-        {(e.session_id, e.potential_role_id): e.name for e in manifest.exports} if manifest else {}
-    )
-    taken = {e.name for e in manifest.exports} if manifest else set()
+    """New entries for roles not yet in the manifest, and (role, existing name) for the rest.
+
+    With `by_name`, an entry names its session by name when no other of `sessions` has that
+    name (ignoring case), and its role by name when no other role of the session has it."""
+    exports = manifest.exports if manifest else ()
+    taken = {e.name for e in exports}
     added, skipped = [], []
     roles = sorted(roles, key=lambda r: (r.name, r.id))
     if odd := [role.id for role in roles if not is_uuid(role.id)]:
@@ -89,8 +104,11 @@ def plan_entries(
             f"the tenant gave potential role ids that are not UUIDs: "
             f"{', '.join(safetext.quoted(i) for i in odd)}; nothing was written"
         )
+    alike = Counter(r.name.casefold() for r in roles)
+    same = [s for s in sessions if s.name and session.name and _alike(s.name, session.name)]
+    session_name = session.name if by_name and session.name and len(same) <= 1 else None
     for role in roles:
-        known = existing.get((session_id, role.id))
+        known = next((e.name for e in exports if _names(e, session, role)), None)
         if known is not None:
             skipped.append((role, known))
             continue
@@ -99,22 +117,76 @@ def plan_entries(
         while name in taken:
             name, n = f"{base}-{n}", n + 1
         taken.add(name)
-        added.append(Entry(name, session_id, role))
+        by_role_name = by_name and bool(role.name) and alike[role.name.casefold()] == 1
+        added.append(Entry(name, session.id, role, session_name, by_role_name))
     return added, skipped
 
 
+def _alike(one: str, other: str) -> bool:
+    return one.casefold() == other.casefold()
+
+
+def _names(export: Export, session: Session, role: Role) -> bool:
+    """Whether `export` already names `role` of `session`: by ids, or by a selector."""
+    chosen = export.selector
+    if chosen is None:
+        return (export.session_id, export.potential_role_id) == (session.id, role.id)
+    same_session = chosen.session_id == session.id or (
+        chosen.session_name is not None
+        and session.name is not None
+        and _alike(chosen.session_name, session.name)
+    )
+    same_role = chosen.role_id == role.id or (
+        chosen.role_name is not None and _alike(chosen.role_name, role.name)
+    )
+    return same_session and same_role
+
+
 def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
-    """The entries as YAML lines, each named after its role in a comment: the name as
-    `safetext.visible` shows it, so that no character of it can end the comment's line."""
+    """The entries as YAML lines. An entry that names its role by id says the role's name in
+    a comment: the name as `safetext.visible` shows it, so that no character of it can end
+    the comment's line."""
     pad, inner = " " * indent, " " * (indent + 2)
     lines = []
     for entry in entries:
+        if entry.session_name is None and not entry.by_role_name:
+            lines += [
+                f"{pad}{entry.name}:  # {safetext.visible(entry.role.name)}",
+                f"{inner}session_id: {entry.session_id}",
+                f"{inner}potential_role_id: {entry.role.id}",
+            ]
+            continue
+        session = (
+            f"{{name: {_flow_scalar(entry.session_name)}}}"
+            if entry.session_name is not None
+            else f"{{id: {entry.session_id}}}"
+        )
+        role = f"name: {_scalar(entry.role.name)}" if entry.by_role_name else f"id: {entry.role.id}"
+        role_named = "" if entry.by_role_name else f"  # {safetext.visible(entry.role.name)}"
         lines += [
-            f"{pad}{entry.name}:  # {safetext.visible(entry.role.name)}",
-            f"{inner}session_id: {entry.session_id}",
-            f"{inner}potential_role_id: {entry.role.id}",
+            f"{pad}{entry.name}:{role_named}",
+            f"{inner}potential_role:",
+            f"{inner}  session: {session}",
+            f"{inner}  {role}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _scalar(text: str) -> str:
+    """`text` as a YAML scalar that reads back as itself: plain where YAML allows it."""
+    dumped = yaml.safe_dump(text, allow_unicode=True, width=1_000_000, default_style=None)
+    dumped = dumped.removesuffix("\n...\n").removesuffix("\n")
+    if "\n" in dumped or yaml.safe_load(dumped) != text:
+        return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML one
+    return dumped
+
+
+def _flow_scalar(text: str) -> str:
+    """`text` as a scalar inside `{...}`, where `,` `[` `]` `{` `}` end a plain one."""
+    plain = _scalar(text)
+    if plain[:1] not in "\"'" and any(c in plain for c in ",[]{}"):
+        return json.dumps(text, ensure_ascii=False)
+    return plain
 
 
 def insert(text: str, entries: list[Entry]) -> str:

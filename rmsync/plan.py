@@ -315,14 +315,17 @@ def _step(
         reasons.append("the export parameters changed")
     if role_changes:
         reasons.append("the role changed since it was exported")
+    # An export goes when it expires, or with its role when a re-run session mints new ones.
+    rerun = export.selector is not None and record.potential_role_id != export.potential_role_id
+    why = "its role went when the session was re-run" if rerun else "exports expire"
     if record.gone_at is not None:
         reasons.append(
             f"the tenant no longer has export {record.export_id} (it answered 404 at "
-            f"{record.gone_at}; exports expire)"
+            f"{record.gone_at}; {why})"
         )
     elif status is None:
         reasons.append(
-            f"the tenant no longer has export {record.export_id} (it answered 404; exports expire)"
+            f"the tenant no longer has export {record.export_id} (it answered 404; {why})"
         )
     elif status is Status.ERROR:
         detail = _live_detail(record, live) or record.error

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from rmsync import config, where
+from rmsync import config, selection, where
 from rmsync.api import Client
 from rmsync.errors import RmsyncError
 from rmsync.manifest import folder_of, load_manifest
@@ -26,15 +26,12 @@ from rmsync.models import (
     Export,
     Lock,
     Manifest,
-    Record,
-    Request,
     Resolved,
     RoleSet,
     RoleSummary,
     Selector,
     Session,
     is_uuid,
-    slug,
 )
 from rmsync.safetext import quoted, visible
 
@@ -63,6 +60,11 @@ def find_session(client: Client, given: str, every: Sequence[Session] | None = N
     """The session `given` names: by id (a UUID), or by its name, exactly (else ignoring
     case), among `every` session (None: all the tenant's, read now). None or several: a
     SessionError listing the candidates, name and id."""
+    if not given.strip():
+        raise SessionError(
+            f"{quoted(given)} names no session: give a session's id or its name "
+            "(`rmsync sessions` lists them)"
+        )
     if is_uuid(given):
         found = client.session(given.lower())
         if found is None:
@@ -187,68 +189,15 @@ def resolve(
             exports.append(export)  # kept: its record is neither forgotten nor touched
             field = f"exports.{export.name}.potential_role"
             broken.append(Broken(export.name, export.file, export.line, field, str(exc)))
-    members, missed = _members(tenant, manifest, exports, lock)
-    every = tuple(sorted((*exports, *members), key=lambda e: e.name))
-    taken = _taken_over(exports, lock)
-    empty = tuple(  # a set of none is not an error, but a reviewer should know
-        f"set {s.name}: no potential role of its session meets its conditions"
-        for s in manifest.sets
-        if not any(e.resolved and e.resolved.how == s.how for e in members)
-        and not any(b.field == f"sets.{s.name}.session" for b in missed)
-    )
-    found = replace(manifest, exports=every, notes=(*empty, *_kept_names(manifest, members)))
-    return found, (*broken, *missed, *taken, *_twice(every))
-
-
-def _kept_names(manifest: Manifest, members: Sequence[Export]) -> list[str]:
-    """A set whose template changed: its recorded members keep their names (stable names are
-    the point), and the plan says so, so that the change is not read as a no-op."""
-    notes = []
+    listed: dict[str, selection.Listed | str] = {}
     for chosen in manifest.sets:
-        old = [
-            e.name
-            for e in members
-            if e.resolved
-            and e.resolved.how == chosen.how
-            and not _fits(
-                e.name, chosen.template.format(slug=slug(e.resolved.role_name), set=chosen.name)
-            )
-        ]
-        if old:
-            notes.append(
-                f"set {chosen.name}: {len(old)} recorded member(s) keep their names "
-                f"({', '.join(old[:5])}{', …' if len(old) > 5 else ''}), which its name template "
-                "no longer makes; rename them with moved: if you want the new names"
-            )
-    return notes
-
-
-def _fits(name: str, made: str) -> bool:
-    """`name` is `made`, or `made` with the -2, -3... a taken slug gets."""
-    return name == made or (name.startswith(made + "-") and name[len(made) + 1 :].isdigit())
-
-
-def _taken_over(exports: Sequence[Export], lock: Lock) -> list[Broken]:
-    """An export of the manifest's own whose name the lockfile records as a set's member:
-    the record is the member's, so taking it over would silently re-export another role."""
-    found = []
-    for export in exports:
-        record = lock.get(export.name)
-        how = record.resolved.how if record and record.resolved else ""
-        if how.startswith("set "):
-            assert record is not None and record.resolved is not None
-            found.append(
-                Broken(
-                    export.name,
-                    export.file,
-                    export.line,
-                    f"exports.{export.name}",
-                    f"the lockfile records {export.name!r} as a member of {how} (role "
-                    f'"{record.resolved.role_name}"); give this export another name, or '
-                    "move the record with moved:",
-                )
-            )
-    return found
+        try:
+            session = tenant.session(chosen.session)
+            roles = tenant.client.roles(session.id, where.filters(chosen.conditions))
+            listed[chosen.name] = selection.Listed(session, tuple(roles))
+        except SessionError as exc:
+            listed[chosen.name] = str(exc)
+    return selection.combine(manifest, exports, broken, listed, lock)
 
 
 def _targeted_sets(manifest: Manifest, lock: Lock, targets: frozenset[str]) -> tuple[RoleSet, ...]:
@@ -256,91 +205,8 @@ def _targeted_sets(manifest: Manifest, lock: Lock, targets: frozenset[str]) -> t
         chosen
         for chosen in manifest.sets
         if f"sets.{chosen.name}" in targets
-        or any(_member_of(r, chosen) for n, r in lock.records.items() if n in targets)
+        or any(selection.member_of(r, chosen) for n, r in lock.records.items() if n in targets)
     )
-
-
-def _twice(exports: Sequence[Export]) -> list[Broken]:
-    """An export whose selector found what another export asks for already (the same role
-    and parameters) would start the same export twice: it is a problem of its own."""
-    seen: dict[Request, Export] = {}
-    found = []
-    for export in sorted(exports, key=lambda e: (e.file, e.line, e.name)):
-        if not export.potential_role_id:  # not found: its problem is said already
-            continue
-        first = seen.setdefault(export.request, export)
-        if first is not export and (export.selector or first.selector):
-            found.append(
-                Broken(
-                    export.name,
-                    export.file,
-                    export.line,
-                    f"exports.{export.name}.potential_role",
-                    f"asks for the same export as {first.name!r} ({first.file}:{first.line}): "
-                    "the same role and parameters; keep one",
-                )
-            )
-    return found
-
-
-def _members(
-    tenant: _Tenant, manifest: Manifest, exports: list[Export], lock: Lock
-) -> tuple[list[Export], list[Broken]]:
-    """Each set's members, named from its template: a role already recorded as a member keeps
-    its recorded name (names stay stable as roles come and go); a new one gets its slug, made
-    unique. A role an explicit export (or an earlier set) already asks for is left out."""
-    taken = {e.name for e in exports}
-    asked = {(e.session_id, e.potential_role_id) for e in exports}
-    members, missed = [], []
-    for chosen in manifest.sets:
-        try:
-            session = tenant.session(chosen.session)
-            roles = tenant.client.roles(session.id, where.filters(chosen.conditions))
-        except SessionError as exc:
-            field = f"sets.{chosen.name}.session"
-            kept = [n for n, r in sorted(lock.records.items()) if _member_of(r, chosen)]
-            missed += [Broken(n, chosen.file, chosen.line, field, str(exc)) for n in kept]
-            if not kept:
-                missed.append(
-                    Broken(f"sets.{chosen.name}", chosen.file, chosen.line, field, str(exc))
-                )
-            continue
-        mine = {n: r for n, r in lock.records.items() if _member_of(r, chosen)}
-        recorded = {r.potential_role_id: n for n, r in mine.items()}
-        by_name = {r.resolved.role_name: n for n, r in sorted(mine.items()) if r.resolved}
-        for role in sorted(roles, key=lambda r: (r.name, r.id)):
-            if (session.id, role.id) in asked:
-                continue
-            # its recorded name: by id, else by name (a re-run session mints new ids)
-            name = recorded.get(role.id) or by_name.get(role.name)
-            if name is not None and name in taken:
-                continue  # an explicit export holds its recorded name: said there, not twice
-            if name is None:
-                base = chosen.template.format(slug=slug(role.name), set=chosen.name)
-                name, n = base, 2
-                while name in taken or (name in lock.records and name not in recorded.values()):
-                    name, n = f"{base}-{n}", n + 1
-            taken.add(name)
-            asked.add((session.id, role.id))
-            members.append(
-                Export(
-                    name=name,
-                    request=Request(session.id, role.id, chosen.params),
-                    file=chosen.file,
-                    line=chosen.line,
-                    refresh_after=chosen.refresh_after,
-                    download=chosen.download.format(name=name) if chosen.download else None,
-                    selector=Selector(session_id=session.id, role_id=role.id),
-                    resolved=Resolved(
-                        session_name=session.name, role_name=role.name, how=chosen.how
-                    ),
-                )
-            )
-    return members, missed
-
-
-def _member_of(record: Record, chosen: RoleSet) -> bool:
-    return record.resolved is not None and record.resolved.how == chosen.how
 
 
 def _resolved(tenant: _Tenant, export: Export, selector: Selector) -> Export:

@@ -76,7 +76,7 @@ def test_plan_names_what_an_export_carries_and_what_changed_in_the_tenant(
     log = Recorder()
     sandbox = make_sandbox(schedule=Schedule(0, 0), log=log)
     env = builders.tenant_env(sandbox.base_url)
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", tmp_path / "rmsync.yaml")
     first = rmsync("plan", cwd=tmp_path, env=env)
     assert first.code == 0, first.err
     assert "      access: 6 members; the export carries 5 of 9 entitlements\n" in first.out
@@ -126,7 +126,7 @@ def test_plan_names_what_an_export_carries_and_what_changed_in_the_tenant(
 def saved_payroll_plan(sandbox: Sandbox, folder: Path) -> dict[str, str]:
     """`plan --out plan.json --target payroll` in `folder`; the environment it ran with."""
     env = builders.tenant_env(sandbox.base_url)
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", folder / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", folder / "rmsync.yaml")
     made = rmsync("plan", "--out", "plan.json", "--target", "payroll", cwd=folder, env=env)
     assert made.code == 0, made.err
     return env
@@ -252,7 +252,7 @@ def test_attributes_that_name_a_person_never_leave_the_tenant(
     env = builders.tenant_env(sandbox.base_url)
     project = tmp_path / "project"
     project.mkdir()
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", project / "rmsync.yaml")
     outputs = [
         rmsync("plan", "--json", cwd=project, env=env).out,
         rmsync("plan", "--format", "markdown", cwd=project, env=env).out,
@@ -276,7 +276,7 @@ def test_an_identity_distribution_of_the_wrong_shape_is_read_leniently(
     rule = {"path": "**/role-mining-potential-roles/*", "set": {"identityDistribution": odd}}
     sandbox = make_sandbox(faults={"version": 1, "faults": [rule]}, schedule=Schedule(0, 0))
     env = builders.tenant_env(sandbox.base_url)
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", tmp_path / "rmsync.yaml")
     ran = rmsync("plan", "--target", "payroll", cwd=tmp_path, env=env)
     assert ran.code == 0, ran.err
     assert "access: 3 members" in ran.out

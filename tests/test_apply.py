@@ -42,7 +42,7 @@ def fixed_now() -> str:
 
 @pytest.fixture
 def example(tmp_path: Path) -> Path:
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", tmp_path / "rmsync.yaml")
     return tmp_path / "rmsync.yaml"
 
 

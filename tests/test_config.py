@@ -24,7 +24,7 @@ from rmsync.sandbox import DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from tests import builders
 from tests.run import rmsync
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "rmsync.yaml"
+EXAMPLE = Path(__file__).parent.parent / "tests" / "data" / "manifests" / "by-ids.yaml"
 COMMENTED = "  # base_url: https://acme.api.identitynow.com   # or SAIL_BASE_URL / --base-url\n"
 
 

@@ -70,7 +70,7 @@ def test_a_killed_apply_leaves_every_started_export_recorded_and_a_rerun_converg
     draw = random.Random(trial)
     project = tmp_path / "repo"
     project.mkdir()
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", project / "rmsync.yaml")
     sandbox = make_sandbox(
         clock=time.time, schedule=Schedule(0, 0), faults=SLOW_STARTS, sleep=time.sleep
     )
@@ -116,7 +116,7 @@ def test_a_kill_while_a_start_is_in_flight_after_the_tenant_acted(
     SIGINT wait for the answer and record the export before they stop the run."""
     project = tmp_path / "repo"
     project.mkdir()
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", project / "rmsync.yaml")
     sandbox = make_sandbox(clock=time.time, schedule=Schedule(0, 0))
     held, release = threading.Event(), threading.Event()
 

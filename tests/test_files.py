@@ -31,7 +31,7 @@ def tenant(make_sandbox: Callable[..., Sandbox]) -> dict[str, str]:
 @pytest.fixture
 def folder_layout(tmp_path: Path) -> Path:
     """manifests/finance.yaml and manifests/sales.yaml: one manifest in two files."""
-    example = yaml.safe_load((ROOT / "examples" / "rmsync.yaml").read_text())
+    example = yaml.safe_load((ROOT / "tests" / "data" / "manifests" / "by-ids.yaml").read_text())
     exports = example["exports"]
     folder = tmp_path / "manifests"
     folder.mkdir()
@@ -115,7 +115,7 @@ def test_a_saved_plan_applied_from_another_folder_says_so(
 ) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", repo / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", repo / "rmsync.yaml")
     assert rmsync("plan", "--out", "plan.json", cwd=repo, env=tenant).code == 0
     elsewhere = rmsync("apply", "repo/plan.json", cwd=tmp_path, env=tenant)
     assert elsewhere.code == 1
@@ -149,7 +149,7 @@ def with_download(project: Path, path: str, name: str = "accounting-core") -> No
 def test_a_download_path_that_cannot_be_written_is_a_clear_error(
     tmp_path: Path, make: Callable[[Path], object], message: str
 ) -> None:
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", tmp_path / "rmsync.yaml")
     with_download(tmp_path, "exports/a.zip")
     make(tmp_path)
     ran = rmsync("validate", cwd=tmp_path, env=OFFLINE)
@@ -185,7 +185,7 @@ def test_a_folder_swapped_for_a_link_while_apply_downloads_is_refused(
     project, outside = tmp_path / "project", tmp_path / "outside"
     (project / "exports").mkdir(parents=True)
     outside.mkdir()
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", project / "rmsync.yaml")
     with_download(project, "exports/a.zip")
 
     def swap(method: str, path: str) -> None:  # while the archive is on its way
@@ -209,7 +209,7 @@ def test_apply_removes_the_temporary_files_a_killed_run_left_and_nothing_else(
     tmp_path: Path, tenant: dict[str, str]
 ) -> None:
     project = tmp_path
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", project / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", project / "rmsync.yaml")
     with_download(project, "exports/accounting-core.zip")
     (project / "exports").mkdir()
     left = [

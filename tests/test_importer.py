@@ -11,7 +11,7 @@ import yaml
 from rmsync import safetext
 from rmsync.importer import Entry, ManifestEditError, insert, plan_entries
 from rmsync.manifest import load_manifest
-from rmsync.models import Role, slug
+from rmsync.models import Role, Session, slug
 from rmsync.sandbox import Sandbox, load_seed
 from tests.builders import tenant_env
 from tests.run import rmsync
@@ -19,6 +19,10 @@ from tests.run import rmsync
 
 def role(name: str, ident: str = "r1") -> Role:
     return Role(ident, name, "s", 1, 1, (), None)
+
+
+def session(ident: str, name: str | None = None) -> Session:
+    return Session(ident, name, "POTENTIAL_ROLES_CREATED", True, "MANUAL", None, 0, None)
 
 
 @pytest.mark.parametrize(
@@ -91,10 +95,11 @@ def test_role_ids_that_are_not_uuids_are_refused() -> None:
     bad = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee\n    potential_role_id: x"
     good = role("Fine", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee")
     with pytest.raises(ManifestEditError, match=r"not UUIDs: \"aaaaaaaa-.*\\n    potential"):
-        plan_entries(None, "s1", [good, role("Evil", bad)], "")
+        plan_entries(None, session("s1"), [good, role("Evil", bad)], "")
 
 
 SEED = Path(__file__).parent / "data" / "seeds" / "tenant-strings.yaml"
+R1, R2, R3 = (f"aaaaaaaa-bbbb-4ccc-8ddd-00000000000{n}" for n in range(1, 4))
 HOSTILE_SESSION = "11111111-2222-4333-8444-555555555555"
 
 
@@ -104,7 +109,13 @@ def test_import_of_hostile_role_names_writes_only_its_own_entries(
     seed = load_seed(SEED)
     sandbox = make_sandbox(seed=seed)
     ran = rmsync(
-        "import", "--session", HOSTILE_SESSION, cwd=tmp_path, env=tenant_env(sandbox.base_url)
+        "import",
+        "--session",
+        HOSTILE_SESSION,
+        "--by",
+        "id",
+        cwd=tmp_path,
+        env=tenant_env(sandbox.base_url),
     )
     assert ran.code == 0, ran.err
     text = (tmp_path / "rmsync.yaml").read_text(encoding="utf-8")
@@ -127,3 +138,53 @@ def test_import_of_hostile_role_names_writes_only_its_own_entries(
     comments = {line.split("  # ", 1)[1] for line in text.splitlines() if "  # " in line}
     assert comments == {safetext.visible(name) for name in names.values()}
     assert load_manifest(tmp_path / "rmsync.yaml").exports
+
+
+def test_import_by_name_writes_names_that_read_back_and_find_their_roles(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """Hostile role names become YAML values: each reads back as the tenant's name, and the
+    plan finds every role by it (the empty name, which cannot, is written by id)."""
+    seed = load_seed(SEED)
+    sandbox = make_sandbox(seed=seed)
+    env = tenant_env(sandbox.base_url)
+    ran = rmsync("import", "--session", HOSTILE_SESSION, cwd=tmp_path, env=env)
+    assert ran.code == 0, ran.err
+    manifest = load_manifest(tmp_path / "rmsync.yaml")
+    (hostile,) = [s for s in seed.sessions if s.id == HOSTILE_SESSION]
+    names = {r.name for r in hostile.roles}
+    chosen = [e.selector for e in manifest.exports]
+    assert all(s is not None for s in chosen)
+    assert {s.role_name for s in chosen if s and s.role_name is not None} == names - {""}
+    assert {s.session_name for s in chosen if s} == {hostile.name}
+    planned = rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env)
+    assert planned.code == 2, planned.out + planned.err
+    assert f"Plan: {len(names)} to export," in planned.out
+
+
+def test_a_name_another_role_or_session_shares_is_written_by_id() -> None:
+    roles = [role("Twin", R1), role("twin", R2), role("Only", R3)]
+    finance = session("s1", "Finance")
+    added, _ = plan_entries(None, finance, roles, "", sessions=[finance, session("s2", "FINANCE")])
+    text = insert("version: 1\nexports:\n", added)
+    assert yaml.safe_load(text)["exports"] == {
+        "only": {"potential_role": {"session": {"id": "s1"}, "name": "Only"}},
+        "twin": {"session_id": "s1", "potential_role_id": R1},  # no name to go by
+        "twin-2": {"session_id": "s1", "potential_role_id": R2},
+    }
+    alone, _ = plan_entries(None, finance, roles[2:], "", sessions=[finance])
+    assert yaml.safe_load(insert("version: 1\nexports:\n", alone))["exports"] == {
+        "only": {"potential_role": {"session": {"name": "Finance"}, "name": "Only"}}
+    }
+
+
+def test_an_export_that_names_the_role_already_is_not_added_again(tmp_path: Path) -> None:
+    path = tmp_path / "rmsync.yaml"
+    path.write_text(
+        "version: 1\nexports:\n  mine:\n    potential_role:\n"
+        "      session: {name: finance}\n      name: ONLY\n"
+    )
+    added, skipped = plan_entries(
+        load_manifest(path), session("s1", "Finance"), [role("Only", R3)], ""
+    )
+    assert (added, [name for _, name in skipped]) == ([], ["mine"])

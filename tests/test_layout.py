@@ -19,7 +19,7 @@ PACKAGE = ROOT / "rmsync"
 LAYERS: list[set[str]] = [
     {"models", "errors", "safetext", "schemacheck"},
     {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review", "where"},
-    {"manifest", "lockfile", "api", "plan", "render", "runlock", "archive"},
+    {"manifest", "lockfile", "api", "plan", "render", "runlock", "archive", "selection"},
     {"config", "planfile", "downloads", "report", "archivediff"},
     {"importer", "apply", "tenantlist"},
     {"workflow"},
@@ -35,6 +35,7 @@ PURE = {
     "review",
     "report",
     "where",
+    "selection",
 }  # no I/O, no clock: they may import only the vocabulary
 VOCABULARY = {"models", "errors", "safetext"}
 HEAVY = ("httpx", "jsonschema", "yaml", "click")

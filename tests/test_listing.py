@@ -287,6 +287,16 @@ def test_an_unknown_name_lists_the_candidates(sandbox: Sandbox) -> None:
     )
 
 
+@pytest.mark.parametrize("given", ["", "  "])
+def test_an_empty_session_name_is_refused_before_any_request(given: str, tmp_path: Path) -> None:
+    ran = rmsync("roles", "--session", given, cwd=tmp_path, env=tenant_env("http://127.0.0.1:9"))
+    assert (ran.code, ran.out) == (1, "")
+    assert ran.err == (
+        f'Error: "{given}" names no session: give a session\'s id or its name '
+        "(`rmsync sessions` lists them)\n"
+    )
+
+
 def twins(doc: dict[str, Any]) -> None:
     """Two sessions named alike (the tenant does not keep names unique), one unnamed."""
     doc["sessions"][1]["name"] = "Finance Q3 2026"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rmsync.manifest import ManifestError, load_manifest
-from rmsync.models import ApiVersion, ExportParams
+from rmsync.models import ApiVersion, ExportParams, Selector
 from tests.builders import ACCOUNTING, FINANCE
 from tests.expect import check_reported
 
@@ -37,9 +37,19 @@ def test_example_manifest_loads_with_defaults_applied() -> None:
     )
     core = manifest.export("accounting-core")
     assert core is not None and core.params == ExportParams(10, False)
-    assert (core.session_id, core.potential_role_id, core.line) == (FINANCE, ACCOUNTING, 19)
+    assert core.selector == Selector(session_name="Finance Q3 2026", role_name="Accounting core")
+    assert (core.session_id, core.potential_role_id) == ("", "")  # found in the tenant
     payroll = manifest.export("payroll")
     assert payroll is not None and payroll.params == ExportParams(0, True)
+    by_ids = manifest.export("sre-on-call")
+    assert by_ids is not None and by_ids.selector is None
+    (support,) = manifest.sets
+    assert (support.name, support.template, support.params) == (
+        "support",
+        "support-{slug}",
+        ExportParams(20, True),
+    )
+    assert support.session == Selector(session_name="Sales and support 2026")
 
 
 @pytest.mark.parametrize("path", INVALID, ids=lambda p: p.stem)

@@ -32,7 +32,7 @@ def applied(
 ) -> tuple[Path, dict[str, str], Sandbox]:
     sandbox = make_sandbox(schedule=Schedule(0, 0))
     env = builders.tenant_env(sandbox.base_url)
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", tmp_path / "rmsync.yaml")
     assert rmsync("apply", "--auto-approve", "--wait", cwd=tmp_path, env=env).code == 0
     return tmp_path, env, sandbox
 
@@ -123,7 +123,7 @@ def test_without_moved_a_rename_forgets_and_exports(
 def test_wrong_moves_are_reported_at_their_lines(
     tmp_path: Path, moved: list[dict[str, str]], message: str
 ) -> None:
-    doc = yaml.safe_load((ROOT / "examples" / "rmsync.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "tests" / "data" / "manifests" / "by-ids.yaml").read_text())
     doc["moved"] = moved
     (tmp_path / "rmsync.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     ran = rmsync("validate", cwd=tmp_path, env={})
@@ -150,7 +150,7 @@ def test_renames_can_chain_as_they_pile_up(applied: tuple[Path, dict[str, str], 
 
 
 def test_moves_that_come_round_again_are_refused(tmp_path: Path) -> None:
-    doc = yaml.safe_load((ROOT / "examples" / "rmsync.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "tests" / "data" / "manifests" / "by-ids.yaml").read_text())
     doc["moved"] = [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}]
     (tmp_path / "rmsync.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     ran = rmsync("validate", cwd=tmp_path, env={})

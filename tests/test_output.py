@@ -122,7 +122,10 @@ def test_hostile_role_names_through_import_plan_apply_and_show(
 
     assert rmsync("import", "--session", HOSTILE_SESSION, cwd=tmp_path, env=env).code == 0
     plan = run("plan").splitlines()
-    assert len(plan) == 2 + 9 * len(names) + 1  # 7 rows, access and its one entitlement
+    # 8 rows (import names each role by session and name: potential_role_by too), access and
+    # its one entitlement
+    assert len(plan) == 2 + 10 * len(names) + 1
+    assert sum("potential_role_by " in line for line in plan) == len(names)
     heads = [line for line in plan if line.startswith(("No changes", "Plan:", "```"))]
     assert heads == ["Plan: 6 to export, 0 to re-export, 0 to update, 0 to forget."]
     roles = sorted(line.split(" = ", 1)[1] for line in plan if "potential_role " in line)

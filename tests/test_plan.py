@@ -18,6 +18,7 @@ from rmsync.models import (
     Lock,
     Options,
     Record,
+    Selector,
     Status,
 )
 from rmsync.plan import PlanError, exports_to_read, make_plan, refresh_plan
@@ -243,6 +244,19 @@ def test_an_export_the_tenant_no_longer_has_is_re_exported_with_that_reason() ->
             ),
         ),
     ]
+
+
+def test_an_export_gone_with_its_re_run_role_says_so_not_that_it_expired() -> None:
+    """A re-run session mints new roles; the old role's export goes with it."""
+    m = manifest(replace(export("a", 1), selector=Selector(session_name="S", role_name="A")))
+    lock = Lock({"a": replace(record("a", 0), gone_at="2026-11-20T08:00:00Z")})
+    plan = make_plan(m, lock, Live({R[1]: role(1)}, {}))
+    (step,) = plan.steps
+    assert step.action is Action.REEXPORT
+    assert (
+        "the tenant no longer has export exp-a (it answered 404 at 2026-11-20T08:00:00Z; its "
+        "role went when the session was re-run)"
+    ) in step.reasons
 
 
 def test_an_error_is_re_exported_with_the_tenant_s_reason() -> None:

@@ -38,7 +38,7 @@ def test_report_reads_the_tenant_and_names_no_person(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     env = builders.tenant_env(make_sandbox(schedule=Schedule(0, 0)).base_url)
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", tmp_path / "rmsync.yaml")
     before = rmsync("report", "accounting-core", cwd=tmp_path, env=env)
     assert before.code == 0, before.err
     assert "recorded                    no: not exported yet\n" in before.out
@@ -66,7 +66,7 @@ def test_recorded_reports_what_that_export_asked_for_not_today_s_manifest(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
     env = builders.tenant_env(make_sandbox(schedule=Schedule(0, 0)).base_url)
-    shutil.copy(ROOT / "examples" / "rmsync.yaml", tmp_path / "rmsync.yaml")
+    shutil.copy(ROOT / "tests" / "data" / "manifests" / "by-ids.yaml", tmp_path / "rmsync.yaml")
     assert rmsync("apply", "--auto-approve", "--target", "payroll", cwd=tmp_path, env=env).code == 0
     manifest = tmp_path / "rmsync.yaml"
     text = manifest.read_text()

@@ -24,7 +24,7 @@ from tests import builders
 from tests.conftest import FakeClock
 from tests.run import Ran, rmsync
 
-EXAMPLE = Path(__file__).parent.parent / "examples" / "rmsync.yaml"
+EXAMPLE = Path(__file__).parent.parent / "tests" / "data" / "manifests" / "by-ids.yaml"
 DOWNLOAD = "exports/accounting-core.zip"
 
 Doc = dict[str, Any]

@@ -23,7 +23,7 @@ def test_no_secret_or_token_in_any_output_or_file(
 ) -> None:
     project = tmp_path / "repo"
     project.mkdir()
-    doc = yaml.safe_load((ROOT / "examples" / "rmsync.yaml").read_text())
+    doc = yaml.safe_load((ROOT / "tests" / "data" / "manifests" / "by-ids.yaml").read_text())
     doc["exports"]["accounting-core"]["download"] = "exports/accounting-core.zip"
     doc["exports"]["mainframe"] = {"session_id": FINANCE, "potential_role_id": MAINFRAME}
     (project / "rmsync.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))

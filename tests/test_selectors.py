@@ -14,7 +14,10 @@ import yaml
 from rmsync.sandbox import Sandbox, Schedule, load_seed
 from tests import builders
 from tests.builders import ACCOUNTING, FINANCE
+from tests.conftest import FakeClock
 from tests.run import rmsync
+
+SALES = "c7affc9a-ec78-55b6-8a8e-d584dceea31d"
 
 SEED = Path(__file__).resolve().parents[1] / "rmsync" / "sandbox" / "default_seed.yaml"
 MANIFEST = """\
@@ -197,3 +200,36 @@ def test_a_saved_plan_made_before_a_re_run_is_stale_by_name(
         f"{renewed}, not {ACCOUNTING}\nrun plan again"
     ) in ran.err
     assert tenant.created_exports() == []
+
+
+def test_the_shipped_example_follows_re_runs_by_name_and_converges(
+    tenant: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The example manifest, as shipped: every role it names by session and name (exports and
+    a set's members) is found again after both its sessions are re-run, each shown as a
+    reviewed re-export; apply converges and starts no role's export twice."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "rmsync.yaml"
+    repo, env = project(tmp_path, example.read_text()), builders.tenant_env(tenant.base_url)
+    first = rmsync("apply", "--auto-approve", "--wait", cwd=repo, env=env)
+    assert first.code == 0, first.err
+    assert "Apply complete: 7 exported" in first.out
+    recorded = yaml.safe_load((repo / "rmsync.lock.yaml").read_text())["exports"]
+    by_name = {n for n, r in recorded.items() if r.get("resolved")}
+    assert by_name == set(recorded) - {"sre-on-call"}  # every one but the export by ids
+    clock.advance(10)  # each run below starts in a new rate-limit window, as in CI
+    moved = tenant.rerun_session(FINANCE) | tenant.rerun_session(SALES)
+    planned = rmsync("plan", "--detailed-exitcode", cwd=repo, env=env)
+    assert planned.code == 2, planned.err
+    assert "Plan: 0 to export, 6 to re-export, 0 to update, 0 to forget." in planned.out
+    for name in sorted(by_name):
+        old = recorded[name]["potential_role_id"]
+        assert f"-/+ re-export {name}\n" in planned.out
+        assert f"      ~ potential_role             = {old} → {moved[old]} " in planned.out
+    assert "# sre-on-call" not in planned.out  # its session was not re-run
+    clock.advance(10)
+    again = rmsync("apply", "--auto-approve", "--wait", cwd=repo, env=env)
+    assert again.code == 0, again.err
+    clock.advance(10)
+    assert rmsync("plan", "--detailed-exitcode", cwd=repo, env=env).code == 0  # converged
+    started = Counter(e.role_id for e in tenant.created_exports())
+    assert set(started.values()) == {1} and len(started) == 13  # 7, then 6 new roles, once each

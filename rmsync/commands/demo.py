@@ -14,21 +14,12 @@ NAME = "accounting-core"
 DOWNLOAD = "exports/accounting-core.zip"
 
 
-BY_NAME = (
-    "    potential_role:                # by name: a re-run session's new ids are followed\n"
-    "      session: {name: Finance Q3 2026}\n"
-    "      name: Accounting core\n"
-)
-
-
-def _by_name_with_download(manifest: Path) -> None:
-    """The demo's copy of the example names accounting-core's role (not its ids) and saves
-    its archive."""
-    ids = f"    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n    potential_role_id: {ROLE}\n"
+def _with_download(manifest: Path) -> None:
+    """The demo's copy of the example saves accounting-core's archive."""
+    line = "      name: Accounting core\n"
     text = manifest.read_text(encoding="utf-8")
-    assert ids in text, "the example names accounting-core by its ids"
-    replaced = text.replace(ids, f"{BY_NAME}    download: {DOWNLOAD}\n", 1)
-    manifest.write_text(replaced, "utf-8")
+    assert text.count(line) == 1, "the example names accounting-core's role by name"
+    manifest.write_text(text.replace(line, f"{line}    download: {DOWNLOAD}\n"), "utf-8")
 
 
 @click.command()
@@ -47,7 +38,7 @@ def command() -> None:
         folder = Path(tmp)
         for example in bundled.folder("examples").glob("*.yaml"):
             (folder / example.name).write_bytes(example.read_bytes())
-        _by_name_with_download(folder / "rmsync.yaml")
+        _with_download(folder / "rmsync.yaml")
         inputs = config.Inputs(folder / "rmsync.yaml")
         where = Target(sb.base_url, Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))
         click.echo(

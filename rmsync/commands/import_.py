@@ -18,6 +18,14 @@ from rmsync import options
     metavar="ID|NAME",
     help="The role-mining session to bring in: its id or its name.",
 )
+@click.option(
+    "--by",
+    type=click.Choice(["name", "id"]),
+    default="name",
+    show_default=True,
+    help="How each entry names its role: by session and role name (followed across a "
+    "session's re-runs; ids where a name is not unique), or by ids.",
+)
 @click.option("--name-prefix", default="", help="Put this before every new export name.")
 @click.option(
     "--manifest",
@@ -36,6 +44,7 @@ from rmsync import options
 @options.base_url
 def command(
     given: str,
+    by: str,
     name_prefix: str,
     manifest_path: Path,
     to_path: Path | None,
@@ -56,12 +65,15 @@ def command(
     )
     manifest = existing or bare
     with workflow.connect(config.target(manifest, base_url, os.environ), manifest) as client:
-        session_id = tenantlist.find_session(client, given).id
+        every = client.sessions()
+        session = tenantlist.find_session(client, given, every)
         try:
-            roles = client.session_roles(session_id)
+            roles = client.session_roles(session.id)
         except NotFoundError:
-            raise RmsyncError(f"the tenant has no role-mining session {session_id}") from None
-    added, skipped = importer.plan_entries(existing, session_id, roles, name_prefix)
+            raise RmsyncError(f"the tenant has no role-mining session {session.id}") from None
+    added, skipped = importer.plan_entries(
+        existing, session, roles, name_prefix, by_name=by == "name", sessions=every
+    )
     if added or file.exists():
         importer.write_checked(file, importer.insert(text, added))
     for role, name in skipped:

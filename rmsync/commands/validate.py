@@ -33,7 +33,7 @@ def command(
     from rmsync.config import Inputs
     from rmsync.errors import DocumentError, Problem
 
-    exports = records = manifests = 0
+    exports = records = manifests = sets = 0
     problems: list[Problem] = []
     for path in files or (manifest_path,):
         inputs = Inputs(path, lockfile_path)
@@ -50,13 +50,16 @@ def command(
             problems += found
             continue
         exports, records = exports + len(manifest.exports), records + len(lock.records)
+        sets += len(manifest.sets)
         manifests += len(manifest.files)
     if problems and fmt == "github":
         output.github_annotations(problems)
         sys.exit(1)
     if problems:
         raise DocumentError(problems)
+    each = f" and {sets} set{'s' if sets != 1 else ''}" if sets else ""
     click.echo(
-        f"Valid: {exports} exports in {manifests} manifest file{'s' if manifests != 1 else ''}; "
+        f"Valid: {exports} exports{each} in {manifests} manifest file"
+        f"{'s' if manifests != 1 else ''}; "
         f"{records} records in the lockfile."
     )

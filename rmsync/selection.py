@@ -1,0 +1,193 @@
+"""What a manifest's selectors and sets come to, once the tenant has listed what they name.
+
+Owns: which roles are a set's members and the names they are exported under (stable across
+re-runs: a recorded member keeps its name, found by id, else by role name), which exports
+take a member's record or ask for the same export twice, and the notes a plan shows about
+sets. Must not: do I/O, read the clock, or talk to the tenant (tenantlist reads, then calls
+this).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from rmsync.models import (
+    Broken,
+    Export,
+    Lock,
+    Manifest,
+    Record,
+    Request,
+    Resolved,
+    RoleSet,
+    RoleSummary,
+    Selector,
+    Session,
+    slug,
+)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """What the tenant listed for a set: its session, and the roles that meet its conditions."""
+
+    session: Session
+    roles: tuple[RoleSummary, ...]
+
+
+def combine(
+    manifest: Manifest,
+    exports: Sequence[Export],
+    broken: Sequence[Broken],
+    listed: Mapping[str, Listed | str],
+    lock: Lock,
+) -> tuple[Manifest, tuple[Broken, ...]]:
+    """The manifest whose exports are `exports` (selectors resolved) and its sets' members,
+    with what the plan should say (a set that matches nothing, names a template no longer
+    makes); and every problem: `broken` (selectors not found), sets whose session is gone,
+    exports that take a member's record, and exports that ask for the same thing twice."""
+    found, missed = members(manifest, exports, listed, lock)
+    every = tuple(sorted((*exports, *found), key=lambda e: e.name))
+    taken = _taken_over(exports, lock)
+    empty = tuple(  # a set of none is not an error, but a reviewer should know
+        f"set {s.name}: no potential role of its session meets its conditions"
+        for s in manifest.sets
+        if not any(e.resolved and e.resolved.how == s.how for e in found)
+        and not isinstance(listed[s.name], str)
+    )
+    resolved = replace(manifest, exports=every, notes=(*empty, *_kept_names(manifest, found)))
+    return resolved, (*broken, *missed, *taken, *_twice(every))
+
+
+def members(
+    manifest: Manifest, exports: Sequence[Export], listed: Mapping[str, Listed | str], lock: Lock
+) -> tuple[list[Export], list[Broken]]:
+    """Each set's members, named from its template: a role already recorded as a member keeps
+    its recorded name (names stay stable as roles come and go); a new one gets its slug, made
+    unique. A role an explicit export (or an earlier set) already asks for is left out.
+    `listed` holds, for each set, what the tenant listed for it, or why its session could not
+    be found (its recorded members are then kept, each a problem of its own)."""
+    taken = {e.name for e in exports}
+    asked = {(e.session_id, e.potential_role_id) for e in exports}
+    found, missed = [], []
+    for chosen in manifest.sets:
+        given = listed[chosen.name]
+        if isinstance(given, str):
+            field = f"sets.{chosen.name}.session"
+            kept = [n for n, r in sorted(lock.records.items()) if member_of(r, chosen)]
+            missed += [Broken(n, chosen.file, chosen.line, field, given) for n in kept]
+            if not kept:
+                missed.append(Broken(f"sets.{chosen.name}", chosen.file, chosen.line, field, given))
+            continue
+        session = given.session
+        mine = {n: r for n, r in lock.records.items() if member_of(r, chosen)}
+        recorded = {r.potential_role_id: n for n, r in mine.items()}
+        by_name = {r.resolved.role_name: n for n, r in sorted(mine.items()) if r.resolved}
+        for role in sorted(given.roles, key=lambda r: (r.name, r.id)):
+            if (session.id, role.id) in asked:
+                continue
+            # its recorded name: by id, else by name (a re-run session mints new ids)
+            name = recorded.get(role.id) or by_name.get(role.name)
+            if name is not None and name in taken:
+                continue  # an explicit export holds its recorded name: said there, not twice
+            if name is None:
+                base = chosen.template.format(slug=slug(role.name), set=chosen.name)
+                name, n = base, 2
+                while name in taken or (name in lock.records and name not in recorded.values()):
+                    name, n = f"{base}-{n}", n + 1
+            taken.add(name)
+            asked.add((session.id, role.id))
+            found.append(
+                Export(
+                    name=name,
+                    request=Request(session.id, role.id, chosen.params),
+                    file=chosen.file,
+                    line=chosen.line,
+                    refresh_after=chosen.refresh_after,
+                    download=chosen.download.format(name=name) if chosen.download else None,
+                    selector=Selector(session_id=session.id, role_id=role.id),
+                    resolved=Resolved(
+                        session_name=session.name, role_name=role.name, how=chosen.how
+                    ),
+                )
+            )
+    return found, missed
+
+
+def member_of(record: Record, chosen: RoleSet) -> bool:
+    return record.resolved is not None and record.resolved.how == chosen.how
+
+
+def _kept_names(manifest: Manifest, members: Sequence[Export]) -> list[str]:
+    """A set whose template changed: its recorded members keep their names (stable names are
+    the point), and the plan says so, so that the change is not read as a no-op."""
+    notes = []
+    for chosen in manifest.sets:
+        old = [
+            e.name
+            for e in members
+            if e.resolved
+            and e.resolved.how == chosen.how
+            and not _fits(
+                e.name, chosen.template.format(slug=slug(e.resolved.role_name), set=chosen.name)
+            )
+        ]
+        if old:
+            notes.append(
+                f"set {chosen.name}: {len(old)} recorded member(s) keep their names "
+                f"({', '.join(old[:5])}{', …' if len(old) > 5 else ''}), which its name template "
+                "no longer makes; rename them with moved: if you want the new names"
+            )
+    return notes
+
+
+def _fits(name: str, made: str) -> bool:
+    """`name` is `made`, or `made` with the -2, -3... a taken slug gets."""
+    return name == made or (name.startswith(made + "-") and name[len(made) + 1 :].isdigit())
+
+
+def _taken_over(exports: Sequence[Export], lock: Lock) -> list[Broken]:
+    """An export of the manifest's own whose name the lockfile records as a set's member:
+    the record is the member's, so taking it over would silently re-export another role."""
+    found = []
+    for export in exports:
+        record = lock.get(export.name)
+        how = record.resolved.how if record and record.resolved else ""
+        if how.startswith("set "):
+            assert record is not None and record.resolved is not None
+            found.append(
+                Broken(
+                    export.name,
+                    export.file,
+                    export.line,
+                    f"exports.{export.name}",
+                    f"the lockfile records {export.name!r} as a member of {how} (role "
+                    f'"{record.resolved.role_name}"); give this export another name, or '
+                    "move the record with moved:",
+                )
+            )
+    return found
+
+
+def _twice(exports: Sequence[Export]) -> list[Broken]:
+    """An export whose selector found what another export asks for already (the same role
+    and parameters) would start the same export twice: it is a problem of its own."""
+    seen: dict[Request, Export] = {}
+    found = []
+    for export in sorted(exports, key=lambda e: (e.file, e.line, e.name)):
+        if not export.potential_role_id:  # not found: its problem is said already
+            continue
+        first = seen.setdefault(export.request, export)
+        if first is not export and (export.selector or first.selector):
+            found.append(
+                Broken(
+                    export.name,
+                    export.file,
+                    export.line,
+                    f"exports.{export.name}.potential_role",
+                    f"asks for the same export as {first.name!r} ({first.file}:{first.line}): "
+                    "the same role and parameters; keep one",
+                )
+            )
+    return found
