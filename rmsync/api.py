@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import ipaddress
+import logging
 import math
 import random
 import re
@@ -55,6 +56,8 @@ from rmsync.safetext import visible
 
 TOKEN_REFRESH = 0.8  # a token is refreshed once this fraction of its lifetime has passed
 PAGE = 250  # the most ISC returns in one page
+_log = logging.getLogger("rmsync.http")  # rmsync.debuglog says where its lines go
+LONG_WAIT = 3.0  # a wait this long is said even without --debug: it must not look like a hang
 MAX_RETRY_AFTER = 60.0  # the longest Retry-After rmsync sleeps through (see Client._pause)
 MAX_REDIRECTS = 5  # a download's redirects followed, at most
 # Each phase its own timeout: a tenant that accepts a connection and never answers fails
@@ -175,6 +178,7 @@ class Client:
         self._key = ("client", version.value)
         self._lock = threading.Lock()
         self._token: tuple[str, float] | None = None
+        self._quiet_until = -math.inf  # a long rate-limit wait was said until then
         headers = {"User-Agent": f"rmsync/{__version__}"}
         if version.experimental:
             headers["X-SailPoint-Experimental"] = "true"
@@ -380,7 +384,9 @@ class Client:
                     raise ApiError(
                         f"{method} {path}: cannot reach {lost.origin}: {lost}", sent=lost.sent
                     ) from None
-                self._sleep(_backoff(attempt))
+                wait = _backoff(attempt)
+                _log.debug(f"{method} {path}: {lost}; trying again in {wait:.1f} s")
+                self._sleep(wait)
                 continue
             if response.status_code == 401 and foreign is None:
                 if self._credentials.access_token:
@@ -404,6 +410,7 @@ class Client:
         `sink`. Returns the last answer and the other origin it came from, if it did."""
         admitted = self._throttle()
         headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept}
+        began = time.monotonic()
         try:
             request = self._http.build_request(method, path, json=body, headers=headers)
             response = self._request(request, self.base_url)
@@ -414,6 +421,8 @@ class Client:
         if sink is not None and response.is_redirect:
             response, foreign = self._follow(response, path, headers)
         self._receive(response, sink, foreign or self.base_url)
+        via = f" (redirected to {foreign})" if foreign else ""  # its origin only: never the query
+        _log.debug(f"{method} {path}{via} → {response.status_code} ({_since(began)})")
         return response, foreign
 
     def _request(self, request: httpx.Request, origin: str) -> httpx.Response:
@@ -489,7 +498,14 @@ class Client:
                 status,
                 failed.tracking_id,
             )
-        self._sleep(_backoff(attempt) if wait is None else wait)
+        pause = _backoff(attempt) if wait is None else wait
+        why = "Retry-After" if wait is not None else "backoff"
+        said = (
+            f"{method} {path} answered {response.status_code}; trying again in {pause:.1f} s "
+            f"({why}, attempt {attempt + 1} of {self._attempts})"
+        )
+        _log.warning(said) if pause >= LONG_WAIT else _log.debug(said)
+        self._sleep(pause)
 
     def _throttle(self) -> float:
         """Wait until the rate limit admits a request; return the time it was admitted at."""
@@ -499,7 +515,20 @@ class Client:
                 wait = self._limiter.admit(self._key, now)
             if wait is None:
                 return now
+            self._said_wait(now, wait)
             self._sleep(wait)
+
+    def _said_wait(self, now: float, wait: float) -> None:
+        """A wait for the rate limit, in the debug log; a long one on stderr too, once while
+        it lasts (many requests may be waiting for the same window)."""
+        limit = self._limiter.limit
+        rate = f"{limit.requests} requests per {limit.window:g} s" if limit else ""
+        said = f"waiting {wait:.1f} s for the rate limit ({rate} per client id and API version)"
+        with self._lock:
+            loud = wait >= LONG_WAIT and now >= self._quiet_until
+            if loud:
+                self._quiet_until = now + wait
+        _log.warning(said) if loud else _log.debug(said)
 
     def _bearer(self) -> str:
         creds = self._credentials
@@ -523,12 +552,14 @@ class Client:
             "client_id": creds.client_id or "",
             "client_secret": creds.client_secret or "",
         }
+        began = time.monotonic()
         try:
             response = self._http.post("/oauth/token", data=form, headers={"Accept": ACCEPT_JSON})
         except httpx.RequestError as exc:
             reason = failure_reason(exc, self._timeout)
             raise ApiError(f"cannot reach {self.base_url} for a token: {reason}") from None
         self.requests += 1
+        _log.debug(f"POST /oauth/token → {response.status_code} ({_since(began)})")
         if response.status_code in (400, 401):
             raise ApiError(
                 f"the tenant refused the client credentials ({response.status_code}): "
@@ -543,6 +574,10 @@ class Client:
         except (ValueError, KeyError, TypeError):
             raise ApiError("the tenant's token answer has no access_token") from None
         return token, now + _lifetime(body.get("expires_in")) * TOKEN_REFRESH
+
+
+def _since(began: float) -> str:
+    return f"{(time.monotonic() - began) * 1000:.0f} ms"
 
 
 # -- reading the wire --------------------------------------------------------------------------
@@ -740,7 +775,14 @@ def _role(body: Any, role_id: str) -> Role:
         quality=_metric(body.get("quality")),
         density=_metric(body.get("density")),
         freshness=_metric(body.get("freshness")),
+        provision_state=_state(body.get("provisionState")),
     )
+
+
+def _state(value: Any) -> str | None:
+    """A provisionState as the spec spells them (POTENTIAL, PENDING, FAILED, COMPLETE), or
+    None: absent, or not a word (read leniently, shown only through safetext)."""
+    return value.upper() if isinstance(value, str) and value.isalpha() else None
 
 
 # The identity attributes whose member counts may leave the tenant: they group people and

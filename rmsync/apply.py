@@ -81,7 +81,9 @@ def _renamed(lock: Lock, step: Step) -> Lock:
     old = step.moved_from
     if old is None or old not in lock.records:
         return lock
-    return lock.drop(old).put(replace(lock.records[old], name=step.name))
+    # what the new name's selector found (a set's member that became an export of its own
+    # is no longer the set's): the record must not keep claiming the old name's
+    return lock.drop(old).put(replace(lock.records[old], name=step.name, resolved=step.resolved))
 
 
 def _archive_there(folder: Path, relative: str | None) -> bool:

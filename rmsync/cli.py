@@ -4,8 +4,9 @@ Owns: loading a command module only when it is needed (rmsync.commands), and the
 funnel every run goes through, inside click so that tests run it in-process as users do:
 RmsyncError (and anything unexpected) becomes a short message on stderr and exit 1, never a
 traceback; Ctrl-C and SIGTERM end with 130 and 143; exit 2 is kept for
-`plan --detailed-exitcode`. Must not: hold a command's options or logic (rmsync.commands
-and the modules below them do), or import anything heavy before a command runs.
+`plan --detailed-exitcode` and `check` (changes), 3 for `check` (drift). Must not: hold a
+command's options or logic (rmsync.commands and the modules below them do), or import anything
+heavy before a command runs.
 """
 
 from __future__ import annotations
@@ -81,8 +82,22 @@ def _funnel(exc: BaseException) -> NoReturn:
     sys.exit(1)
 
 
+def _log(ctx: click.Context, param: click.Parameter, debug: bool) -> None:
+    from rmsync import debuglog
+
+    debuglog.configure(debug)
+
+
 @click.group(cls=Rmsync, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rmsync")
+@click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    callback=_log,
+    help="Log every request and answer (method, path, status, time, retries, rate-limit "
+    "waits) on stderr, credentials redacted; RMSYNC_LOG=debug does the same.",
+)
 def cli() -> None:
     """Declarative, Git-reviewed sync of SailPoint ISC role-mining exports."""
 

@@ -136,6 +136,11 @@ def _where(manifest: Manifest) -> str:
     return str(manifest.files[0] if len(manifest.files) == 1 else manifest.folder)
 
 
+def has_credentials(env: Mapping[str, str]) -> bool:
+    """Whether any credential is set (a half-set pair is an error `credentials` explains)."""
+    return any(env.get(k) for k in ("SAIL_ACCESS_TOKEN", "SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET"))
+
+
 def credentials(env: Mapping[str, str]) -> Credentials:
     token = env.get("SAIL_ACCESS_TOKEN")
     client_id, secret = env.get("SAIL_CLIENT_ID"), env.get("SAIL_CLIENT_SECRET")

@@ -8,6 +8,7 @@ apply.py do) or talk to the tenant.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
@@ -47,8 +48,34 @@ class LockfileError(DocumentError):
 def dumps(lock: Lock) -> str:
     """The lockfile text: header, version, records sorted by name, keys in a fixed order."""
     exports = {name: _record_dict(lock.records[name]) for name in sorted(lock.records)}
-    body = yaml.safe_dump({"version": VERSION, "exports": exports}, sort_keys=False, width=1000)
+    doc = {"version": VERSION, "exports": exports}
+    readable = not any(_hidden(text) for text in _strings(doc))
+    body = yaml.safe_dump(doc, sort_keys=False, width=1000, allow_unicode=readable)
     return HEADER + body + END
+
+
+# Characters a reviewer cannot see in a diff, or that reorder what is shown (Trojan Source):
+# controls, format characters (bidi overrides, zero-width ones, BOM), line and paragraph
+# separators, and code points that are unassigned, private or surrogates.
+_HIDDEN = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
+
+
+def _hidden(text: str) -> bool:
+    """Whether `text` holds a character that must stay escaped (see _HIDDEN): then the whole
+    file is written escaped (\\uXXXX), as before; else names read as the tenant spells them."""
+    return any(ord(c) > 126 and unicodedata.category(c) in _HIDDEN for c in text)
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
 
 
 def _record_dict(r: Record) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from rmsync import bundled, where
 from rmsync.errors import DocumentError, Problem
 from rmsync.models import (
     ApiVersion,
+    Condition,
     Duration,
     Export,
     ExportParams,
@@ -160,11 +161,9 @@ def _sets(docs: list[Located], problems: list[Problem]) -> tuple[RoleSet, ...]:
                 message = f"set {name!r} is also defined at {first.file}:{first.line}; keep one"
                 problems.append(Problem(doc.file, line, f"sets.{name}", message))
                 continue
-            try:
-                conditions = where.from_mapping(body.get("where") or {}, f"sets.{name}.where")
-            except where.WhereError as exc:
-                at = ("sets", name, "where", *((exc.field,) if exc.field else ()))
-                problems.append(Problem(doc.file, doc.line_of(at), f"sets.{name}.where", str(exc)))
+            conditions, wrong_where = _conditions(doc, name, body.get("where") or {})
+            if wrong_where:
+                problems += wrong_where
                 continue
             session = body["session"]
             refresh = body.get("refresh_after", defaults.get("refresh_after"))
@@ -191,6 +190,24 @@ def _sets(docs: list[Located], problems: list[Problem]) -> tuple[RoleSet, ...]:
                 download=body.get("download"),
             )
     return tuple(found[n] for n in sorted(found))
+
+
+def _conditions(doc: Located, name: str, given: Any) -> tuple[tuple[Condition, ...], list[Problem]]:
+    """A set's `where`, each field read on its own so that every wrong one is said, each at
+    its line as `sets.NAME.where.FIELD: what is wrong`."""
+    place = f"sets.{name}.where"
+    fields = list(given.items()) if isinstance(given, dict) else [(None, given)]
+    found: list[Condition] = []
+    problems = []
+    for key, value in fields:
+        try:
+            found += where.from_mapping(given if key is None else {key: value}, place)
+        except where.WhereError as exc:
+            at = ("sets", name, "where", *((exc.field,) if exc.field else ()))
+            head, sep, rest = str(exc).partition(": ")
+            field, message = (head, rest) if sep and head.startswith(place) else (place, str(exc))
+            problems.append(Problem(doc.file, doc.line_of(at), field, message))
+    return tuple(found), problems
 
 
 def _moves(

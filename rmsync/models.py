@@ -10,6 +10,7 @@ know a file format or the wire format.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -22,8 +23,12 @@ UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
 def slug(text: str, prefix: str = "") -> str:
-    """`Accounts payable clerks` → `accounts-payable-clerks`: a valid export name."""
-    body = re.sub(r"[^a-z0-9]+", "-", (prefix + text).lower()).strip("-_")
+    """`Accounts payable clerks` → `accounts-payable-clerks`, `Comptabilité générale` →
+    `comptabilite-generale`: a valid export name (letters lose their accents; a name with no
+    Latin letter or digit at all becomes `role`)."""
+    decomposed = unicodedata.normalize("NFKD", prefix + text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    body = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-_")
     return body or "role"
 
 
@@ -194,9 +199,10 @@ class Selector:
     role_name: str | None = None
 
     def __str__(self) -> str:
-        session = self.session_name if self.session_name is not None else self.session_id
-        role = self.role_name if self.role_name is not None else self.role_id
-        return f'session "{session}", role "{role}"'
+        """`session "Finance Q3 2026", role "Accounting core"`: names quoted, ids not."""
+        session = f'"{self.session_name}"' if self.session_name is not None else self.session_id
+        role = f'"{self.role_name}"' if self.role_name is not None else self.role_id
+        return f"session {session}, role {role}"
 
     @property
     def how(self) -> str:
@@ -325,6 +331,12 @@ class Role:
     quality: int | None = None
     density: int | None = None
     freshness: int | None = None
+    provision_state: str | None = None  # POTENTIAL, PENDING, FAILED, COMPLETE (None: not said)
+
+    @property
+    def provisioned(self) -> bool:
+        """Made into a role in the tenant (or on its way): no longer only a candidate."""
+        return self.provision_state in ("PENDING", "COMPLETE")
 
     @property
     def fingerprint(self) -> Fingerprint:
@@ -515,6 +527,7 @@ class Step(Asks):
     moved_from: str | None = None  # the record's old name, renamed by the manifest's `moved:`
     selector: Selector | None = None  # how the manifest names the role, if not by ids
     resolved: Resolved | None = None  # what that selector resolved to now
+    drift: tuple[str, ...] = ()  # the reasons that are the tenant's doing, not the manifest's
 
 
 @dataclass(frozen=True)
@@ -614,6 +627,7 @@ class Plan:
     provenance: Provenance | None = None
     broken: tuple[Broken, ...] = ()
     notes: tuple[str, ...] = ()  # said below the summary: nothing to do, but worth knowing
+    offline: bool = False  # made from the manifest and the lockfile only (`plan --offline`)
 
     @property
     def changed(self) -> bool:

@@ -66,7 +66,8 @@ exclude = click.option(
     "excluded",
     multiple=True,
     metavar="NAME",
-    help="Leave this export out: no action, no problem (repeatable).",
+    help="Leave this export out (a set and its members: sets.NAME): no action, no problem "
+    "(repeatable).",
 )
 as_json = click.option("--json", "as_json", is_flag=True, help="Print JSON for programs.")
 tenant_manifest = click.option(

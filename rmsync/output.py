@@ -109,7 +109,10 @@ def report(outcome: Outcome) -> None:
         click.echo(f"{name}: {step.action.verb} FAILED: {_v(outcome.error or '')}", err=True)
     elif step.action is Action.UPDATE and step.record is not None:
         new = _v(step.status.value) if step.status else "gone (the tenant answered 404)"
-        click.echo(f"{name}: {_v(step.record.status.value)} → {new}")
+        moved = step.status != step.record.status
+        renamed = f"renamed from {_v(step.moved_from)}" if step.moved_from else ""
+        status = f"{_v(step.record.status.value)} → {new}" if moved or not renamed else ""
+        click.echo(f"{name}: {'; '.join(filter(None, (renamed, status)))}")
     else:  # an export is started here; --wait, refresh or the next plan sees it finish
         done = "started" if step.action in (Action.EXPORT, Action.REEXPORT) else "done"
         detail = f" (export {_v(outcome.export_id)})" if outcome.export_id else ""

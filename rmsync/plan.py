@@ -46,9 +46,12 @@ def make_plan(
     options: Options | None = None,
     files: Mapping[str, str | None] | None = None,
     unresolved: Sequence[Broken] = (),
+    offline: bool = False,
 ) -> Plan:
     """The plan for `manifest` given what the lockfile records, the tenant reports and, for
-    exports with a `download`, the sha256 of each file on disk (None: missing)."""
+    exports with a `download`, the sha256 of each file on disk (None: missing). `offline`:
+    the tenant was not asked (`live` is empty): roles are not compared, statuses are the
+    recorded ones, and an export whose role is not known yet is planned without it."""
     options = options or Options()
     options = following_moves(manifest, lock, options)
     lock, moved_from = renamed(manifest, lock)
@@ -65,7 +68,7 @@ def make_plan(
     problems.update(
         (e.name, Broken(e.name, p.file, p.line, p.field, p.message))
         for e in exports
-        if e.name not in problems and (p := _reference_problem(e, live)) is not None
+        if not offline and e.name not in problems and (p := _reference_problem(e, live)) is not None
     )
     broken = tuple(  # in the manifest's order, as a reader finds them
         sorted(problems.values(), key=lambda b: (b.file, b.line, b.name))
@@ -75,8 +78,8 @@ def make_plan(
     for export in exports:
         if export.name in problems:  # a problem of this export alone: the others are planned
             continue
-        role = live.roles[export.potential_role_id]
-        assert role is not None  # _reference_problem reported every missing role
+        role = live.roles.get(export.potential_role_id)
+        assert role is not None or offline  # _reference_problem reported every missing role
         record = records.get(export.name)
         if record is None:
             step: Step | None = _new(export, role)
@@ -91,9 +94,10 @@ def make_plan(
         else:
             steps.append(step)
     wanted = {e.name for e in manifest.exports} | set(problems)  # a broken one is kept
-    steps += [_forget(record) for name, record in records.items() if name not in wanted]
+    sets = {s.how for s in manifest.sets}
+    steps += [_forget(record, sets) for name, record in records.items() if name not in wanted]
     ordered = tuple(sorted(steps, key=lambda s: s.name))
-    return Plan(ordered, tuple(sorted(unchanged)), broken=broken)
+    return Plan(ordered, tuple(sorted(unchanged)), broken=broken, offline=offline)
 
 
 def renamed(manifest: Manifest, lock: Lock) -> tuple[Lock, dict[str, str]]:
@@ -162,7 +166,9 @@ def _moves_nowhere(manifest: Manifest, lock: Lock) -> list[Broken]:
     ]
 
 
-def _moved(export: Export, step: Step | None, record: Record | None, role: Role, old: str) -> Step:
+def _moved(
+    export: Export, step: Step | None, record: Record | None, role: Role | None, old: str
+) -> Step:
     """The step of a renamed export: its own changes, if any, and the rename; a rename alone
     is a lockfile update that starts nothing."""
     why = f"renamed from {old} (moved: in {export.file}); nothing is started for the rename"
@@ -206,7 +212,7 @@ def _selected(export: Export, step: Step, record: Record | None) -> Step:
     )
     params = {c.field for c in step.changes} & set(param_names())
     reasons = [r for r in step.reasons if r != _PARAMS_CHANGED or params]
-    return replace(step, reasons=(why, *reasons))
+    return replace(step, reasons=(why, *reasons), drift=(why, *step.drift))
 
 
 def _targeted(
@@ -216,12 +222,14 @@ def _targeted(
     --target, --replace or --exclude names are errors."""
     known = {e.name for e in manifest.exports} | set(lock.records)
     known |= {f"sets.{s.name}" for s in manifest.sets}  # --exclude sets.NAME: a set's problem
+    sets = {s.name for s in manifest.sets}
     problems = [
         Problem(
             file="<command line>",
             line=1,
             field=flag,
-            message=f"{name!r} is not an export in the manifest or the lockfile",
+            message=f"{name!r} is not an export in the manifest or the lockfile"
+            + (f" (a set is named sets.{name})" if name in sets else ""),
         )
         for flag, names in (
             ("--target", options.targets or frozenset()),
@@ -265,7 +273,7 @@ def _reference_problem(export: Export, live: Live) -> Problem | None:
     return None
 
 
-def _new(export: Export, role: Role) -> Step:
+def _new(export: Export, role: Role | None) -> Step:
     return Step(
         action=Action.EXPORT,
         name=export.name,
@@ -276,12 +284,19 @@ def _new(export: Export, role: Role) -> Step:
     )
 
 
-def _forget(record: Record) -> Step:
+def _forget(record: Record, sets: frozenset[str] | set[str] = frozenset()) -> Step:
+    how = record.resolved.how if record.resolved else None
+    why = (
+        f"{how} no longer selects its role (the role is gone with a re-run, or no longer meets "
+        "the set's conditions; nothing is deleted on the tenant)"
+        if how in sets
+        else "no longer in the manifest (nothing is deleted on the tenant)"
+    )
     return Step(
         action=Action.FORGET,
         name=record.name,
         reasons=(
-            "no longer in the manifest (nothing is deleted on the tenant)",
+            why,
             *(
                 (f"an interrupted run may have started an export for it at {record.started_at}",)
                 if record.unconfirmed
@@ -296,15 +311,17 @@ def _forget(record: Record) -> Step:
 def _step(
     export: Export,
     record: Record,
-    role: Role,
+    role: Role | None,
     live: Live,
     options: Options,
     files: Mapping[str, str | None],
 ) -> Step | None:
     changes = _diff(record.request.fields(), export.request.fields())
-    role_changes = _diff(_role_state(record.role), _role_state(role.fingerprint), "role.")
+    role_changes = (  # offline (no role read), the recorded role is all there is
+        _diff(_role_state(record.role), _role_state(role.fingerprint), "role.") if role else ()
+    )
     status = _live_status(record, live)
-    reasons = []
+    reasons, drift = [], []
     if record.unconfirmed:
         reasons.append(
             f"an interrupted run may have started an export for {export.name} at "
@@ -314,22 +331,21 @@ def _step(
     if changes:
         reasons.append("the export parameters changed")
     if role_changes:
-        reasons.append("the role changed since it was exported")
+        drift.append("the role changed since it was exported")
     # An export goes when it expires, or with its role when a re-run session mints new ones.
     rerun = export.selector is not None and record.potential_role_id != export.potential_role_id
     why = "its role went when the session was re-run" if rerun else "exports expire"
     if record.gone_at is not None:
-        reasons.append(
+        drift.append(
             f"the tenant no longer has export {record.export_id} (it answered 404 at "
             f"{record.gone_at}; {why})"
         )
     elif status is None:
-        reasons.append(
-            f"the tenant no longer has export {record.export_id} (it answered 404; {why})"
-        )
+        drift.append(f"the tenant no longer has export {record.export_id} (it answered 404; {why})")
     elif status is Status.ERROR:
         detail = _live_detail(record, live) or record.error
-        reasons.append("the recorded export ended in ERROR" + (f": {detail}" if detail else ""))
+        drift.append("the recorded export ended in ERROR" + (f": {detail}" if detail else ""))
+    reasons += drift
     if export.name in options.replace:
         reasons.append("a replacement was asked for (--replace)")
     if (stale := _stale(export, record, options.now)) is not None:
@@ -342,6 +358,8 @@ def _step(
     fetch = None if reasons else _fetch_reason(export, record, status, files, options)
     if fetch is not None:
         reasons.append(fetch)
+        if fetch.endswith(_ALTERED):
+            drift.append(fetch)
         action: Action | None = Action.DOWNLOAD
     else:
         action = Action.REEXPORT if reasons else Action.UPDATE if status_change else None
@@ -362,7 +380,11 @@ def _step(
         status=status,
         download=export.download,
         detail=_live_detail(record, live) if status is Status.ERROR else None,
+        drift=tuple(drift),
     )
+
+
+_ALTERED = "was altered (its sha256 differs from the recorded one)"
 
 
 def _fetch_reason(
@@ -386,7 +408,7 @@ def _fetch_reason(
     if found is None:
         return f"{export.download} is missing" if options.download_missing else None
     if found != saved.sha256:
-        return f"{export.download} was altered (its sha256 differs from the recorded one)"
+        return f"{export.download} {_ALTERED}"
     return None
 
 

@@ -62,12 +62,18 @@ def dumps(plan: Plan) -> str:
         "actions": [_step_json(step) for step in plan.steps],
         "unchanged": list(plan.unchanged),
         "notes": list(plan.notes),
+        "offline": plan.offline,
         "problems": [
             {"name": b.name, "file": b.file, "line": b.line, "field": b.field, "message": b.message}
             for b in plan.broken
         ],
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def provenance_json(source: Provenance) -> dict[str, Any]:
+    """What a document was made from, as the plan document says it (`made_from`)."""
+    return _provenance(source)
 
 
 def _provenance(source: Provenance) -> dict[str, Any]:

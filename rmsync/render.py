@@ -72,6 +72,8 @@ def role_line(role: Role) -> str:
 def summary(plan: Plan) -> str:
     if not plan.changed and plan.broken:
         return "No changes for the other exports."
+    if not plan.changed and plan.offline:
+        return "No changes. The lockfile matches the manifest (the tenant was not asked)."
     if not plan.changed:
         return "No changes. The lockfile matches the manifest and the tenant."
     n = plan.counts()
@@ -82,10 +84,19 @@ def summary(plan: Plan) -> str:
     )
 
 
+OFFLINE = (
+    "Offline: planned from the manifest and the lockfile only; the tenant was not asked.",
+    "Not checked: whether roles changed, vanished or were re-mined, how recorded exports are "
+    "doing, what a new export will carry, which role a new name finds, and which roles newly "
+    "meet a set's conditions. apply plans afresh against the tenant.",
+)
+UNKNOWN = "(not known offline: the tenant finds it at apply)"
+
+
 def text(plan: Plan, color: bool = False) -> str:
     """The plan as a reviewer reads it; ends with the summary line (and then the exports that
-    could not be planned, each at its manifest line)."""
-    lines = []
+    could not be planned, each at its manifest line). Offline, a banner says so first."""
+    lines = [*(_paint(x, "33", color) for x in OFFLINE), ""] if plan.offline else []
     if plan.changed:
         lines += ["rmsync will perform the following actions:", ""]
         for step in plan.steps:
@@ -260,7 +271,14 @@ def _effect(dropped: Sequence[Entitlement], added: Sequence[Entitlement]) -> str
 
 def _row(name: str, value: Any, changed: dict[str, Change]) -> tuple[str, str, str]:
     change = changed.get(name)
-    return ("~", name, _change(change)) if change else (" ", name, plain(value))
+    if change and change.new == "" and name in _IDS:  # offline: the tenant finds the new one
+        return ("~", name, f"{plain(change.old)} → {UNKNOWN}")
+    if change:
+        return ("~", name, _change(change))
+    return (" ", name, UNKNOWN if value == "" and name in _IDS else plain(value))
+
+
+_IDS = frozenset({"session_id", "potential_role_id"})
 
 
 def _change(change: Change, named: dict[str, str] | None = None) -> str:
@@ -316,6 +334,8 @@ def markdown(plan: Plan, limit: int = MARKDOWN_LIMIT) -> str:
     longer than `limit` characters: the details (the text plan's diff, which `rmsync plan`
     repeats) are cut first, then the access tables, then the list, each saying so."""
     title = "\n".join(_md_title(plan.provenance))
+    if plan.offline:
+        title += f"\n\n> [!NOTE]\n> {md_text(' '.join(OFFLINE))}"
     problems = _md_broken(plan.broken)
     notes = [f"_Note: {md_text(note)}._" for note in plan.notes[:20]]
     if not plan.changed:

@@ -9,6 +9,7 @@ this).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -82,13 +83,38 @@ def members(
             continue
         session = given.session
         mine = {n: r for n, r in lock.records.items() if member_of(r, chosen)}
+        roles = [
+            r
+            for r in sorted(given.roles, key=lambda r: (r.name, r.id))
+            if (session.id, r.id) not in asked
+        ]
         recorded = {r.potential_role_id: n for n, r in mine.items()}
-        by_name = {r.resolved.role_name: n for n, r in sorted(mine.items()) if r.resolved}
-        for role in sorted(given.roles, key=lambda r: (r.name, r.id)):
-            if (session.id, role.id) in asked:
-                continue
-            # its recorded name: by id, else by name (a re-run session mints new ids)
+        by_name, unclear = _by_name(mine, roles)
+        missed += [
+            Broken(
+                n,
+                chosen.file,
+                chosen.line,
+                f"sets.{chosen.name}",
+                f"{len(unclear[role_name])} roles of session {session.name or session.id} are "
+                f'now named "{role_name}" and the lockfile\'s member of that name ({n}) cannot '
+                "be told apart by name after a re-run: "
+                + ", ".join(sorted(unclear[role_name]))
+                + "; rename the roles in the tenant, or name one with an export of its own (by id)",
+            )
+            for n, r in sorted(mine.items())
+            if r.resolved is not None
+            and r.potential_role_id not in {x.id for x in roles}
+            and (role_name := r.resolved.role_name) in unclear
+        ]
+        for role in roles:
+            if role.name in unclear and role.id not in recorded:
+                continue  # which member it is cannot be told: a problem above, nothing started
+            # its recorded name: by id, else by name (a re-run session mints new ids), and
+            # where the manifest's moved: renames that name, the name it moves to
             name = recorded.get(role.id) or by_name.get(role.name)
+            if name is not None and (moved := _moved_to(name, manifest)) not in taken:
+                name = moved  # never onto an export of the manifest's own: a live member stays
             if name is not None and name in taken:
                 continue  # an explicit export holds its recorded name: said there, not twice
             if name is None:
@@ -113,6 +139,42 @@ def members(
                 )
             )
     return found, missed
+
+
+def _by_name(
+    mine: Mapping[str, Record], roles: Sequence[RoleSummary]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Role name → the recorded member it follows (a re-run minted the role a new id), where
+    the name tells: one recorded member whose role is gone has it, and one role without a
+    recorded member has it now. And role name → the ids of the roles that have it now, where
+    it does not tell (two roles, or two members, share the name)."""
+    ids = {r.id for r in roles}
+    gone = {n: r for n, r in mine.items() if r.potential_role_id not in ids and r.resolved}
+    recorded = {r.potential_role_id for r in mine.values()}
+    new = [r for r in roles if r.id not in recorded]
+    members_named = Counter(r.resolved.role_name for r in gone.values() if r.resolved)
+    roles_named = Counter(r.name for r in new)
+    by_name, unclear = {}, {}
+    for name, record in sorted(gone.items()):
+        assert record.resolved is not None
+        role_name = record.resolved.role_name
+        if roles_named[role_name] == 0:
+            continue  # vanished: forgotten
+        if members_named[role_name] == 1 and roles_named[role_name] == 1:
+            by_name[role_name] = name
+        else:
+            unclear[role_name] = [r.id for r in new if r.name == role_name]
+    return by_name, unclear
+
+
+def _moved_to(name: str, manifest: Manifest) -> str:
+    """The name `moved:` renames `name` to, through a chain (a → b → c), else `name`."""
+    onward = {m.old: m.new for m in manifest.moved}
+    seen = {name}
+    while name in onward and onward[name] not in seen:
+        name = onward[name]
+        seen.add(name)
+    return name
 
 
 def member_of(record: Record, chosen: RoleSet) -> bool:
@@ -191,3 +253,60 @@ def _twice(exports: Sequence[Export]) -> list[Broken]:
                 )
             )
     return found
+
+
+# -- offline: what the lockfile pinned, when the tenant cannot be asked -----
+
+
+def pinned(manifest: Manifest, lock: Lock) -> Manifest:
+    """The manifest as far as the lockfile alone can resolve it (`plan --offline`): an export
+    whose selector still names what its record pinned gets the record's ids; one the lockfile
+    cannot answer for (new, or its selector changed) keeps no ids, and the plan says the
+    tenant finds its role at apply. A set's members are its recorded ones, with the set's
+    parameters now; a role that newly meets its conditions cannot be known offline."""
+    exports = []
+    for export in manifest.exports:
+        record = lock.get(export.name)
+        named = export.selector
+        if named is not None and record is not None and _still_names(named, record):
+            export = replace(export, request=replace(record.request, params=export.params))
+            export = replace(export, resolved=record.resolved)
+        exports.append(export)
+    taken = {e.name for e in exports}
+    for each in manifest.sets:
+        for name, record in sorted(lock.records.items()):
+            if name in taken or not member_of(record, each):
+                continue
+            taken.add(name)
+            exports.append(
+                Export(
+                    name=name,
+                    request=replace(record.request, params=each.params),
+                    file=each.file,
+                    line=each.line,
+                    refresh_after=each.refresh_after,
+                    download=each.download.format(name=name) if each.download else None,
+                    selector=Selector(
+                        session_id=record.session_id, role_id=record.potential_role_id
+                    ),
+                    resolved=record.resolved,
+                )
+            )
+    return replace(manifest, exports=tuple(sorted(exports, key=lambda e: e.name)))
+
+
+def _still_names(chosen: Selector, record: Record) -> bool:
+    """Whether the selector names what the record pinned (ids, or names ignoring case)."""
+    found = record.resolved
+    session = chosen.session_id == record.session_id or (
+        chosen.session_name is not None
+        and found is not None
+        and found.session_name is not None
+        and chosen.session_name.casefold() == found.session_name.casefold()
+    )
+    role = chosen.role_id == record.potential_role_id or (
+        chosen.role_name is not None
+        and found is not None
+        and chosen.role_name.casefold() == found.role_name.casefold()
+    )
+    return session and role

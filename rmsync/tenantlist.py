@@ -90,6 +90,18 @@ def find_session(client: Client, given: str, every: Sequence[Session] | None = N
     )
 
 
+def mined(session: Session, again: str) -> Session:
+    """`session`, once its mining is done: one still mining (created, or re-run with new
+    thresholds) has no roles yet, or not all, and nothing may be judged by them (a
+    SessionError saying to `again` once it is done)."""
+    if session.state not in (None, MINED):
+        raise SessionError(
+            f"session {session_label(session)} is still mining ({session.state}): its potential "
+            f"roles are not all there yet; {again} again once it is done"
+        )
+    return session
+
+
 def sessions(client: Client, name: str | None = None) -> list[Session]:
     """The tenant's sessions (with `name`: those whose name starts with it), sorted."""
     chosen = f"name sw {where.text_literal(name)}" if name else None
@@ -145,13 +157,7 @@ class _Tenant:
             if selector.session_name is not None and self.every is None:
                 self.every = self.client.sessions()
             self.found[given] = find_session(self.client, given, self.every)
-        found = self.found[given]
-        if found.state not in (None, MINED):
-            raise SessionError(
-                f"session {session_label(found)} is still mining ({found.state}): its potential "
-                "roles are not all there yet; plan again once it is done"
-            )
-        return found
+        return mined(self.found[given], "plan")
 
     def roles(self, session: Session) -> list[RoleSummary]:
         if session.id not in self.listed:
@@ -215,6 +221,12 @@ def _resolved(tenant: _Tenant, export: Export, selector: Selector) -> Export:
     if selector.role_id is not None:
         named = [r for r in roles if r.id.lower() == selector.role_id]
         if not named:
+            elsewhere = tenant.client.role(selector.role_id)  # one read, on this error only
+            if elsewhere is not None and elsewhere.session_id not in (None, session.id):
+                raise SessionError(
+                    f"potential role {selector.role_id} ({visible(elsewhere.name)}) belongs to "
+                    f"session {elsewhere.session_id}, not {session_label(session)}"
+                )
             raise SessionError(
                 f"session {session_label(session)} has no potential role {selector.role_id} "
                 "(a re-run session mints new ids: name the role instead)"

@@ -112,6 +112,12 @@ def from_mapping(data: Any, where: str = "where") -> tuple[Condition, ...]:
     for key, given in data.items():
         place = f"{where}.{key}"
         name = _field(str(key), place)
+        if isinstance(given, list) and not given:
+            raise WhereError(
+                f"{place}: an empty list is no condition (it would select every role): give "
+                'one, such as ">= 80", or a list of them, or leave the field out',
+                name,
+            )
         for value in given if isinstance(given, list) else [given]:
             found.append(_from_value(name, value, place))
     return tuple(found)

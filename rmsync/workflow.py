@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rmsync import atomic, lockfile, planfile, runlock, tenantlist
+from rmsync import atomic, lockfile, planfile, runlock, selection, tenantlist
 from rmsync.api import Client
 from rmsync.apply import Timing, apply_plan, download_ready, wait_for
+from rmsync.check import Check, assess
 from rmsync.config import Inputs
 from rmsync.downloads import hash_files
 from rmsync.errors import DocumentError, Problem, RmsyncError
@@ -29,6 +30,7 @@ from rmsync.manifest import load_manifest
 from rmsync.models import (
     Action,
     Broken,
+    Live,
     Lock,
     Manifest,
     Options,
@@ -53,9 +55,16 @@ class Unplannable(RmsyncError):
         names = ", ".join(b.name for b in broken)
         what = "export could not be planned" if n == 1 else "exports could not be planned"
         done = "" if started else "; nothing was started"
+        how = "--exclude NAME" + (
+            " (a set: --exclude sets.NAME)"
+            if any(b.name.startswith("sets.") for b in broken)
+            else ""
+        )
+        mining = all("is still mining" in b.message for b in broken)
+        fix = "wait until the session's mining is done" if mining else "fix the manifest"
         super().__init__(
-            f"{n} {what} ({names}; listed above){done}: fix the manifest, or leave "
-            f"{'it' if n == 1 else 'them'} out with --exclude NAME"
+            f"{n} {what} ({names}; listed above){done}: {fix}, or leave "
+            f"{'it' if n == 1 else 'them'} out with {how}"
         )
         self.broken = broken
 
@@ -72,6 +81,7 @@ class Job:
     lock: Lock
     plan: Plan
     options: Options
+    live: Live = field(default_factory=Live)  # what the tenant said: roles, export statuses
 
 
 @contextmanager
@@ -223,24 +233,24 @@ class _recorded:
             exc.note = f"every result so far is recorded in {self.lock_path}"
 
 
-def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options) -> Job:
+def make_job(
+    client: Client,
+    inputs: Inputs,
+    manifest: Manifest,
+    chosen: Options,
+    *,
+    every_export: bool = False,
+    access: bool = True,
+) -> Job:
     """Plan: find the roles the manifest names, read the lockfile and the live state the plan
-    needs, then decide."""
+    needs, then decide. `every_export` asks the tenant about every recorded export, finished
+    ones too (an expired one is found); without `access`, no role's access is read."""
     lock_path = inputs.lock_path
     lock = lockfile.read(lock_path)  # once: the names resolved and the plan see one lockfile
     chosen = following_moves(manifest, lock, chosen)  # an old name means its new one
     manifest, unresolved = tenantlist.resolve(client, manifest, lock, chosen.targets)
     chosen = following_moves(manifest, lock, chosen)  # ...a set's member's too
-    source = Provenance(
-        manifest=str(inputs.manifest_path),
-        manifest_digest=planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),
-        lockfile=str(lock_path),
-        lockfile_digest=planfile.digest_lockfile(lock_path),
-        api_version=manifest.api_version.value,
-        targets=None if chosen.targets is None else tuple(sorted(chosen.targets)),
-        replace=tuple(sorted(chosen.replace)),
-        excluded=tuple(sorted(chosen.excluded)),
-    )
+    source = _source(inputs, manifest, chosen)
     files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
     targets, excluded = chosen.targets, chosen.excluded
     roles = [
@@ -252,10 +262,63 @@ def make_job(client: Client, inputs: Inputs, manifest: Manifest, chosen: Options
     ]
     as_named = renamed(manifest, lock)[0]  # a renamed record's export is read under its new name
     reading = exports_to_read(manifest, as_named, files, targets, chosen.download_missing, excluded)
+    if every_export:
+        reading = [
+            r.address
+            for n, r in as_named.records.items()
+            if r.export_id and (targets is None or n in targets) and n not in excluded
+        ]
     live = client.live(roles, reading)
     made = make_plan(manifest, lock, live, chosen, files, unresolved)
     plan = replace(made, provenance=source, notes=manifest.notes)
-    return Job(manifest, lock_path, lock, with_access(client, plan), chosen)
+    plan = with_access(client, plan) if access else plan
+    return Job(manifest, lock_path, lock, plan, chosen, live)
+
+
+def _source(inputs: Inputs, manifest: Manifest, chosen: Options) -> Provenance:
+    lock_path = inputs.lock_path
+    return Provenance(
+        manifest=str(inputs.manifest_path),
+        manifest_digest=planfile.digest_manifest(inputs.manifest_path, exclude=lock_path),
+        lockfile=str(lock_path),
+        lockfile_digest=planfile.digest_lockfile(lock_path),
+        api_version=manifest.api_version.value,
+        targets=None if chosen.targets is None else tuple(sorted(chosen.targets)),
+        replace=tuple(sorted(chosen.replace)),
+        excluded=tuple(sorted(chosen.excluded)),
+    )
+
+
+def prepare_offline(inputs: Inputs, chosen: Options) -> Job:
+    """`plan --offline`: the manifest against the lockfile alone; the tenant is not asked
+    (a fork's pull request has no credentials). Selectors and sets are what the lockfile
+    pinned; roles are not compared; statuses are the recorded ones."""
+    manifest = inputs.manifest()
+    lock = lockfile.read(inputs.lock_path)
+    chosen = following_moves(manifest, lock, chosen)
+    manifest = selection.pinned(manifest, lock)
+    chosen = following_moves(manifest, lock, chosen)
+    files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
+    made = make_plan(manifest, lock, Live(), chosen, files, offline=True)
+    plan = replace(made, provenance=_source(inputs, manifest, chosen), notes=manifest.notes)
+    return Job(manifest, inputs.lock_path, lock, plan, chosen)
+
+
+def check(inputs: Inputs, where: Where, chosen: Options) -> tuple[Check, Job]:
+    """`check`: the plan with every recorded export asked about (no access read, nothing
+    started), sorted into drift and changes."""
+    manifest = inputs.manifest()
+    with connect(where(manifest), manifest) as client:
+        job = make_job(client, inputs, manifest, chosen, every_export=True, access=False)
+    broken = {b.name for b in job.plan.broken}
+    roles = {
+        e.name: job.live.roles.get(e.potential_role_id)
+        for e in job.manifest.exports
+        if (chosen.targets is None or e.name in chosen.targets)
+        and e.name not in chosen.excluded
+        and e.name not in broken
+    }
+    return assess(job.plan, roles), job
 
 
 def _as_declared(step: Step, manifest: Manifest) -> Step:
@@ -301,6 +364,9 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
     lock_path = Path(source.lockfile)
     lock = lockfile.read(lock_path)
     manifest, unresolved = tenantlist.resolve(client, manifest, lock)  # ids as they are now
+    acted = {str(a.get("name")) for a in doc["actions"]}
+    # what the plan does not act on (left out, or unchanged) may be broken: it is not applied
+    unresolved = tuple(b for b in unresolved if b.name in acted)
     if unresolved:
         raise PlanFileError(
             f"{path} is stale: the tenant changed since it was made:\n  "

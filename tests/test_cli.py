@@ -302,9 +302,11 @@ def test_missing_credentials_and_url_are_explained(
     no_creds = {
         k: v for k, v in tenant_env.items() if k not in ("SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET")
     }
-    result = rmsync("plan", cwd=project, env=no_creds)
+    result = rmsync("apply", "--auto-approve", cwd=project, env=no_creds)
     assert result.code == 1
     assert "no credentials: set SAIL_CLIENT_ID and SAIL_CLIENT_SECRET" in result.err
+    half = no_creds | {"SAIL_CLIENT_ID": "someone"}  # half a pair is a mistake, not offline
+    assert "SAIL_CLIENT_SECRET is not set" in rmsync("plan", cwd=project, env=half).err
     no_url = {k: v for k, v in tenant_env.items() if k != "SAIL_BASE_URL"}
     assert "no tenant URL" in rmsync("plan", cwd=project, env=no_url).err
     bad_secret = tenant_env | {"SAIL_CLIENT_SECRET": "hunter2-wrong"}

@@ -30,7 +30,10 @@ def session(ident: str, name: str | None = None) -> Session:
     [
         ("Accounts payable clerks", "", "accounts-payable-clerks"),
         ("SRE on-call", "eng-", "eng-sre-on-call"),
-        ("  Ünïcode / Café & Co. ", "", "n-code-caf-co"),
+        ("  Ünïcode / Café & Co. ", "", "unicode-cafe-co"),
+        ("Comptabilité générale", "", "comptabilite-generale"),
+        ("Données ﬁnancières", "fin-", "fin-donnees-financieres"),
+        ("财务 角色", "", "role"),
         ("***", "", "role"),
     ],
 )
@@ -127,7 +130,7 @@ def test_import_of_hostile_role_names_writes_only_its_own_entries(
         for e in exports.values()
     )
     assert sorted(exports) == [
-        "caf-n-code",
+        "cafe-unicode",
         "details-rmsync-other-yaml-octocat-12-a-b",
         "finance-admins-double-single-code-back",
         "line-sep-para-nel-2j-0-pwned-evil",

@@ -18,9 +18,9 @@ PACKAGE = ROOT / "rmsync"
 # Bottom to top: a module may import (at any depth, even lazily) only from lower layers.
 LAYERS: list[set[str]] = [
     {"models", "errors", "safetext", "schemacheck"},
-    {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review", "where"},
+    {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review", "where", "debuglog"},
     {"manifest", "lockfile", "api", "plan", "render", "runlock", "archive", "selection"},
-    {"config", "planfile", "downloads", "report", "archivediff"},
+    {"config", "planfile", "downloads", "report", "archivediff", "check"},
     {"importer", "apply", "tenantlist"},
     {"workflow"},
     {"output", "options"},
@@ -36,6 +36,7 @@ PURE = {
     "report",
     "where",
     "selection",
+    "check",
 }  # no I/O, no clock: they may import only the vocabulary
 VOCABULARY = {"models", "errors", "safetext"}
 HEAVY = ("httpx", "jsonschema", "yaml", "click")

@@ -226,3 +226,18 @@ def test_a_starting_record_has_no_export_id_and_round_trips() -> None:
 def test_a_lockfile_checked_out_with_crlf_line_ends_is_read() -> None:
     text = lockfile.dumps(sample()).replace("\n", "\r\n")
     assert lockfile.loads(text, "rmsync.lock.yaml") == sample()
+
+
+def test_names_are_written_as_spelled_unless_a_character_would_hide_in_a_diff() -> None:
+    """A reviewer reads `Comptabilité générale`, not `Comptabilit\\xE9 g\\xE9n\\xE9rale`; a name
+    with a character that reorders or hides text (a bidi override) keeps the file escaped."""
+    readable = sample().records["alpha"]
+    readable = replace(readable, role=replace(readable.role, name="Comptabilité générale 経理"))
+    text = lockfile.dumps(Lock({"alpha": readable}))
+    assert "name: Comptabilité générale 経理\n" in text
+    assert lockfile.loads(text, "rmsync.lock.yaml") == Lock({"alpha": readable})
+    for hidden in ("\u202e", "\u200b", "\ufeff", "\u2028", "\x85"):
+        sneaky = replace(readable, role=replace(readable.role, name=f"é{hidden}x"))
+        text = lockfile.dumps(Lock({"alpha": readable, "b": replace(sneaky, name="b")}))
+        assert text.isascii(), repr(hidden)
+        assert lockfile.loads(text, "rmsync.lock.yaml").records["b"] == replace(sneaky, name="b")

@@ -60,6 +60,7 @@ def test_a_rename_is_shown_and_applied_without_starting_anything(
     assert [(a["name"], a["moved_from"]) for a in doc["actions"]] == [("payroll-team", "payroll")]
     done = rmsync("apply", "--auto-approve", cwd=project, env=env)
     assert done.code == 0, done.err
+    assert "\npayroll-team: renamed from payroll\n" in done.out
     assert len(sandbox.created_exports()) == started  # nothing started
     after = yaml.safe_load((project / "rmsync.lock.yaml").read_text())
     assert "payroll" not in after["exports"]

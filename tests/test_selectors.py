@@ -115,6 +115,13 @@ def test_a_re_run_session_is_followed_by_name_and_converges(
             "has no potential role 00000000-0000-4000-8000-000000000000 (a re-run session "
             "mints new ids: name the role instead)",
         ),
+        (
+            "{session: {id: c7affc9a-ec78-55b6-8a8e-d584dceea31d}, id: "
+            "1c776213-1173-567a-bcce-4113a36bacb6}",
+            "potential role 1c776213-1173-567a-bcce-4113a36bacb6 (SRE on-call) belongs to "
+            "session 7d2982cd-8d83-5012-ab71-85cb5f463b45, not Sales and support 2026 "
+            "(c7affc9a-ec78-55b6-8a8e-d584dceea31d)",
+        ),
     ],
 )
 def test_a_selector_that_finds_nothing_is_a_problem_of_its_export_alone(
@@ -200,6 +207,23 @@ def test_a_saved_plan_made_before_a_re_run_is_stale_by_name(
         f"{renewed}, not {ACCOUNTING}\nrun plan again"
     ) in ran.err
     assert tenant.created_exports() == []
+
+
+@pytest.mark.parametrize("leave_out", [("--exclude", "broken"), ("--target", "accounting-core")])
+def test_a_saved_plan_that_leaves_a_broken_export_out_applies(
+    tenant: Sandbox, tmp_path: Path, leave_out: tuple[str, str]
+) -> None:
+    """A broken export the saved plan leaves out is not the plan's concern: not stale."""
+    broken = MANIFEST + (
+        "  broken:\n    potential_role:\n      session: {name: Finance Q3 2026}\n"
+        "      name: No such role\n"
+    )
+    repo, env = project(tmp_path, broken), builders.tenant_env(tenant.base_url)
+    saved = rmsync("plan", *leave_out, "--out", "plan.json", cwd=repo, env=env)
+    assert saved.code == 0, saved.err
+    ran = rmsync("apply", "plan.json", cwd=repo, env=env)
+    assert ran.code == 0, ran.err
+    assert "accounting-core: export started" in ran.out
 
 
 def test_the_shipped_example_follows_re_runs_by_name_and_converges(

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from rmsync.sandbox import Sandbox, Schedule
 from tests import builders
 from tests.builders import FINANCE
+from tests.conftest import TLS, token
 from tests.run import rmsync
 
 MANIFEST = """\
@@ -62,6 +64,11 @@ def test_a_set_exports_each_role_that_meets_its_conditions(tenant: Sandbox, tmp_
     write(tmp_path, MANIFEST.replace('">= 75"', '">= 80"'))  # Accounting core (78) leaves
     narrower = rmsync("plan", cwd=tmp_path, env=env)
     assert "- forget fin-accounting-core" in narrower.out
+    assert (
+        "# fin-accounting-core will be forgotten: set finance no longer selects its role (the "
+        "role is gone with a re-run, or no longer meets the set's conditions; nothing is "
+        "deleted on the tenant)"
+    ) in narrower.out
     assert narrower.out.endswith("Plan: 0 to export, 0 to re-export, 0 to update, 1 to forget.\n")
 
 
@@ -110,6 +117,23 @@ def test_a_wrong_condition_is_reported_at_its_line(
     assert "rmsync.yaml:" in ran.err and message in ran.err
 
 
+def test_every_wrong_condition_is_said_at_its_own_line(tmp_path: Path) -> None:
+    where = "\n      typ: COMMON\n      freshness: 500\n      quality: []"
+    write(tmp_path, MANIFEST.replace(' {quality: [">= 75", "< 85"]}', where))
+    ran = rmsync("validate", cwd=tmp_path, env={})
+    assert ran.code == 1
+    assert ran.err.splitlines() == [
+        "Error: rmsync.yaml:8: sets.finance.where.typ: potential roles cannot be chosen by "
+        "'typ'; the fields are createdById, createdByName, description, endDate, freshness, "
+        "name, quality, saved, startDate, type",
+        "rmsync.yaml:9: sets.finance.where.freshness: freshness takes a whole number from 0 to "
+        "100, not 500",
+        "rmsync.yaml:10: sets.finance.where.quality: an empty list is no condition (it would "
+        'select every role): give one, such as ">= 80", or a list of them, or leave the field '
+        "out",
+    ]
+
+
 def test_a_set_whose_session_is_still_mining_keeps_every_member(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path
 ) -> None:
@@ -123,6 +147,18 @@ def test_a_set_whose_session_is_still_mining_keeps_every_member(
     assert "- forget" not in planned.out
     assert "is still mining (UPDATED): its potential roles are not all there yet" in planned.out
     assert "(fin-accounting-core, fin-payroll-specialists)" in planned.out  # said once
+    assert planned.err.endswith(
+        "listed above): wait until the session's mining is done, or leave them out with "
+        "--exclude NAME\n"
+    )
+    for command, again in (("roles", "list its roles"), ("import", "import")):
+        ran = rmsync(command, "--session", "Finance Q3 2026", cwd=tmp_path, env=env)
+        assert (ran.code, ran.out) == (1, ""), command
+        assert ran.err == (
+            f"Error: session Finance Q3 2026 ({FINANCE}) is still mining (UPDATED): its "
+            f"potential roles are not all there yet; {again} again once it is done\n"
+        )
+    assert (tmp_path / "rmsync.yaml").read_text() == MANIFEST  # import wrote nothing
 
 
 @pytest.mark.parametrize(
@@ -157,6 +193,12 @@ def test_a_broken_set_is_left_out_with_exclude_and_ignored_with_target(
     env = builders.tenant_env(tenant.base_url)
     refused = rmsync("apply", "--auto-approve", cwd=tmp_path, env=env)
     assert refused.code == 1 and "(sets.finance; listed above); nothing was started" in refused.err
+    assert refused.err.endswith("out with --exclude NAME (a set: --exclude sets.NAME)\n")
+    by_name = rmsync("plan", "--exclude", "finance", cwd=tmp_path, env=env)
+    assert (
+        "--exclude: 'finance' is not an export in the manifest or the lockfile (a set is "
+        "named sets.finance)"
+    ) in by_name.err
     for args in (("--exclude", "sets.finance"), ("--target", "payroll")):
         planned = rmsync("plan", "--detailed-exitcode", *args, cwd=tmp_path, env=env)
         assert planned.code == 2, planned.err
@@ -289,3 +331,82 @@ def test_a_changed_template_keeps_member_names_and_says_so(tenant: Sandbox, tmp_
         "fin-payroll-specialists), which its name template no longer makes; rename them with "
         "moved: if you want the new names.\n"
     ) in planned.out
+
+
+MEMBERS = "fin-accounting-core", "fin-payroll-specialists"  # what MANIFEST's set selects
+PAYROLL = "bdc9548b-639e-509d-9d12-29fb77b8beb9"
+
+
+def test_a_member_moved_to_an_export_of_its_own_is_that_export_s_for_good(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    env = builders.tenant_env(tenant.base_url)
+    write(tmp_path, MANIFEST)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    started = len(tenant.created_exports())
+    own = (
+        "exports:\n  payroll-team:\n    potential_role:\n      session: {name: Finance Q3 2026}\n"
+        "      name: Payroll specialists\n    min_entitlement_popularity: 10\n"
+        "moved:\n  - {from: fin-payroll-specialists, to: payroll-team}\n"
+    )
+    write(tmp_path, MANIFEST + own)
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert "~ name                       = fin-payroll-specialists → payroll-team" in planned.out
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    again = rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env)
+    assert again.code == 0, again.out + again.err  # no longer claimed by the set
+    record = yaml.safe_load((tmp_path / "rmsync.lock.yaml").read_text())["exports"]["payroll-team"]
+    assert record["resolved"]["how"] == "by name"
+    assert len(tenant.created_exports()) == started  # the rename started nothing
+
+
+def test_a_member_renamed_with_moved_takes_the_new_name(tenant: Sandbox, tmp_path: Path) -> None:
+    env = builders.tenant_env(tenant.base_url)
+    write(tmp_path, MANIFEST)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    started = len(tenant.created_exports())
+    renamed = MANIFEST.replace('"fin-{slug}"', '"f-{slug}"')
+    write(tmp_path, renamed + "moved:\n  - {from: fin-payroll-specialists, to: f-payroll}\n")
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert "~ name                       = fin-payroll-specialists → f-payroll" in planned.out
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    assert rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env).code == 0
+    lock = yaml.safe_load((tmp_path / "rmsync.lock.yaml").read_text())["exports"]
+    assert sorted(lock) == ["f-payroll", "fin-accounting-core"]
+    assert lock["f-payroll"]["resolved"]["how"] == "set finance"
+    assert len(tenant.created_exports()) == started
+
+
+def test_members_that_a_re_run_leaves_alike_by_name_are_a_problem_not_a_swap(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    """Two members whose roles carry the same name cannot be told apart once a re-run mints
+    new ids: each is a problem of its own; no role is silently dropped or re-pointed."""
+    env = builders.tenant_env(tenant.base_url)
+    write(tmp_path, MANIFEST)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    lock = tmp_path / "rmsync.lock.yaml"
+    text = lock.read_text().replace("role: Payroll specialists", "role: Accounting core")
+    lock.write_text(text)  # as if both members' roles had been named alike when recorded
+    summary = f"/v2025/role-mining-sessions/{FINANCE}/potential-role-summaries/{PAYROLL}"
+    renamed = httpx.patch(
+        tenant.base_url + summary,
+        json=[{"op": "replace", "path": "/name", "value": "Accounting core"}],
+        headers={
+            "Authorization": f"Bearer {token(tenant.base_url)}",
+            "Content-Type": "application/json-patch+json",
+            "X-SailPoint-Experimental": "true",
+        },
+        verify=TLS,
+    )
+    assert renamed.status_code == 200, renamed.text
+    started = len(tenant.created_exports())
+    tenant.rerun_session(FINANCE)
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.code == 1, planned.out
+    for name in MEMBERS:
+        assert "sets.finance: 2 roles of session Finance Q3 2026 are now named" in planned.out
+        assert f"member of that name ({name}) cannot be told apart" in planned.out
+    assert "+ export" not in planned.out and "forget" not in planned.out
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 1
+    assert len(tenant.created_exports()) == started

@@ -13,6 +13,7 @@ COMMANDS = {
     "plan": "plan",
     "apply": "apply",
     "refresh": "refresh",
+    "check": "check",
     "validate": "validate",
     "show": "show",
     "diff": "diff",

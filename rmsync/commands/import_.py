@@ -66,7 +66,7 @@ def command(
     manifest = existing or bare
     with workflow.connect(config.target(manifest, base_url, os.environ), manifest) as client:
         every = client.sessions()
-        session = tenantlist.find_session(client, given, every)
+        session = tenantlist.mined(tenantlist.find_session(client, given, every), "import")
         try:
             roles = client.session_roles(session.id)
         except NotFoundError:

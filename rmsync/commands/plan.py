@@ -28,6 +28,12 @@ from rmsync import options
     help="Also save the plan here, for `rmsync apply FILE`.",
 )
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 for no changes, 2 for changes.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Plan from the manifest and the lockfile only; ask the tenant nothing (a fork's pull "
+    "request has no credentials). Also chosen, with a banner, when no credentials are set.",
+)
 def command(
     manifest_path: Path,
     lockfile_path: Path | None,
@@ -41,6 +47,7 @@ def command(
     as_json: bool,
     out: Path | None,
     detailed_exitcode: bool,
+    offline: bool,
 ) -> None:
     """Show what apply would do: compare the manifest and lockfile with the tenant."""
     given = click.get_current_context().get_parameter_source("fmt")
@@ -53,11 +60,18 @@ def command(
     from rmsync import config, output, planfile, render, workflow
 
     inputs = config.Inputs(manifest_path, lockfile_path)
-    job = workflow.prepare(
-        inputs,
-        config.where(base_url, os.environ),
-        workflow.options(targets, replace, download_missing, excluded),
-    )
+    chosen = workflow.options(targets, replace, download_missing, excluded)
+    why = "--offline" if offline else "no credentials are set (SAIL_CLIENT_ID, ...)"
+    offline = offline or not config.has_credentials(os.environ)
+    if offline and out is not None:
+        raise click.UsageError(
+            f"--out saves a plan for apply, but {why}: an offline plan did not ask the "
+            "tenant, so apply could not trust it; plan with credentials to save one"
+        )
+    if offline:
+        job = workflow.prepare_offline(inputs, chosen)
+    else:
+        job = workflow.prepare(inputs, config.where(base_url, os.environ), chosen)
     fmt = "json" if as_json else fmt
     if fmt == "json":
         click.echo(planfile.dumps(job.plan), nl=False)

@@ -40,7 +40,7 @@ def command(
     chosen = where.from_cli(conditions)  # before any request: a typo costs nothing
     manifest = tenantlist.settings(manifest_path)
     with workflow.connect(config.target(manifest, base_url, os.environ), manifest) as client:
-        session = tenantlist.find_session(client, given)
+        session = tenantlist.mined(tenantlist.find_session(client, given), "list its roles")
         found = tenantlist.roles(client, session, chosen)
     if as_json:
         click.echo(tenantlist.roles_json(session, chosen, found))

@@ -1,0 +1,183 @@
+"""Drift: what `rmsync check` finds when it compares the manifest, the lockfile and the tenant.
+
+Owns: sorting a plan's findings into drift (the tenant's doing: a role that changed, vanished,
+was re-mined or provisioned; an export that is gone or ended in ERROR; an archive altered on
+disk) and changes that only the manifest asks for (new exports, new parameters, forgets,
+renames, a refresh_after that came due, an export that moved on); the exit code each gives
+(0 clean, 2 changes, 3 drift); and the check as text, Markdown (with the hidden marker a
+scheduled job finds its issue by) and a versioned JSON document (schemas/check.schema.json).
+Must not: do I/O, read the clock, or talk to the tenant (workflow reads, this decides).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from rmsync import render
+from rmsync.models import Broken, Plan, Role
+from rmsync.safetext import visible
+
+FORMAT = 1
+MARKER = "<!-- rmsync: check -->"
+CLEAN, CHANGES, DRIFT = 0, 2, 3  # the exit codes (1: an error, raised elsewhere)
+
+
+class Kind(Enum):
+    DRIFT = "drift"  # the tenant's doing: a person should look
+    CHANGE = "change"  # what the manifest asks for and apply would do
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One export's finding: what apply would do about it (None: nothing), and why."""
+
+    name: str
+    kind: Kind
+    action: str | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Check:
+    findings: tuple[Finding, ...]  # by name
+    problems: tuple[Broken, ...]  # exports the check could not compare (drift too)
+    checked: int  # exports and records compared
+    notes: tuple[str, ...] = ()
+
+    @property
+    def drift(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.kind is Kind.DRIFT)
+
+    @property
+    def changes(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.kind is Kind.CHANGE)
+
+    @property
+    def code(self) -> int:
+        if self.drift or self.problems:
+            return DRIFT
+        return CHANGES if self.findings else CLEAN
+
+    @property
+    def verdict(self) -> str:
+        return {CLEAN: "clean", CHANGES: "changes", DRIFT: "drift"}[self.code]
+
+
+def assess(plan: Plan, roles: Mapping[str, Role | None]) -> Check:
+    """The check of `plan` (made with every recorded export's status read), with `roles`, the
+    live role of each export by name, for what no plan action shows: a provisioned role."""
+    findings = {}
+    for step in plan.steps:
+        kind = Kind.DRIFT if step.drift else Kind.CHANGE
+        reasons = (*step.drift, *(r for r in step.reasons if r not in step.drift))
+        findings[step.name] = Finding(step.name, kind, step.action.verb, reasons)
+    for name, role in sorted(roles.items()):
+        if role is None or not role.provisioned:
+            continue
+        why = (
+            f"the potential role {role.id} is provisioned in the tenant (provisionState "
+            f"{role.provision_state}): it is a role now, and its export describes the candidate "
+            "it was; remove the export from the manifest once its archive is no longer needed"
+        )
+        found = findings.get(name)
+        reasons = (why, *(found.reasons if found else ()))
+        findings[name] = Finding(name, Kind.DRIFT, found.action if found else None, reasons)
+    checked = len(plan.steps) + len(plan.unchanged) + len(plan.broken)
+    ordered = tuple(findings[n] for n in sorted(findings))
+    return Check(ordered, plan.broken, checked, plan.notes)
+
+
+def summary(check: Check) -> str:
+    n = len(check.drift) + len(check.problems)
+    drift = render.counted(n, "export")
+    if check.code == DRIFT:
+        return (
+            f"Drift: {drift} changed in the tenant since {'it was' if n == 1 else 'they were'} "
+            "recorded; "
+            f"{render.counted(len(check.changes), 'other change')} the manifest asks for."
+        )
+    if check.code == CHANGES:
+        return (
+            f"No drift; {render.counted(len(check.changes), 'change')} the manifest asks for "
+            "(apply makes them)."
+        )
+    return f"No drift and no changes: {render.counted(check.checked, 'export')} as recorded."
+
+
+def text(check: Check) -> str:
+    """The check for a person: drift first, then changes, then what could not be checked."""
+    lines = [f"rmsync check: {check.verdict}", ""]
+    for title, found in (("Drift (the tenant changed)", check.drift), ("Changes", check.changes)):
+        if found:
+            lines.append(f"{title}:")
+            lines += [line for f in found for line in _finding_lines(f)]
+            lines.append("")
+    if check.problems:
+        lines.append("Could not be checked (drift too: the manifest names what the tenant lacks):")
+        for problem in check.problems:
+            first, *rest = str(problem).split("\n")
+            lines += [f"  {visible(first)}", *(f"    {visible(x.strip())}" for x in rest)]
+        lines.append("")
+    lines.append(summary(check))
+    lines += [f"Note: {visible(note)}" for note in check.notes]
+    return "\n".join(lines) + "\n"
+
+
+def _finding_lines(found: Finding) -> list[str]:
+    does = f" ({found.action})" if found.action else ""
+    head = f"  {'!' if found.kind is Kind.DRIFT else '~'} {visible(found.name)}{does}"
+    return [head, *(f"      {visible(reason)}" for reason in found.reasons)]
+
+
+def markdown(check: Check, manifest: str) -> str:
+    """The check as an issue body: the marker line first (a job finds its one issue by it),
+    a heading, the verdict, and one line per finding; tenant text escaped."""
+    lines = [
+        MARKER,
+        f"### rmsync check: {render.md_code(manifest)}",
+        "",
+        f"**{render.md_text(summary(check))}**",
+    ]
+    for title, found in (("Drift (the tenant changed)", check.drift), ("Changes", check.changes)):
+        if found:
+            lines += ["", f"#### {title}", ""]
+            lines += [_md_finding(f) for f in found]
+    if check.problems:
+        lines += ["", "#### Could not be checked", ""]
+        lines += [f"- {render.md_text(str(b).replace(chr(10), '; '))}" for b in check.problems]
+    if check.notes:
+        lines += ["", *(f"> {render.md_text(note)}" for note in check.notes)]
+    return "\n".join(lines) + "\n"
+
+
+def _md_finding(found: Finding) -> str:
+    does = f" ({found.action})" if found.action else ""
+    return f"- **{render.md_text(found.name)}**{does}: " + render.md_text("; ".join(found.reasons))
+
+
+def dumps(check: Check, made_from: Mapping[str, Any] | None = None) -> str:
+    """The check as a versioned JSON document: keys sorted, two-space indent, final newline."""
+    doc = {
+        "format_version": FORMAT,
+        "result": check.verdict,
+        "exit_code": check.code,
+        "summary": summary(check),
+        "made_from": made_from,
+        "drift": _findings(check.drift),
+        "changes": _findings(check.changes),
+        "problems": [
+            {"name": b.name, "file": b.file, "line": b.line, "field": b.field, "message": b.message}
+            for b in check.problems
+        ],
+        "checked": check.checked,
+        "notes": list(check.notes),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _findings(found: Sequence[Finding]) -> list[dict[str, Any]]:
+    return [{"name": f.name, "action": f.action, "reasons": list(f.reasons)} for f in found]

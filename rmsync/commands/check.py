@@ -1,0 +1,63 @@
+"""`rmsync check`: compare the manifest, the lockfile and the tenant; start nothing."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from rmsync import options
+
+
+@click.command()
+@options.manifest
+@options.lockfile
+@options.base_url
+@options.target
+@options.exclude
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text for people, json for programs, markdown for an issue (its first line is the "
+    "marker <!-- rmsync: check -->).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+def command(
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    base_url: str | None,
+    targets: tuple[str, ...],
+    excluded: tuple[str, ...],
+    fmt: str,
+    as_json: bool,
+) -> None:
+    """Compare the manifest, the lockfile and the tenant, and start nothing. Exit 0: clean;
+    2: changes only the manifest asks for (apply makes them); 3: drift, the tenant changed (a
+    role changed, vanished, was re-mined or provisioned; an export expired or ended in ERROR;
+    an archive was altered); 1: an error. Every recorded export's status is read."""
+    given = click.get_current_context().get_parameter_source("fmt")
+    if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    from rmsync import check, config, planfile, workflow
+
+    inputs = config.Inputs(manifest_path, lockfile_path)
+    found, job = workflow.check(
+        inputs,
+        config.where(base_url, os.environ),
+        workflow.options(targets, (), False, excluded),
+    )
+    fmt = "json" if as_json else fmt
+    if fmt == "json":
+        source = job.plan.provenance
+        made_from = planfile.provenance_json(source) if source else None
+        click.echo(check.dumps(found, made_from), nl=False)
+    elif fmt == "markdown":
+        click.echo(check.markdown(found, str(inputs.manifest_path)), nl=False)
+    else:
+        click.echo(check.text(found), nl=False)
+    sys.exit(found.code)

@@ -1,0 +1,219 @@
+"""`rmsync check` (issue 12): manifest, lockfile and tenant compared, nothing started; exit 0
+clean, 2 changes only the manifest asks for, 3 drift (the tenant's doing), 1 an error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jsonschema
+import pytest
+
+from rmsync.sandbox import Sandbox, Schedule
+from tests.builders import ACCOUNTING, FINANCE, tenant_env
+from tests.conftest import TLS, FakeClock, token
+from tests.run import rmsync
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "schemas" / "check.schema.json").read_text())
+LEGACY = "36a4b6b0-e37a-52e2-b5e5-9dfe5448d056"  # its exports end in ERROR on purpose
+EXCLUDED = "2440e21409b1ccb19f270b4ca4ddae8f"  # CN=Finance Share RW, in Accounting core
+MANIFEST = """\
+version: 1
+tenant:
+  api_version: v2025
+exports:
+  accounting-core:
+    potential_role:
+      session: {name: Finance Q3 2026}
+      name: Accounting core
+    download: exports/accounting-core.zip
+  payroll:
+    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71
+    potential_role_id: bdc9548b-639e-509d-9d12-29fb77b8beb9
+"""
+
+
+@pytest.fixture
+def tenant(make_sandbox: Callable[..., Sandbox]) -> Sandbox:
+    return make_sandbox(schedule=Schedule(0, 0, 0))
+
+
+class Project:
+    """A manifest applied to the sandbox; each run in a new rate-limit window, as in CI."""
+
+    def __init__(self, tenant: Sandbox, clock: FakeClock, folder: Path, text: str) -> None:
+        self.tenant, self.clock, self.folder = tenant, clock, folder
+        self.env = tenant_env(tenant.base_url)
+        (folder / "rmsync.yaml").write_text(text)
+
+    def run(self, *args: str) -> tuple[int, str, str]:
+        self.clock.advance(10)
+        ran = rmsync(*args, cwd=self.folder, env=self.env)
+        return ran.code, ran.out, ran.err
+
+    def check(self, *args: str) -> tuple[int, dict[str, Any]]:
+        """`check --json`, its document held to the schema; nothing is started."""
+        before = len(self.tenant.created_exports())
+        code, out, err = self.run("check", "--json", *args)
+        assert err == "", err
+        doc = json.loads(out)
+        jsonschema.validate(doc, SCHEMA)
+        assert (doc["exit_code"], len(self.tenant.created_exports())) == (code, before)
+        return code, doc
+
+
+@pytest.fixture
+def project(tenant: Sandbox, clock: FakeClock, tmp_path: Path) -> Project:
+    made = Project(tenant, clock, tmp_path, MANIFEST)
+    assert made.run("apply", "--auto-approve", "--wait")[0] == 0
+    return made
+
+
+def test_a_new_manifest_is_changes_and_an_applied_one_is_clean(
+    tenant: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    fresh = Project(tenant, clock, tmp_path, MANIFEST)
+    code, doc = fresh.check()
+    assert (code, doc["result"], doc["drift"]) == (2, "changes", [])
+    assert doc["changes"] == [
+        {"name": "accounting-core", "action": "export", "reasons": ["not in the lockfile"]},
+        {"name": "payroll", "action": "export", "reasons": ["not in the lockfile"]},
+    ]
+    assert fresh.run("apply", "--auto-approve", "--wait")[0] == 0
+    code, doc = fresh.check()
+    assert (code, doc["result"], doc["checked"]) == (0, "clean", 2)
+    assert doc["summary"] == "No drift and no changes: 2 exports as recorded."
+
+
+def test_an_entitlement_excluded_in_the_tenant_is_drift(project: Project) -> None:
+    project.tenant.exclude_entitlements(ACCOUNTING, [EXCLUDED])
+    code, doc = project.check()
+    assert (code, doc["result"], doc["changes"]) == (3, "drift", [])
+    assert doc["drift"] == [
+        {
+            "name": "accounting-core",
+            "action": "re-export",
+            "reasons": ["the role changed since it was exported"],
+        }
+    ]
+    text = project.run("check")
+    assert text[0] == 3
+    assert (
+        "  ! accounting-core (re-export)\n      the role changed since it was exported\n"
+        in (text[1])
+    )
+
+
+def test_a_re_run_session_is_drift_with_the_new_role_and_the_lost_export(
+    project: Project,
+) -> None:
+    moved = project.tenant.rerun_session(FINANCE)
+    code, doc = project.check()
+    assert code == 3
+    (core,) = [f for f in doc["drift"] if f["name"] == "accounting-core"]
+    assert core["action"] == "re-export"
+    assert core["reasons"][0].startswith(
+        'session "Finance Q3 2026", role "Accounting core" now finds another role than the '
+        f"lockfile's: {moved[ACCOUNTING]}"
+    )
+    assert any("(it answered 404; its role went when" in r for r in core["reasons"])
+    # payroll, named by id, is gone with the re-run: it cannot be compared, a problem
+    assert [p["name"] for p in doc["problems"]] == ["payroll"]
+
+
+def test_an_export_that_ended_in_error_is_drift(
+    tenant: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    legacy = MANIFEST + (f"  legacy:\n    session_id: {FINANCE}\n    potential_role_id: {LEGACY}\n")
+    made = Project(tenant, clock, tmp_path, legacy)
+    assert made.run("apply", "--auto-approve", "--wait")[0] == 1  # legacy ended in ERROR
+    code, doc = made.check()
+    assert code == 3
+    assert [(f["name"], f["action"]) for f in doc["drift"]] == [("legacy", "re-export")]
+
+
+def test_a_provisioned_role_is_drift(project: Project) -> None:
+    path = (
+        f"/v2025/role-mining-sessions/{FINANCE}/potential-roles/"
+        "bdc9548b-639e-509d-9d12-29fb77b8beb9/provision"
+    )
+    answer = httpx.post(
+        project.tenant.base_url + path,
+        json={},
+        headers={
+            "Authorization": f"Bearer {token(project.tenant.base_url)}",
+            "X-SailPoint-Experimental": "true",
+        },
+        verify=TLS,
+    )
+    assert answer.status_code == 202, answer.text
+    code, doc = project.check()
+    assert code == 3
+    (payroll,) = doc["drift"]
+    assert payroll["name"] == "payroll"
+    assert payroll["reasons"][0].startswith(
+        "the potential role bdc9548b-639e-509d-9d12-29fb77b8beb9 is provisioned in the tenant "
+        "(provisionState PENDING): it is a role now"
+    )
+
+
+def test_an_altered_archive_is_drift_and_a_missing_one_is_not(project: Project) -> None:
+    archive = project.folder / "exports" / "accounting-core.zip"
+    archive.unlink()
+    assert project.check()[0] == 0  # archives stay out of Git: a fresh checkout has none
+    archive.write_bytes(b"not the archive")
+    code, doc = project.check()
+    assert code == 3
+    assert doc["drift"] == [
+        {
+            "name": "accounting-core",
+            "action": "download",
+            "reasons": [
+                "exports/accounting-core.zip was altered (its sha256 differs from the recorded one)"
+            ],
+        }
+    ]
+
+
+def test_a_manifest_change_with_drift_elsewhere_is_drift_and_lists_both(
+    project: Project,
+) -> None:
+    text = (project.folder / "rmsync.yaml").read_text()
+    (project.folder / "rmsync.yaml").write_text(
+        text.replace(
+            "    potential_role_id: bdc9548b",
+            "    min_entitlement_popularity: 20\n    potential_role_id: bdc9548b",
+        )
+    )
+    assert project.check()[0] == 2
+    project.tenant.exclude_entitlements(ACCOUNTING, [EXCLUDED])
+    code, doc = project.check()
+    assert code == 3
+    assert [f["name"] for f in doc["drift"]] == ["accounting-core"]
+    assert [f["name"] for f in doc["changes"]] == ["payroll"]
+
+
+def test_markdown_starts_with_the_marker_a_job_finds_its_issue_by(project: Project) -> None:
+    project.tenant.exclude_entitlements(ACCOUNTING, [EXCLUDED])
+    code, out, _ = project.run("check", "--format", "markdown")
+    assert code == 3
+    assert out.splitlines()[:4] == [
+        "<!-- rmsync: check -->",
+        "### rmsync check: `rmsync.yaml`",
+        "",
+        "**Drift: 1 export changed in the tenant since it was recorded; 0 other changes the "
+        "manifest asks for.**",
+    ]
+    assert "- **accounting-core** (re-export): the role changed since it was exported" in out
+
+
+def test_an_error_is_exit_1_not_drift(project: Project) -> None:
+    env = project.env | {"SAIL_CLIENT_SECRET": "wrong"}
+    ran = rmsync("check", cwd=project.folder, env=env)
+    assert ran.code == 1 and ran.out == ""
+    assert ran.err.startswith("Error: ")
+    assert "wrong" not in ran.err
