@@ -131,7 +131,15 @@ def check_base_url(url: str) -> str:
         parts = urlsplit(url)
         httpx.URL(url)  # what the client will parse: a bad IDN host (xn--…) fails here
     except (ValueError, httpx.InvalidURL):
-        raise ApiError(f"base URL {visible(url)!r} is not a URL") from None
+        shown = "(not shown: it may hold a password)" if "@" in url else repr(visible(url))
+        raise ApiError(f"base URL {shown} is not a URL") from None
+    if "@" in parts.netloc:  # before any message shows the URL: its password is a secret
+        shown = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[1]}"
+        raise ApiError(
+            f"the base URL holds a user name or password before {visible(shown)}: give the "
+            "tenant as https://{tenant}.api.identitynow.com and the credentials in "
+            "SAIL_CLIENT_ID and SAIL_CLIENT_SECRET"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
         raise ApiError(
             f"base URL {url!r} must be a tenant root such as https://acme.api.identitynow.com"

@@ -23,7 +23,7 @@ from rmsync.safetext import visible
 
 FORMAT = 1
 MARKER = "<!-- rmsync: check -->"
-CLEAN, CHANGES, DRIFT = 0, 2, 3  # the exit codes (1: an error, raised elsewhere)
+CLEAN, ERROR, CHANGES, DRIFT = 0, 1, 2, 3  # the exit codes (other errors are raised)
 
 
 class Kind(Enum):
@@ -44,9 +44,10 @@ class Finding:
 @dataclass(frozen=True)
 class Check:
     findings: tuple[Finding, ...]  # by name
-    problems: tuple[Broken, ...]  # exports the check could not compare (drift too)
+    problems: tuple[Broken, ...]  # recorded exports the check could not compare (drift too)
     checked: int  # exports and records compared
     notes: tuple[str, ...] = ()
+    errors: tuple[Broken, ...] = ()  # the manifest's own mistakes (nothing recorded): exit 1
 
     @property
     def drift(self) -> tuple[Finding, ...]:
@@ -58,18 +59,24 @@ class Check:
 
     @property
     def code(self) -> int:
+        if self.errors:
+            return ERROR
         if self.drift or self.problems:
             return DRIFT
         return CHANGES if self.findings else CLEAN
 
     @property
     def verdict(self) -> str:
-        return {CLEAN: "clean", CHANGES: "changes", DRIFT: "drift"}[self.code]
+        return {CLEAN: "clean", CHANGES: "changes", DRIFT: "drift", ERROR: "error"}[self.code]
 
 
-def assess(plan: Plan, roles: Mapping[str, Role | None]) -> Check:
+def assess(
+    plan: Plan, roles: Mapping[str, Role | None], recorded: frozenset[str] = frozenset()
+) -> Check:
     """The check of `plan` (made with every recorded export's status read), with `roles`, the
-    live role of each export by name, for what no plan action shows: a provisioned role."""
+    live role of each export by name, for what no plan action shows: a provisioned role. A
+    problem of a `recorded` name is drift (the tenant lost what was exported); one of a name
+    nothing is recorded for is the manifest's own mistake (an error, not drift)."""
     findings = {}
     for step in plan.steps:
         kind = Kind.DRIFT if step.drift else Kind.CHANGE
@@ -88,7 +95,9 @@ def assess(plan: Plan, roles: Mapping[str, Role | None]) -> Check:
         findings[name] = Finding(name, Kind.DRIFT, found.action if found else None, reasons)
     checked = len(plan.steps) + len(plan.unchanged) + len(plan.broken)
     ordered = tuple(findings[n] for n in sorted(findings))
-    return Check(ordered, plan.broken, checked, plan.notes)
+    drifted = tuple(b for b in plan.broken if b.name in recorded)
+    errors = tuple(b for b in plan.broken if b.name not in recorded)
+    return Check(ordered, drifted, checked, plan.notes, errors)
 
 
 def summary(check: Check) -> str:
@@ -99,6 +108,11 @@ def summary(check: Check) -> str:
             f"Drift: {drift} changed in the tenant since {'it was' if n == 1 else 'they were'} "
             "recorded; "
             f"{render.counted(len(check.changes), 'other change')} the manifest asks for."
+        )
+    if check.code == ERROR:
+        return (
+            f"The manifest has {render.counted(len(check.errors), 'mistake')} of its own (nothing "
+            "recorded is concerned): fix it; `rmsync plan` shows the same."
         )
     if check.code == CHANGES:
         return (
@@ -116,20 +130,40 @@ def text(check: Check) -> str:
             lines.append(f"{title}:")
             lines += [line for f in found for line in _finding_lines(f)]
             lines.append("")
-    if check.problems:
-        lines.append("Could not be checked (drift too: the manifest names what the tenant lacks):")
-        for problem in check.problems:
-            first, *rest = str(problem).split("\n")
-            lines += [f"  {visible(first)}", *(f"    {visible(x.strip())}" for x in rest)]
-        lines.append("")
+    for title, broken in (
+        ("Could not be checked (drift too: the tenant lacks what was recorded):", check.problems),
+        ("The manifest's own mistakes:", check.errors),
+    ):
+        if broken:
+            lines.append(title)
+            for first, rest, names in _grouped(broken):
+                lines += [f"  {visible(first)}{names}", *(f"    {visible(x)}" for x in rest)]
+            lines.append("")
     lines.append(summary(check))
     lines += [f"Note: {visible(note)}" for note in check.notes]
     return "\n".join(lines) + "\n"
 
 
+_SYMBOLS = {"export": "+", "re-export": "!", "update": "~", "download": "<", "forget": "-"}
+
+
+def _grouped(broken: Sequence[Broken]) -> list[tuple[str, list[str], str]]:
+    """Each problem once (a set's problem holds for each of its members), with its names."""
+    found: dict[str, list[str]] = {}
+    for b in broken:
+        found.setdefault(str(b), []).append(b.name)
+    grouped = []
+    for text, names in found.items():
+        first, *rest = text.split("\n")
+        also = f" ({', '.join(names)})" if len(names) > 1 else ""
+        grouped.append((first, [x.strip() for x in rest], also))
+    return grouped
+
+
 def _finding_lines(found: Finding) -> list[str]:
     does = f" ({found.action})" if found.action else ""
-    head = f"  {'!' if found.kind is Kind.DRIFT else '~'} {visible(found.name)}{does}"
+    symbol = _SYMBOLS.get(found.action or "", "!")
+    head = f"  {symbol} {visible(found.name)}{does}"
     return [head, *(f"      {visible(reason)}" for reason in found.reasons)]
 
 
@@ -146,9 +180,13 @@ def markdown(check: Check, manifest: str) -> str:
         if found:
             lines += ["", f"#### {title}", ""]
             lines += [_md_finding(f) for f in found]
-    if check.problems:
-        lines += ["", "#### Could not be checked", ""]
-        lines += [f"- {render.md_text(str(b).replace(chr(10), '; '))}" for b in check.problems]
+    for title, broken in (("Could not be checked", check.problems), ("Mistakes", check.errors)):
+        if broken:
+            lines += ["", f"#### {title}", ""]
+            lines += [
+                f"- {render.md_text('; '.join([first, *rest]))}{render.md_text(names)}"
+                for first, rest, names in _grouped(broken)
+            ]
     if check.notes:
         lines += ["", *(f"> {render.md_text(note)}" for note in check.notes)]
     return "\n".join(lines) + "\n"
@@ -169,14 +207,19 @@ def dumps(check: Check, made_from: Mapping[str, Any] | None = None) -> str:
         "made_from": made_from,
         "drift": _findings(check.drift),
         "changes": _findings(check.changes),
-        "problems": [
-            {"name": b.name, "file": b.file, "line": b.line, "field": b.field, "message": b.message}
-            for b in check.problems
-        ],
+        "problems": _broken(check.problems),
+        "errors": _broken(check.errors),
         "checked": check.checked,
         "notes": list(check.notes),
     }
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _broken(broken: Sequence[Broken]) -> list[dict[str, Any]]:
+    return [
+        {"name": b.name, "file": b.file, "line": b.line, "field": b.field, "message": b.message}
+        for b in broken
+    ]
 
 
 def _findings(found: Sequence[Finding]) -> list[dict[str, Any]]:

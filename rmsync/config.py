@@ -137,13 +137,29 @@ def _where(manifest: Manifest) -> str:
 
 
 def has_credentials(env: Mapping[str, str]) -> bool:
-    """Whether any credential is set (a half-set pair is an error `credentials` explains)."""
-    return any(env.get(k) for k in ("SAIL_ACCESS_TOKEN", "SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET"))
+    """Whether any credential is set (a half-set pair is an error `credentials` explains);
+    empty or blank counts as unset, as for SAIL_BASE_URL."""
+    names = ("SAIL_ACCESS_TOKEN", "SAIL_CLIENT_ID", "SAIL_CLIENT_SECRET")
+    return any(_set(env.get(k)) for k in names)
+
+
+def _set(value: str | None) -> str | None:
+    """The value as given, unless it is empty or blank (then unset): never trimmed, since a
+    secret is what it is."""
+    return value if value and value.strip() else None
+
+
+_TOKEN = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no space: what a bearer token is
 
 
 def credentials(env: Mapping[str, str]) -> Credentials:
-    token = env.get("SAIL_ACCESS_TOKEN")
-    client_id, secret = env.get("SAIL_CLIENT_ID"), env.get("SAIL_CLIENT_SECRET")
+    token = _given(env.get("SAIL_ACCESS_TOKEN"))
+    if token is not None and not _TOKEN.fullmatch(token):
+        raise ConfigError(  # never shown: it is a secret, even when malformed
+            "SAIL_ACCESS_TOKEN is not a token: it holds a space, a line break or a character "
+            "outside printable ASCII; set it to the token alone"
+        )
+    client_id, secret = _set(env.get("SAIL_CLIENT_ID")), _set(env.get("SAIL_CLIENT_SECRET"))
     if client_id and secret:
         return Credentials(client_id, secret)
     if token:

@@ -46,7 +46,9 @@ class Redacting(logging.Filter):
 
 
 def wanted(debug: bool, env: Mapping[str, str]) -> bool:
-    return debug or env.get("RMSYNC_LOG", "").strip().lower() == "debug"
+    """--debug, or RMSYNC_LOG set to debug (or trace, 1, true, yes: what people try)."""
+    given = env.get("RMSYNC_LOG", "").strip().lower()
+    return debug or given in ("debug", "trace", "1", "true", "yes")
 
 
 def configure(debug: bool, env: Mapping[str, str] = os.environ) -> None:

@@ -78,6 +78,21 @@ def _strings(value: Any) -> Iterable[str]:
             yield from _strings(item)
 
 
+def dumps_json(lock: Lock) -> str:
+    """The lockfile's document as JSON: the same keys and values (schemas/lockfile.schema.json
+    describes both), keys in the lockfile's order, final newline."""
+    import json
+
+    exports = {name: _record_dict(lock.records[name]) for name in sorted(lock.records)}
+    doc = {"version": VERSION, "exports": exports}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def record_json(r: Record) -> dict[str, Any]:
+    """A record as the lockfile writes it (its keys and values), for JSON documents."""
+    return _record_dict(r)
+
+
 def _record_dict(r: Record) -> dict[str, Any]:
     optional = {
         "download": _download_dict(r.download),

@@ -22,11 +22,32 @@ from typing import Any
 UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 
 
+# Latin letters that no decomposition turns into plain ones.
+_LATIN = str.maketrans(
+    {
+        "ß": "ss",
+        "Ø": "O",
+        "ø": "o",
+        "Æ": "AE",
+        "æ": "ae",
+        "Œ": "OE",
+        "œ": "oe",
+        "Ł": "L",
+        "ł": "l",
+        "Đ": "D",
+        "đ": "d",
+        "Þ": "Th",
+        "þ": "th",
+        "\u0131": "i",  # dotless i
+    }
+)
+
+
 def slug(text: str, prefix: str = "") -> str:
     """`Accounts payable clerks` → `accounts-payable-clerks`, `Comptabilité générale` →
     `comptabilite-generale`: a valid export name (letters lose their accents; a name with no
     Latin letter or digit at all becomes `role`)."""
-    decomposed = unicodedata.normalize("NFKD", prefix + text)
+    decomposed = unicodedata.normalize("NFKD", (prefix + text).translate(_LATIN))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     body = re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-_")
     return body or "role"

@@ -12,7 +12,8 @@ from __future__ import annotations
 import os
 import select
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -142,6 +143,30 @@ def _content(outcome: Outcome) -> str:
     )
 
 
+@contextmanager
+def chatter(as_json: bool) -> Iterator[None]:
+    """With `as_json`, everything printed meanwhile (the plan, progress, each result) goes to
+    stderr: stdout carries only the document printed after."""
+    if not as_json:
+        yield
+        return
+    with redirect_stdout(sys.stderr):
+        yield
+
+
+def finish(verb: str, result: Result, as_json: bool) -> None:
+    """`conclude`, and with `as_json` the result document on stdout (failed or not) after the
+    summary on stderr; a failure is still exit 1."""
+    if not as_json:
+        conclude(verb, result)
+        return
+    try:
+        with chatter(True):
+            conclude(verb, result)
+    finally:
+        click.echo(result_json(verb, result), nl=False)
+
+
 def conclude(verb: str, result: Result) -> None:
     """The closing summary, after any waiting, from what was recorded; an error on a failure."""
     failures = result.failures()
@@ -154,6 +179,49 @@ def conclude(verb: str, result: Result) -> None:
             f"{n} export{'s' if n != 1 else ''} failed (listed above); every result is recorded "
             f"in {result.lock_path}"
         )
+
+
+RESULT_FORMAT = 1
+
+
+def result_json(verb: str, result: Result) -> str:
+    """What apply or refresh did, as a versioned JSON document (schemas/result.schema.json):
+    the summary line, counts, each step's outcome, each failure, and the record of every
+    export the run changed, as the lockfile now holds it. Keys sorted, final newline."""
+    import json
+
+    from rmsync import lockfile
+
+    failures = result.failures()
+    changed = {
+        name: lockfile.record_json(record)
+        for name, record in sorted(result.after.records.items())
+        if record != result.before.records.get(name)
+    }
+    done = result.counts()
+    doc = {
+        "format_version": RESULT_FORMAT,
+        "command": verb.lower(),
+        "result": "failed" if failures else "complete",
+        "exit_code": 1 if failures else 0,
+        "summary": f"{verb} {'failed' if failures else 'complete'}: {_counts(verb, result)}.",
+        "counts": {a.verb: done[a] for a in Action} | {"failed": len(failures)},
+        "outcomes": [
+            {
+                "name": o.step.name,
+                "action": o.step.action.verb,
+                "ok": o.ok,
+                "export_id": o.export_id,
+                "error": o.error,
+            }
+            for o in result.outcomes
+        ],
+        "failures": [{"name": n, "reason": why} for n, why in failures.items()],
+        "forgotten": sorted(set(result.before.records) - set(result.after.records)),
+        "records": changed,
+        "lockfile": str(result.lock_path),
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def _counts(verb: str, result: Result) -> str:
@@ -181,6 +249,24 @@ def table(lock: Lock) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def validate_json(problems: Sequence[Problem], counts: dict[str, int]) -> str:
+    """`validate --json`: valid or not, the counts, and every problem at its file and line
+    (schemas/validate.schema.json). Keys sorted, final newline."""
+    import json
+
+    doc = {
+        "format_version": 1,
+        "valid": not problems,
+        "exit_code": 1 if problems else 0,
+        "counts": counts,
+        "problems": [
+            {"file": p.file, "line": p.line, "field": p.field, "message": p.message}
+            for p in sorted(problems)
+        ],
+    }
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def github_annotations(problems: Sequence[Problem]) -> None:

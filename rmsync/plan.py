@@ -54,6 +54,7 @@ def make_plan(
     recorded ones, and an export whose role is not known yet is planned without it."""
     options = options or Options()
     options = following_moves(manifest, lock, options)
+    options = _with_members(manifest, lock, options)
     lock, moved_from = renamed(manifest, lock)
     unresolved = (*unresolved, *_moves_nowhere(manifest, lock))
     exports, records = _targeted(manifest, lock, options)
@@ -82,7 +83,7 @@ def make_plan(
         assert role is not None or offline  # _reference_problem reported every missing role
         record = records.get(export.name)
         if record is None:
-            step: Step | None = _new(export, role)
+            step: Step | None = _new(export, role, lock)
         else:
             step = _step(export, record, role, live, options, files or {})
         if export.name in moved_from:
@@ -130,6 +131,26 @@ def _chains(manifest: Manifest, lock: Lock) -> list[tuple[Move, str, bool, set[s
             end = onward[end]
         found.append((move, end, end in live, seen - {move.old}))
     return found
+
+
+def _with_members(manifest: Manifest, lock: Lock, options: Options) -> Options:
+    """The options with `sets.NAME` (in --target or --exclude) standing for the set's members
+    too: those the tenant listed now and those the lockfile records (a set whose session is
+    gone, or still mining, has only those)."""
+
+    def also(names: frozenset[str]) -> frozenset[str]:
+        chosen = {s.how for s in manifest.sets if f"sets.{s.name}" in names}
+        if not chosen:
+            return names
+        listed = {e.name for e in manifest.exports if e.resolved and e.resolved.how in chosen}
+        kept = {n for n, r in lock.records.items() if r.resolved and r.resolved.how in chosen}
+        return names | listed | kept
+
+    return replace(
+        options,
+        targets=None if options.targets is None else also(options.targets),
+        excluded=also(options.excluded),
+    )
 
 
 def following_moves(manifest: Manifest, lock: Lock, options: Options) -> Options:
@@ -273,14 +294,22 @@ def _reference_problem(export: Export, live: Live) -> Problem | None:
     return None
 
 
-def _new(export: Export, role: Role | None) -> Step:
+def _new(export: Export, role: Role | None, lock: Lock) -> Step:
+    """A new export; a set's new member is the tenant's doing (drift) once the set has
+    members on record: its role newly meets the set's conditions."""
+    how = export.resolved.how if export.resolved else ""
+    grew = how.startswith("set ") and any(
+        r.resolved is not None and r.resolved.how == how for r in lock.records.values()
+    )
+    why = f"{how} newly selects its role (not in the lockfile)" if grew else "not in the lockfile"
     return Step(
         action=Action.EXPORT,
         name=export.name,
-        reasons=("not in the lockfile",),
+        reasons=(why,),
         request=export.request,
         role=role,
         download=export.download,
+        drift=(why,) if grew else (),
     )
 
 
@@ -295,6 +324,7 @@ def _forget(record: Record, sets: frozenset[str] | set[str] = frozenset()) -> St
     return Step(
         action=Action.FORGET,
         name=record.name,
+        drift=(why,) if how in sets else (),
         reasons=(
             why,
             *(

@@ -13,10 +13,12 @@ import re
 # a plan line or a YAML comment as it is: C0 and C1 controls (newline, CR, ESC, and CSI,
 # U+009B), lone surrogates (unprintable), Unicode's line and paragraph separators (line breaks
 # to YAML and some editors), the bidirectional controls that reorder what a reviewer sees
-# (Trojan Source), and noncharacters. The backslash is escaped too, so that every escape is
-# unambiguous.
+# (Trojan Source), the invisible format characters that make two names look alike (zero-width
+# spaces and joiners, the soft hyphen, word joiners, the BOM, tag characters), and
+# noncharacters. The backslash is escaped too, so that every escape is unambiguous.
 _UNSEEN = re.compile(
-    r"[\\\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+    r"[\\\x00-\x1f\x7f-\x9f\xad\ud800-\udfff\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u206f"
+    r"\ufeff\ufff9-\ufffb\U000e0000-\U000e007f"
     r"\ufdd0-\ufdef\ufffe\uffff"
     + "".join(rf"\U{plane:04x}fffe\U{plane:04x}ffff" for plane in range(1, 17))
     + "]"

@@ -54,8 +54,7 @@ def combine(
     empty = tuple(  # a set of none is not an error, but a reviewer should know
         f"set {s.name}: no potential role of its session meets its conditions"
         for s in manifest.sets
-        if not any(e.resolved and e.resolved.how == s.how for e in found)
-        and not isinstance(listed[s.name], str)
+        if not isinstance(given := listed[s.name], str) and not given.roles
     )
     resolved = replace(manifest, exports=every, notes=(*empty, *_kept_names(manifest, found)))
     return resolved, (*broken, *missed, *taken, *_twice(every))
@@ -89,23 +88,26 @@ def members(
             if (session.id, r.id) not in asked
         ]
         recorded = {r.potential_role_id: n for n, r in mine.items()}
-        by_name, unclear = _by_name(mine, roles)
+        # a member moved (moved:) to an export of the manifest's own is that export's now
+        staying = {n: r for n, r in mine.items() if _moved_to(n, manifest) not in taken - {n}}
+        by_name, unclear = _by_name(staying, roles)
         missed += [
             Broken(
                 n,
                 chosen.file,
                 chosen.line,
                 f"sets.{chosen.name}",
-                f"{len(unclear[role_name])} roles of session {session.name or session.id} are "
-                f'now named "{role_name}" and the lockfile\'s member of that name ({n}) cannot '
-                "be told apart by name after a re-run: "
-                + ", ".join(sorted(unclear[role_name]))
-                + "; rename the roles in the tenant, or name one with an export of its own (by id)",
+                f"{members} of the lockfile's members of set {chosen.name} ({', '.join(alike)}) "
+                f'were for roles named "{role_name}", and session {session.name or session.id} '
+                f"now has {len(ids)} role(s) of that name ({', '.join(sorted(ids))}): which "
+                "member follows which role cannot be told by name after a re-run. Say it: give "
+                "one role an export of its own (by id) and move its member there with moved:, "
+                "and the other follows by name; or leave them out with --exclude "
+                f"sets.{chosen.name}",
             )
-            for n, r in sorted(mine.items())
-            if r.resolved is not None
-            and r.potential_role_id not in {x.id for x in roles}
-            and (role_name := r.resolved.role_name) in unclear
+            for role_name, (alike, ids) in sorted(unclear.items())
+            for members in [len(alike)]
+            for n in alike
         ]
         for role in roles:
             if role.name in unclear and role.id not in recorded:
@@ -143,18 +145,19 @@ def members(
 
 def _by_name(
     mine: Mapping[str, Record], roles: Sequence[RoleSummary]
-) -> tuple[dict[str, str], dict[str, list[str]]]:
+) -> tuple[dict[str, str], dict[str, tuple[list[str], list[str]]]]:
     """Role name → the recorded member it follows (a re-run minted the role a new id), where
     the name tells: one recorded member whose role is gone has it, and one role without a
-    recorded member has it now. And role name → the ids of the roles that have it now, where
-    it does not tell (two roles, or two members, share the name)."""
-    ids = {r.id for r in roles}
-    gone = {n: r for n, r in mine.items() if r.potential_role_id not in ids and r.resolved}
+    recorded member has it now. And role name → (those members, the ids of the roles that
+    have it now), where it does not tell (two roles, or two members, share the name)."""
+    listed = {r.id for r in roles}
+    gone = {n: r for n, r in mine.items() if r.potential_role_id not in listed and r.resolved}
     recorded = {r.potential_role_id for r in mine.values()}
     new = [r for r in roles if r.id not in recorded]
     members_named = Counter(r.resolved.role_name for r in gone.values() if r.resolved)
     roles_named = Counter(r.name for r in new)
-    by_name, unclear = {}, {}
+    by_name: dict[str, str] = {}
+    unclear: dict[str, tuple[list[str], list[str]]] = {}
     for name, record in sorted(gone.items()):
         assert record.resolved is not None
         role_name = record.resolved.role_name
@@ -163,7 +166,8 @@ def _by_name(
         if members_named[role_name] == 1 and roles_named[role_name] == 1:
             by_name[role_name] = name
         else:
-            unclear[role_name] = [r.id for r in new if r.name == role_name]
+            ids = [r.id for r in new if r.name == role_name]
+            unclear.setdefault(role_name, ([], ids))[0].append(name)
     return by_name, unclear
 
 

@@ -55,9 +55,10 @@ class Unplannable(RmsyncError):
         names = ", ".join(b.name for b in broken)
         what = "export could not be planned" if n == 1 else "exports could not be planned"
         done = "" if started else "; nothing was started"
+        sets = sorted({b.field.split(".")[1] for b in broken if b.field.startswith("sets.")})
         how = "--exclude NAME" + (
-            " (a set: --exclude sets.NAME)"
-            if any(b.name.startswith("sets.") for b in broken)
+            f" (a set and its members: {', '.join(f'--exclude sets.{s}' for s in sets)})"
+            if sets
             else ""
         )
         mining = all("is still mining" in b.message for b in broken)
@@ -318,7 +319,7 @@ def check(inputs: Inputs, where: Where, chosen: Options) -> tuple[Check, Job]:
         and e.name not in chosen.excluded
         and e.name not in broken
     }
-    return assess(job.plan, roles), job
+    return assess(job.plan, roles, frozenset(job.lock.records)), job
 
 
 def _as_declared(step: Step, manifest: Manifest) -> Step:

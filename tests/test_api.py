@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import ssl
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,6 +27,7 @@ from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Limit, Sand
 from tests.builders import ACCOUNTING, FINANCE
 from tests.conftest import FakeClock, token
 from tests.proxy import Answer, Proxy, Reply, running
+from tests.run import rmsync
 from tests.spec import PREFIX, Operation, spec
 
 CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
@@ -392,6 +395,25 @@ def test_base_url_rules(url: str, ok: bool) -> None:
     else:
         with pytest.raises(ApiError):
             check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://u:hunter2pw@127.0.0.1:18499",
+        "https://hunter2pw@acme.api.identitynow.com",
+        "https://u:hunter2pw@[bad",
+    ],
+)
+def test_a_base_url_with_a_password_is_refused_without_showing_it(url: str, tmp_path: Path) -> None:
+    with pytest.raises(ApiError) as refused:
+        check_base_url(url)
+    assert "hunter2pw" not in str(refused.value)
+    env = {"SAIL_BASE_URL": url, "SAIL_CLIENT_ID": "id", "SAIL_CLIENT_SECRET": "secret"}
+    (tmp_path / "rmsync.yaml").write_text("version: 1\nexports: {}\n")
+    ran = rmsync("plan", cwd=tmp_path, env=dict(os.environ) | env)
+    assert ran.code == 1 and ran.err.startswith("Error: ")
+    assert "hunter2pw" not in ran.out + ran.err
 
 
 def _admits(accept: str, media: str) -> float:

@@ -59,8 +59,8 @@ class Project:
         """`check --json`, its document held to the schema; nothing is started."""
         before = len(self.tenant.created_exports())
         code, out, err = self.run("check", "--json", *args)
-        assert err == "", err
         doc = json.loads(out)
+        assert err == doc["summary"] + "\n"  # the verdict for a job's log, on stderr
         jsonschema.validate(doc, SCHEMA)
         assert (doc["exit_code"], len(self.tenant.created_exports())) == (code, before)
         return code, doc
@@ -217,3 +217,63 @@ def test_an_error_is_exit_1_not_drift(project: Project) -> None:
     assert ran.code == 1 and ran.out == ""
     assert ran.err.startswith("Error: ")
     assert "wrong" not in ran.err
+
+
+SET = """\
+version: 1
+tenant:
+  api_version: v2025
+sets:
+  fin:
+    session: {name: Finance Q3 2026}
+    where: {saved: true}
+    name: "fin-{slug}"
+"""
+
+
+def _patch_summary(tenant: Sandbox, role: str, ops: list[dict[str, Any]]) -> None:
+    path = f"/v2025/role-mining-sessions/{FINANCE}/potential-role-summaries/{role}"
+    answer = httpx.patch(
+        tenant.base_url + path,
+        json=ops,
+        headers={
+            "Authorization": f"Bearer {token(tenant.base_url)}",
+            "Content-Type": "application/json-patch+json",
+            "X-SailPoint-Experimental": "true",
+        },
+        verify=TLS,
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_set_s_members_coming_and_going_in_the_tenant_is_drift(
+    tenant: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The scheduled job applies exit 2 unattended: a set losing or gaining a member is the
+    tenant's doing, for a person to review (3), never a forget or an export done unseen."""
+    made = Project(tenant, clock, tmp_path, SET)
+    assert made.run("apply", "--auto-approve", "--wait")[0] == 0
+    _patch_summary(tenant, ACCOUNTING, [{"op": "replace", "path": "/saved", "value": False}])
+    _patch_summary(tenant, LEGACY, [{"op": "replace", "path": "/saved", "value": True}])
+    code, doc = made.check()
+    assert (code, doc["changes"]) == (3, [])
+    assert [(f["name"], f["action"]) for f in doc["drift"]] == [
+        ("fin-accounting-core", "forget"),
+        ("fin-legacy-mainframe-operators", "export"),
+    ]
+    assert doc["drift"][0]["reasons"][0].startswith("set fin no longer selects its role")
+    assert doc["drift"][1]["reasons"] == ["set fin newly selects its role (not in the lockfile)"]
+
+
+def test_a_typo_in_a_new_set_is_an_error_not_drift(
+    tenant: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    made = Project(tenant, clock, tmp_path, SET.replace("Finance Q3 2026", "No such session"))
+    code, doc = made.check()
+    assert (code, doc["result"], doc["drift"], doc["problems"]) == (1, "error", [], [])
+    assert [e["name"] for e in doc["errors"]] == ["sets.fin"]
+    text = made.run("check")
+    assert (
+        text[0] == 1
+        and "The manifest's own mistakes:\n  rmsync.yaml:5: sets.fin.session" in text[1]
+    )

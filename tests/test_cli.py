@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import pty
+import re
 import shutil
 import signal
 import socket
@@ -345,25 +346,47 @@ def test_the_installed_console_script_runs_the_command(project: Path) -> None:
 
 
 def test_demo_runs_the_loop_on_the_embedded_default(tmp_path: Path) -> None:
-    result = rmsync("demo", cwd=tmp_path, env=dict(os.environ))
+    result = rmsync("demo", "--keep", cwd=tmp_path, env=dict(os.environ))
     assert result.code == 0, result.err
-    out = result.out
+    out, _, kept_line = result.out.rpartition("\nThe demo's folder is kept: ")
+    kept = Path(kept_line.split(" ", 1)[0])
+    try:
+        assert (kept / "rmsync.lock.yaml").is_file()
+        assert (kept / "exports" / "accounting-core.zip").is_file()
+        shown = rmsync("show", "--manifest", str(kept), cwd=tmp_path, env=dict(os.environ))
+        assert shown.code == 0 and "accounting-core" in shown.out
+    finally:
+        shutil.rmtree(kept)
     assert (
-        out.index("Plan: 7 to export")
-        < out.index("Apply complete: 7 exported, 0 re-exported, 0 updated, 1 downloaded")
+        out.index("Plan: 8 to export")
+        < out.index("legacy-mainframe-operators: QUEUED → IN_PROGRESS (8 of 8 still running)")
+        < out.index(
+            "Apply failed: 8 exported, 0 re-exported, 0 updated, 1 downloaded, 0 forgotten, 1 failed."
+        )
+        < out.index("  legacy-mainframe-operators: export ")
+        < out.index(
+            "Error: 1 export failed (listed above); every result is recorded in rmsync.lock.yaml"
+        )
+        < out.index("# accounting-core's archive is exports/accounting-core.zip: ")
         < out.index("        excluded in the tenant: CN=Finance Share RW,OU=Groups,")
-        < out.index("Apply complete: 0 exported, 1 re-exported, 0 updated, 1 downloaded")
+        < out.index("# legacy-mainframe-operators will be forgotten")
+        < out.index(
+            "Apply complete: 0 exported, 1 re-exported, 0 updated, 1 downloaded, 1 forgotten"
+        )
         < out.index("$ rmsync diff accounting-core")
         < out.index("  - 2440e21409b1ccb19f270b4ca4ddae8f  CN=Finance Share RW,OU=Groups,")
         < out.index("$ rmsync report accounting-core --recorded")
         < out.index("$ rmsync show")
+        < out.index("$ rmsync plan\nNo changes. The lockfile matches the manifest and the tenant.")
     )
+    assert re.search(r"sha256 [0-9a-f]{64} \(recorded in the lockfile", out)
     assert "entitlements +0 -1 (`rmsync diff accounting-core` lists them)" in out
     assert 'potential_role_by          = session "Finance Q3 2026", role "Accounting core"' in out
     assert (
         'potential_role_by          = set support: session "Sales and support 2026", '
         'role "Customer support agents"'
     ) in out
+    assert "rmsync-demo-" not in out  # the folder is named once, at the end, since it is kept
     assert out.endswith("keep exports/ (the archives: they list people) out of Git.\n")
 
 

@@ -10,6 +10,7 @@ records the CONNECT rmsync would make to them.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Callable, Iterator
@@ -269,3 +270,24 @@ def test_a_host_with_a_kelvin_sign_is_not_a_sailpoint_tenant() -> None:
 
     assert _NETLOC.fullmatch("acme.identitynow.com") is not None
     assert _NETLOC.fullmatch("\u212aacme.identitynow.com") is None  # K, the Kelvin sign
+
+
+@pytest.mark.parametrize("token", ["tök-en", "to ken", "a\u200bb"])
+def test_a_malformed_access_token_is_explained_never_shown(tmp_path: Path, token: str) -> None:
+    (tmp_path / "rmsync.yaml").write_text("version: 1\nexports: {}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+    env |= {"SAIL_BASE_URL": "http://127.0.0.1:9", "SAIL_ACCESS_TOKEN": token}
+    ran = rmsync("plan", cwd=tmp_path, env=env)
+    assert (ran.code, ran.out) == (1, "")
+    assert ran.err == (
+        "Error: SAIL_ACCESS_TOKEN is not a token: it holds a space, a line break or a character "
+        "outside printable ASCII; set it to the token alone\n"
+    )
+
+
+def test_blank_credentials_count_as_unset(tmp_path: Path) -> None:
+    (tmp_path / "rmsync.yaml").write_text("version: 1\nexports: {}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+    env |= {"SAIL_ACCESS_TOKEN": "  ", "SAIL_CLIENT_ID": "", "SAIL_CLIENT_SECRET": " "}
+    ran = rmsync("plan", cwd=tmp_path, env=env)
+    assert ran.code == 0 and ran.out.startswith("Offline: ")  # none set: offline, said so

@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review", "where", "debuglog"},
     {"manifest", "lockfile", "api", "plan", "render", "runlock", "archive", "selection"},
     {"config", "planfile", "downloads", "report", "archivediff", "check"},
-    {"importer", "apply", "tenantlist"},
+    {"importer", "apply", "tenantlist", "fmt"},
     {"workflow"},
     {"output", "options"},
     {"commands"},

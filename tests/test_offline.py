@@ -43,7 +43,11 @@ def edit(folder: Path, old: str, new: str) -> None:
 
 def test_no_credentials_plans_offline_with_a_banner_and_asks_nothing(applied: Path) -> None:
     ran = rmsync("plan", "--detailed-exitcode", cwd=applied, env=no_credentials())
-    assert (ran.code, ran.err) == (0, ""), ran.err
+    assert (ran.code, ran.err) == (
+        0,
+        "rmsync: no credentials are set (SAIL_CLIENT_ID and SAIL_CLIENT_SECRET, or "
+        "SAIL_ACCESS_TOKEN), so this plan is offline: the tenant is not asked\n",
+    )
     assert ran.out.startswith(BANNER + "Not checked: whether roles changed")
     assert ran.out.endswith(
         "\n\nNo changes. The lockfile matches the manifest (the tenant was not asked).\n"

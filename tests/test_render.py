@@ -277,9 +277,16 @@ def tenant_says(text: str) -> Plan:
 
 
 def test_visible_leaves_ordinary_text_as_it_is() -> None:
-    for text in ["Accounts payable clerks", "Café & Co. / Ünïcode", "経理 👩\u200d💻", "50% <x>"]:
+    for text in ["Accounts payable clerks", "Café & Co. / Ünïcode", "経理 👩💻", "50% <x>"]:
         assert safetext.visible(text) == text
         assert safetext.quoted(text) == f'"{text}"'
+
+
+def test_visible_shows_the_invisible_characters_that_make_names_look_alike() -> None:
+    """A zero-width space, joiner or soft hyphen makes `Pay\u200broll` print as Payroll."""
+    for hidden in ("\u200b", "\u200c", "\u200d", "\u00ad", "\u2060", "\ufeff", "\U000e0041"):
+        shown = safetext.visible(f"Pay{hidden}roll")
+        assert shown != "Payroll" and shown.isascii() and shown.startswith("Pay\\"), hidden
 
 
 def test_visible_shows_every_control_as_an_escape() -> None:

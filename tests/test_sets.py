@@ -13,7 +13,7 @@ import yaml
 
 from rmsync.sandbox import Sandbox, Schedule
 from tests import builders
-from tests.builders import FINANCE
+from tests.builders import ACCOUNTING, FINANCE
 from tests.conftest import TLS, token
 from tests.run import rmsync
 
@@ -149,8 +149,13 @@ def test_a_set_whose_session_is_still_mining_keeps_every_member(
     assert "(fin-accounting-core, fin-payroll-specialists)" in planned.out  # said once
     assert planned.err.endswith(
         "listed above): wait until the session's mining is done, or leave them out with "
-        "--exclude NAME\n"
+        "--exclude NAME (a set and its members: --exclude sets.finance)\n"
     )
+    left_out = rmsync(
+        "plan", "--detailed-exitcode", "--exclude", "sets.finance", cwd=tmp_path, env=env
+    )
+    assert left_out.code == 0, left_out.out + left_out.err  # members kept, none a problem
+    assert "could not plan" not in left_out.out and "forget" not in left_out.out
     for command, again in (("roles", "list its roles"), ("import", "import")):
         ran = rmsync(command, "--session", "Finance Q3 2026", cwd=tmp_path, env=env)
         assert (ran.code, ran.out) == (1, ""), command
@@ -193,7 +198,9 @@ def test_a_broken_set_is_left_out_with_exclude_and_ignored_with_target(
     env = builders.tenant_env(tenant.base_url)
     refused = rmsync("apply", "--auto-approve", cwd=tmp_path, env=env)
     assert refused.code == 1 and "(sets.finance; listed above); nothing was started" in refused.err
-    assert refused.err.endswith("out with --exclude NAME (a set: --exclude sets.NAME)\n")
+    assert refused.err.endswith(
+        "out with --exclude NAME (a set and its members: --exclude sets.finance)\n"
+    )
     by_name = rmsync("plan", "--exclude", "finance", cwd=tmp_path, env=env)
     assert (
         "--exclude: 'finance' is not an export in the manifest or the lockfile (a set is "
@@ -401,12 +408,30 @@ def test_members_that_a_re_run_leaves_alike_by_name_are_a_problem_not_a_swap(
     )
     assert renamed.status_code == 200, renamed.text
     started = len(tenant.created_exports())
-    tenant.rerun_session(FINANCE)
+    moved = tenant.rerun_session(FINANCE)
     planned = rmsync("plan", cwd=tmp_path, env=env)
     assert planned.code == 1, planned.out
-    for name in MEMBERS:
-        assert "sets.finance: 2 roles of session Finance Q3 2026 are now named" in planned.out
-        assert f"member of that name ({name}) cannot be told apart" in planned.out
+    ids = ", ".join(sorted(moved[r] for r in (ACCOUNTING, PAYROLL)))
+    assert (
+        "sets.finance: 2 of the lockfile's members of set finance (fin-accounting-core, "
+        'fin-payroll-specialists) were for roles named "Accounting core", and session Finance '
+        f"Q3 2026 now has 2 role(s) of that name ({ids}): which member follows which role "
+        "cannot be told by name after a re-run."
+    ) in planned.out
+    assert "(fin-accounting-core, fin-payroll-specialists)\n" in planned.out  # said once
     assert "+ export" not in planned.out and "forget" not in planned.out
+    assert "Note: set finance: no potential role" not in planned.out  # two roles meet it
     assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 1
     assert len(tenant.created_exports()) == started
+    # As the message says: one role gets an export of its own, its member moved there
+    own = (
+        f"exports:\n  payroll-team:\n    session_id: {FINANCE}\n"
+        f"    potential_role_id: {moved[PAYROLL]}\n    min_entitlement_popularity: 10\n"
+        "moved:\n  - {from: fin-payroll-specialists, to: payroll-team}\n"
+    )
+    write(tmp_path, MANIFEST + own)
+    settled = rmsync("plan", cwd=tmp_path, env=env)
+    assert settled.code == 0, settled.out + settled.err
+    assert "~ name                       = fin-payroll-specialists → payroll-team" in settled.out
+    assert "-/+ re-export fin-accounting-core" in settled.out  # followed by name, re-run
+    assert "could not plan" not in settled.out

@@ -15,6 +15,7 @@ COMMANDS = {
     "refresh": "refresh",
     "check": "check",
     "validate": "validate",
+    "fmt": "fmt",
     "show": "show",
     "diff": "diff",
     "report": "report",

@@ -18,6 +18,7 @@ from rmsync import options
 @options.wait
 @options.timeout
 @options.lock_timeout
+@options.as_json
 @click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 def command(
     manifest_path: Path,
@@ -32,6 +33,7 @@ def command(
     wait: bool,
     timeout: float,
     lock_timeout: float,
+    as_json: bool,
     plan_file: Path | None,
 ) -> None:
     """Start the missing exports and record every result in the lockfile.
@@ -42,17 +44,19 @@ def command(
     from rmsync.errors import RmsyncError
 
     where = config.where(base_url, os.environ)
-    ui = output.ui(output.color(no_color), confirm=not auto_approve and plan_file is None)
+    colored = output.color(no_color) and not as_json
+    ui = output.ui(colored, confirm=not auto_approve and plan_file is None)
     waiting = timeout if wait else None
-    if plan_file is not None:
-        if targets or excluded or replace or download_missing:
-            raise RmsyncError(
-                "a saved plan is applied as it is: give --target, --exclude, --replace and "
-                "--download-missing to `plan --out`"
-            )
-        result = workflow.execute_saved(plan_file, where, ui, waiting, lock_timeout)
-    else:
-        inputs = config.Inputs(manifest_path, lockfile_path)
-        chosen = workflow.options(targets, replace, download_missing, excluded)
-        result = workflow.execute(inputs, where, chosen, ui, waiting, lock_timeout)
-    output.conclude("Apply", result)
+    if plan_file is not None and (targets or excluded or replace or download_missing):
+        raise RmsyncError(
+            "a saved plan is applied as it is: give --target, --exclude, --replace and "
+            "--download-missing to `plan --out`"
+        )
+    with output.chatter(as_json):  # with --json, stdout carries only the result document
+        if plan_file is not None:
+            result = workflow.execute_saved(plan_file, where, ui, waiting, lock_timeout)
+        else:
+            inputs = config.Inputs(manifest_path, lockfile_path)
+            chosen = workflow.options(targets, replace, download_missing, excluded)
+            result = workflow.execute(inputs, where, chosen, ui, waiting, lock_timeout)
+    output.finish("Apply", result, as_json)

@@ -60,4 +60,6 @@ def command(
         click.echo(check.markdown(found, str(inputs.manifest_path)), nl=False)
     else:
         click.echo(check.text(found), nl=False)
+    if fmt != "text":  # the verdict for a person reading the job's log: stderr
+        click.echo(check.summary(found), err=True)
     sys.exit(found.code)

@@ -68,6 +68,12 @@ def command(
             f"--out saves a plan for apply, but {why}: an offline plan did not ask the "
             "tenant, so apply could not trust it; plan with credentials to save one"
         )
+    if offline and why != "--offline":  # said on stderr: a CI job missing its secrets sees why
+        click.echo(
+            "rmsync: no credentials are set (SAIL_CLIENT_ID and SAIL_CLIENT_SECRET, or "
+            "SAIL_ACCESS_TOKEN), so this plan is offline: the tenant is not asked",
+            err=True,
+        )
     if offline:
         job = workflow.prepare_offline(inputs, chosen)
     else:

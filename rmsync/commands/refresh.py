@@ -18,6 +18,7 @@ from rmsync import options
 @options.wait
 @options.timeout
 @options.lock_timeout
+@options.as_json
 def command(
     manifest_path: Path,
     lockfile_path: Path | None,
@@ -26,15 +27,25 @@ def command(
     wait: bool,
     timeout: float,
     lock_timeout: float,
+    as_json: bool,
 ) -> None:
     """Update the recorded exports still running from the tenant; start nothing."""
     from rmsync import config, output, workflow
 
     inputs = config.Inputs(manifest_path, lockfile_path)
     waiting = timeout if wait else None
-    result = workflow.refresh_recorded(
-        inputs, config.where(base_url, os.environ), targets, output.ui(False), waiting, lock_timeout
-    )
+    with output.chatter(as_json):  # with --json, stdout carries only the result document
+        result = workflow.refresh_recorded(
+            inputs,
+            config.where(base_url, os.environ),
+            targets,
+            output.ui(False),
+            waiting,
+            lock_timeout,
+        )
+    if result.running == 0 and as_json:
+        output.finish("Refresh", result, as_json)
+        return
     if result.running == 0:
         unsure = sum(r.unconfirmed for r in result.after.records.values())
         note = (
@@ -45,4 +56,4 @@ def command(
         )
         click.echo(f"Nothing to refresh: no recorded export is still running.{note}")
         return
-    output.conclude("Refresh", result)
+    output.finish("Refresh", result, as_json)

@@ -19,13 +19,26 @@ from rmsync import options
 )
 @options.lockfile
 @options.color
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="The saved plan as its JSON document (schemas/plan.schema.json), or the lockfile as "
+    "JSON with the lockfile's own schema (schemas/lockfile.schema.json).",
+)
 def command(
-    path: Path | None, manifest_path: Path | None, lockfile_path: Path | None, no_color: bool
+    path: Path | None,
+    manifest_path: Path | None,
+    lockfile_path: Path | None,
+    no_color: bool,
+    as_json: bool,
 ) -> None:
     """Print a saved plan (PATH.json) as text, or a lockfile as a table.
 
     PATH may be a saved plan, a lockfile, or a manifest file or folder (its lockfile is shown).
     """
+    from dataclasses import replace
+
     from rmsync import lockfile, output, planfile
     from rmsync.errors import RmsyncError
 
@@ -33,11 +46,17 @@ def command(
         doc = planfile.read(path)
         source = planfile.checked_provenance(path, doc)  # it reads no file outside this folder
         saved = planfile.rebuild(doc, lockfile.read(Path(source.lockfile)))
+        if as_json:
+            click.echo(planfile.dumps(replace(saved, provenance=source)), nl=False)
+            return
         output.plan_text(saved, output.color(no_color))
         return
     where = _lockfile_to_show(path, manifest_path, lockfile_path)
     if not where.exists():
         raise RmsyncError(f"{where}: no lockfile yet (run `rmsync apply` to make one)")
+    if as_json:
+        click.echo(lockfile.dumps_json(lockfile.read(where)), nl=False)
+        return
     output.table(lockfile.read(where))
 
 

@@ -16,19 +16,29 @@ from rmsync import options
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "github"]),
+    type=click.Choice(["text", "github", "json"]),
     default="text",
     show_default=True,
-    help="github: print problems as GitHub Actions annotations on the files' lines.",
+    help="github: print problems as GitHub Actions annotations on the files' lines; json: a "
+    "document for programs (schemas/validate.schema.json).",
 )
+@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def command(
-    manifest_path: Path, lockfile_path: Path | None, fmt: str, files: tuple[Path, ...]
+    manifest_path: Path,
+    lockfile_path: Path | None,
+    fmt: str,
+    as_json: bool,
+    files: tuple[Path, ...],
 ) -> None:
     """Check the manifest and lockfile offline: schema, names, duplicates, download paths.
 
     FILES (as pre-commit passes them) are each checked as a manifest instead of --manifest.
     """
+    given = click.get_current_context().get_parameter_source("fmt")
+    if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    fmt = "json" if as_json else fmt
     from rmsync import lockfile, output
     from rmsync.config import Inputs
     from rmsync.errors import DocumentError, Problem
@@ -52,6 +62,14 @@ def command(
         exports, records = exports + len(manifest.exports), records + len(lock.records)
         sets += len(manifest.sets)
         manifests += len(manifest.files)
+    if fmt == "json":
+        counts = {"manifest_files": manifests, "exports": exports, "sets": sets, "records": records}
+        click.echo(output.validate_json(problems, counts), nl=False)
+        if problems:
+            n = len(problems)
+            click.echo(f"Error: {n} problem{'s' if n != 1 else ''} (in the document)", err=True)
+            sys.exit(1)
+        return
     if problems and fmt == "github":
         output.github_annotations(problems)
         sys.exit(1)
@@ -59,7 +77,7 @@ def command(
         raise DocumentError(problems)
     each = f" and {sets} set{'s' if sets != 1 else ''}" if sets else ""
     click.echo(
-        f"Valid: {exports} exports{each} in {manifests} manifest file"
+        f"Valid: {exports} export{'s' if exports != 1 else ''}{each} in {manifests} manifest file"
         f"{'s' if manifests != 1 else ''}; "
-        f"{records} records in the lockfile."
+        f"{records} record{'s' if records != 1 else ''} in the lockfile."
     )
