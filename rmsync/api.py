@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from rmsync import __version__
+from rmsync import __version__, debuglog
 from rmsync.errors import RmsyncError
 from rmsync.models import (
     Access,
@@ -176,6 +176,7 @@ class Client:
         workers: int = 8,
         timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
+        debuglog.ensure()  # a long wait is said on stderr, never in silence
         self.base_url = check_base_url(base_url)
         self.version = version
         self._credentials = credentials

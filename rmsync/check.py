@@ -19,6 +19,7 @@ from typing import Any
 
 from rmsync import render
 from rmsync.models import Broken, Plan, Role
+from rmsync.plan import provisioned
 from rmsync.safetext import visible
 
 FORMAT = 1
@@ -85,13 +86,9 @@ def assess(
     for name, role in sorted(roles.items()):
         if role is None or not role.provisioned:
             continue
-        why = (
-            f"the potential role {role.id} is provisioned in the tenant (provisionState "
-            f"{role.provision_state}): it is a role now, and its export describes the candidate "
-            "it was; remove the export from the manifest once its archive is no longer needed"
-        )
+        why = provisioned(role)
         found = findings.get(name)
-        reasons = (why, *(found.reasons if found else ()))
+        reasons = (why, *(r for r in (found.reasons if found else ()) if r != why))
         findings[name] = Finding(name, Kind.DRIFT, found.action if found else None, reasons)
     checked = len(plan.steps) + len(plan.unchanged) + len(plan.broken)
     ordered = tuple(findings[n] for n in sorted(findings))

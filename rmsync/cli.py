@@ -83,9 +83,15 @@ def _funnel(exc: BaseException) -> NoReturn:
 
 
 def _log(ctx: click.Context, param: click.Parameter, debug: bool) -> None:
-    from rmsync import debuglog
+    """Where the traffic log goes: set up now when asked for (or set up by an earlier run in
+    this process, which must not leak into this one); else by the API client, when a command
+    reaches a tenant (`validate` never loads logging)."""
+    import os
 
-    debuglog.configure(debug)
+    if debug or os.environ.get("RMSYNC_LOG") or "rmsync.debuglog" in sys.modules:
+        from rmsync import debuglog
+
+        debuglog.configure(debug)
 
 
 @click.group(cls=Rmsync, context_settings={"help_option_names": ["-h", "--help"]})

@@ -64,3 +64,9 @@ def configure(debug: bool, env: Mapping[str, str] = os.environ) -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if wanted(debug, env) else logging.WARNING)
     logger.propagate = False
+
+
+def ensure() -> None:
+    """The default (long waits only, on stderr), unless the command line set it up."""
+    if not logging.getLogger(LOGGER).handlers:
+        configure(False)

@@ -90,6 +90,8 @@ def make_plan(
             step = _moved(export, step, record, role, moved_from[export.name])
         if step is not None and export.selector is not None:
             step = _selected(export, step, record)
+        if step is not None and role is not None and role.provisioned:
+            step = replace(step, reasons=(*step.reasons, provisioned(role)))
         if step is None:
             unchanged.append(export.name)
         else:
@@ -131,6 +133,15 @@ def _chains(manifest: Manifest, lock: Lock) -> list[tuple[Move, str, bool, set[s
             end = onward[end]
         found.append((move, end, end in live, seen - {move.old}))
     return found
+
+
+def provisioned(role: Role) -> str:
+    """Why a provisioned potential role deserves a reviewer's eye (plan and check say it)."""
+    return (
+        f"the potential role {role.id} is provisioned in the tenant (provisionState "
+        f"{role.provision_state}): it is a role now, and its export describes the candidate it "
+        "was; remove the export from the manifest once its archive is no longer needed"
+    )
 
 
 def _with_members(manifest: Manifest, lock: Lock, options: Options) -> Options:

@@ -68,6 +68,22 @@ def token(
     return value
 
 
+def patch_summary(base_url: str, session_id: str, role_id: str, ops: list[dict[str, Any]]) -> None:
+    """Edit a potential role as an admin does in the tenant (a JSON Patch of its summary):
+    rename it, save it or not."""
+    answer = httpx.patch(
+        f"{base_url}/v2025/role-mining-sessions/{session_id}/potential-role-summaries/{role_id}",
+        json=ops,
+        headers={
+            "Authorization": f"Bearer {token(base_url)}",
+            "Content-Type": "application/json-patch+json",
+            "X-SailPoint-Experimental": "true",
+        },
+        verify=TLS,
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def api_client(base_url: str, version: str = "beta", bearer: str | None = None) -> httpx.Client:
     """An httpx client with a fresh token and the experimental header where the version needs it."""
     headers = {"Authorization": f"Bearer {bearer or token(base_url)}"}

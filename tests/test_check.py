@@ -14,7 +14,7 @@ import pytest
 
 from rmsync.sandbox import Sandbox, Schedule
 from tests.builders import ACCOUNTING, FINANCE, tenant_env
-from tests.conftest import TLS, FakeClock, token
+from tests.conftest import TLS, FakeClock, patch_summary, token
 from tests.run import rmsync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -159,6 +159,10 @@ def test_a_provisioned_role_is_drift(project: Project) -> None:
         "the potential role bdc9548b-639e-509d-9d12-29fb77b8beb9 is provisioned in the tenant "
         "(provisionState PENDING): it is a role now"
     )
+    assert len([r for r in payroll["reasons"] if "is provisioned" in r]) == 1  # said once
+    planned = project.run("plan")[1]  # the plan says it too, where the re-export is reviewed
+    assert "# payroll will be re-exported: the role changed since it was exported; the " in planned
+    assert "is provisioned in the tenant (provisionState PENDING)" in planned
 
 
 def test_an_altered_archive_is_drift_and_a_missing_one_is_not(project: Project) -> None:
@@ -231,21 +235,6 @@ sets:
 """
 
 
-def _patch_summary(tenant: Sandbox, role: str, ops: list[dict[str, Any]]) -> None:
-    path = f"/v2025/role-mining-sessions/{FINANCE}/potential-role-summaries/{role}"
-    answer = httpx.patch(
-        tenant.base_url + path,
-        json=ops,
-        headers={
-            "Authorization": f"Bearer {token(tenant.base_url)}",
-            "Content-Type": "application/json-patch+json",
-            "X-SailPoint-Experimental": "true",
-        },
-        verify=TLS,
-    )
-    assert answer.status_code == 200, answer.text
-
-
 def test_a_set_s_members_coming_and_going_in_the_tenant_is_drift(
     tenant: Sandbox, clock: FakeClock, tmp_path: Path
 ) -> None:
@@ -253,8 +242,9 @@ def test_a_set_s_members_coming_and_going_in_the_tenant_is_drift(
     tenant's doing, for a person to review (3), never a forget or an export done unseen."""
     made = Project(tenant, clock, tmp_path, SET)
     assert made.run("apply", "--auto-approve", "--wait")[0] == 0
-    _patch_summary(tenant, ACCOUNTING, [{"op": "replace", "path": "/saved", "value": False}])
-    _patch_summary(tenant, LEGACY, [{"op": "replace", "path": "/saved", "value": True}])
+    for role, saved in ((ACCOUNTING, False), (LEGACY, True)):
+        ops = [{"op": "replace", "path": "/saved", "value": saved}]
+        patch_summary(tenant.base_url, FINANCE, role, ops)
     code, doc = made.check()
     assert (code, doc["changes"]) == (3, [])
     assert [(f["name"], f["action"]) for f in doc["drift"]] == [

@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from rmsync.sandbox import Sandbox, Schedule
 from tests import builders
 from tests.builders import ACCOUNTING, FINANCE
-from tests.conftest import TLS, token
+from tests.conftest import patch_summary
 from tests.run import rmsync
 
 MANIFEST = """\
@@ -395,18 +394,8 @@ def test_members_that_a_re_run_leaves_alike_by_name_are_a_problem_not_a_swap(
     lock = tmp_path / "rmsync.lock.yaml"
     text = lock.read_text().replace("role: Payroll specialists", "role: Accounting core")
     lock.write_text(text)  # as if both members' roles had been named alike when recorded
-    summary = f"/v2025/role-mining-sessions/{FINANCE}/potential-role-summaries/{PAYROLL}"
-    renamed = httpx.patch(
-        tenant.base_url + summary,
-        json=[{"op": "replace", "path": "/name", "value": "Accounting core"}],
-        headers={
-            "Authorization": f"Bearer {token(tenant.base_url)}",
-            "Content-Type": "application/json-patch+json",
-            "X-SailPoint-Experimental": "true",
-        },
-        verify=TLS,
-    )
-    assert renamed.status_code == 200, renamed.text
+    rename = [{"op": "replace", "path": "/name", "value": "Accounting core"}]
+    patch_summary(tenant.base_url, FINANCE, PAYROLL, rename)
     started = len(tenant.created_exports())
     moved = tenant.rerun_session(FINANCE)
     planned = rmsync("plan", cwd=tmp_path, env=env)
