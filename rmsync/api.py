@@ -126,26 +126,45 @@ class _Lost(Exception):
 
 
 def check_base_url(url: str) -> str:
-    """The tenant root without a trailing slash; https unless the host is this machine."""
+    """The tenant root without a trailing slash; https unless the host is this machine. A
+    message shows the URL only when it cannot hold a secret (no `@`, no query or fragment);
+    else its scheme and host only."""
     try:
         parts = urlsplit(url)
         httpx.URL(url)  # what the client will parse: a bad IDN host (xn--…) fails here
+        host = parts.hostname
     except (ValueError, httpx.InvalidURL):
-        shown = "(not shown: it may hold a password)" if "@" in url else repr(visible(url))
-        raise ApiError(f"base URL {shown} is not a URL") from None
-    if "@" in parts.netloc:  # before any message shows the URL: its password is a secret
-        shown = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[1]}"
+        host = None
+    # shown whole only when it is nothing but scheme://host[:port]: anything else (a user
+    # name, a path, a query) may hold a secret, and is not shown
+    plain = host is not None and "@" not in url
+    plain = plain and url.rstrip("/") == f"{parts.scheme}://{parts.netloc}"
+    shown = (
+        repr(visible(url))
+        if plain
+        else f"{parts.scheme}://{visible(host)} (the rest is not shown: it may hold a secret)"
+        if host
+        else "(not shown: it may hold a secret)"
+    )
+    if host is None:
+        raise ApiError(f"base URL {shown} is not a URL")
+    if "@" in url:  # a user name or password: its own message, the credentials go elsewhere
         raise ApiError(
-            f"the base URL holds a user name or password before {visible(shown)}: give the "
-            "tenant as https://{tenant}.api.identitynow.com and the credentials in "
-            "SAIL_CLIENT_ID and SAIL_CLIENT_SECRET"
+            f"base URL {shown} holds a user name or password: give the tenant as "
+            "https://{tenant}.api.identitynow.com and the credentials in SAIL_CLIENT_ID and "
+            "SAIL_CLIENT_SECRET"
         )
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path.strip("/"):
+    if (
+        parts.scheme not in ("http", "https")
+        or parts.path.strip("/")
+        or parts.query
+        or parts.fragment
+    ):
         raise ApiError(
-            f"base URL {url!r} must be a tenant root such as https://acme.api.identitynow.com"
+            f"base URL {shown} must be a tenant root such as https://acme.api.identitynow.com"
         )
-    if parts.scheme == "http" and not _loopback(parts.hostname):
-        raise ApiError(f"base URL {url!r} must use https (plain http only reaches this machine)")
+    if parts.scheme == "http" and not _loopback(host):
+        raise ApiError(f"base URL {shown} must use https (plain http only reaches this machine)")
     return url.rstrip("/")
 
 
@@ -409,7 +428,7 @@ class Client:
             if response.is_success:
                 return response
             where = path if foreign is None else f"{path}: the download's redirect to {foreign}"
-            raise _error(method, where, response)
+            raise _error(method, where, response, tenant=foreign is None)
         raise ApiError(f"{method} {path}: gave up after {self._attempts} attempts")
 
     def _exchange(
@@ -513,7 +532,7 @@ class Client:
             f"{method} {path} answered {response.status_code}; trying again in {pause:.1f} s "
             f"({why}, attempt {attempt + 1} of {self._attempts})"
         )
-        _log.warning(said) if pause >= LONG_WAIT else _log.debug(said)
+        self._say(self._clock(), pause, said)
         self._sleep(pause)
 
     def _throttle(self) -> float:
@@ -533,6 +552,11 @@ class Client:
         limit = self._limiter.limit
         rate = f"{limit.requests} requests per {limit.window:g} s" if limit else ""
         said = f"waiting {wait:.1f} s for the rate limit ({rate} per client id and API version)"
+        self._say(now, wait, said)
+
+    def _say(self, now: float, wait: float, said: str) -> None:
+        """A wait in the debug log; a long one on stderr too, once while it lasts (the
+        requests running side by side all wait for the same window or Retry-After)."""
         with self._lock:
             loud = wait >= LONG_WAIT and now >= self._quiet_until
             if loud:
@@ -727,8 +751,9 @@ def _static_token_refused(response: httpx.Response) -> ApiError:
     )
 
 
-def _error(method: str, path: str, response: httpx.Response) -> ApiError:
-    """An ApiError for a failed response, with the tenant's own words and trackingId."""
+def _error(method: str, path: str, response: httpx.Response, *, tenant: bool = True) -> ApiError:
+    """An ApiError for a failed response, with the tenant's own words and trackingId (and,
+    for a 403 from the tenant, what a token needs; storage's 403 is its own)."""
     text, tracking = "", None
     try:
         body = response.json()
@@ -745,6 +770,12 @@ def _error(method: str, path: str, response: httpx.Response) -> ApiError:
     tracking = visible(str(tracking))[:100] if tracking else None
     suffix = f" (trackingId {tracking})" if tracking else ""
     detail = f": {text}" if text else ""
+    if response.status_code == 403 and tenant:  # the token's scopes or its owner's level
+        suffix += (
+            "; the token may not do this: starting an export needs the scope "
+            "iai:access-modeling:manage, reading iai:access-modeling:read, and its owner the "
+            "user level ORG_ADMIN, ROLE_ADMIN or ROLE_SUBADMIN"
+        )
     return kind(
         f"{method} {path} answered {response.status_code}{detail}{suffix}",
         response.status_code,

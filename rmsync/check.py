@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from rmsync import render
-from rmsync.models import Broken, Plan, Role
+from rmsync.models import Broken, Plan, Role, Step
 from rmsync.plan import provisioned
 from rmsync.safetext import visible
 
@@ -60,10 +60,10 @@ class Check:
 
     @property
     def code(self) -> int:
+        if self.drift or self.problems:  # before the errors: the drift issue lists them too
+            return DRIFT
         if self.errors:
             return ERROR
-        if self.drift or self.problems:
-            return DRIFT
         return CHANGES if self.findings else CLEAN
 
     @property
@@ -82,6 +82,8 @@ def assess(
     for step in plan.steps:
         kind = Kind.DRIFT if step.drift else Kind.CHANGE
         reasons = (*step.drift, *(r for r in step.reasons if r not in step.drift))
+        if (moved := _role_moves(step)) is not None:
+            reasons = (*reasons, moved)
         findings[step.name] = Finding(step.name, kind, step.action.verb, reasons)
     for name, role in sorted(roles.items()):
         if role is None or not role.provisioned:
@@ -97,13 +99,34 @@ def assess(
     return Check(ordered, drifted, checked, plan.notes, errors)
 
 
+_ROLE_FIELDS = {
+    "role.identity_count": "members",
+    "role.entitlement_count": "entitlements",
+    "role.name": "name",
+}
+
+
+def _role_moves(step: Step) -> str | None:
+    """What changed in the role, in counts (`rmsync plan` names each entitlement)."""
+    said = []
+    for change in step.changes:
+        if change.field == "role.excluded_entitlements":
+            old, new = set(change.old or ()), set(change.new or ())
+            said.append(f"excluded in the tenant +{len(new - old)} -{len(old - new)}")
+        elif change.field in _ROLE_FIELDS:
+            said.append(f"{_ROLE_FIELDS[change.field]} {change.old} → {change.new}")
+    if not said:
+        return None
+    return "what changed: " + ", ".join(said) + " (`rmsync plan` names the entitlements)"
+
+
 def summary(check: Check) -> str:
     n = len(check.drift) + len(check.problems)
     drift = render.counted(n, "export")
     if check.code == DRIFT:
         return (
-            f"Drift: {drift} changed in the tenant since {'it was' if n == 1 else 'they were'} "
-            "recorded; "
+            f"Drift: {drift} no longer as recorded (the tenant changed, or an archive on "
+            "disk); "
             f"{render.counted(len(check.changes), 'other change')} the manifest asks for."
         )
     if check.code == ERROR:
@@ -164,9 +187,28 @@ def _finding_lines(found: Finding) -> list[str]:
     return [head, *(f"      {visible(reason)}" for reason in found.reasons)]
 
 
-def markdown(check: Check, manifest: str) -> str:
+def markdown(check: Check, manifest: str, limit: int = render.MARKDOWN_LIMIT) -> str:
     """The check as an issue body: the marker line first (a job finds its one issue by it),
-    a heading, the verdict, and one line per finding; tenant text escaped."""
+    a heading, the verdict, and one line per finding; tenant text escaped. Never longer than
+    `limit` characters (GitHub refuses an issue body over 65,536): the lines that do not fit
+    are counted, and `rmsync check` lists them all."""
+    whole = _markdown(check, manifest)
+    if len(whole) <= limit:
+        return whole
+    kept, used = [], 0
+    lines = whole.splitlines()
+    room = limit - 200  # the closing line
+    for line in lines:
+        if used + len(line) + 1 > room:
+            break
+        kept.append(line)
+        used += len(line) + 1
+    left = sum(1 for line in lines[len(kept) :] if line.startswith("- "))
+    kept += ["", f"_… and {left:,} more: `rmsync check` lists them all._"]
+    return "\n".join(kept) + "\n"
+
+
+def _markdown(check: Check, manifest: str) -> str:
     lines = [
         MARKER,
         f"### rmsync check: {render.md_code(manifest)}",
@@ -181,7 +223,8 @@ def markdown(check: Check, manifest: str) -> str:
         if broken:
             lines += ["", f"#### {title}", ""]
             lines += [
-                f"- {render.md_text('; '.join([first, *rest]))}{render.md_text(names)}"
+                f"- {render.md_text(render.one_line(chr(10).join([first, *rest])))}"
+                f"{render.md_text(names)}"
                 for first, rest, names in _grouped(broken)
             ]
     if check.notes:

@@ -100,8 +100,9 @@ def _trusted(manifest: Manifest, url: str, env: Mapping[str, str]) -> str:
         parts = urlsplit("")
     netloc = _NETLOC.fullmatch(parts.netloc)
     if netloc is None:
+        shown = "(not shown: it may hold a password)" if "@" in url else repr(url)
         raise ConfigError(
-            f"{_where(manifest)}: tenant.base_url: {url!r} is not a plain https://host URL "
+            f"{_where(manifest)}: tenant.base_url: {shown} is not a plain https://host URL "
             "(no user name, escapes or backslashes), so rmsync will not send it the credentials "
             "from the environment; name the tenant with SAIL_BASE_URL or --base-url"
         )

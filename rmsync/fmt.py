@@ -50,6 +50,8 @@ def formatted(text: str, file: str) -> str:
     is still made canonical)."""
     from ruamel.yaml.error import YAMLError
 
+    if text.startswith("\ufeff"):  # a BOM: kept as it was, the rest formatted
+        return "\ufeff" + formatted(text[1:], file)
     round_trip = _yaml()
     try:
         data = round_trip.load(text)
@@ -95,22 +97,35 @@ def _dump(round_trip: Any, data: Any) -> str:
     return out.getvalue()
 
 
-def _comments_above(text: str) -> list[tuple[str, str]]:
-    """Each comment on a line of its own, with the key (or item) of the next line that holds
-    one: what the comment is about (a comment above the first one is the file's own). Order
-    and indentation aside, fmt must keep these pairs."""
-    found: list[tuple[str, str]] = []
+def _comments_above(text: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Each comment on a line of its own, with the path of keys to the next line that holds
+    one (`exports`, `payroll`, `download`): what the comment is about (a comment above the
+    first one is the file's own). Order and indentation aside, fmt must keep these pairs: by
+    path, so that an export named like a field (`download:`) is not taken for one."""
+    found: list[tuple[str, tuple[str, ...]]] = []
     pending: list[str] = []
+    stack: list[tuple[int, str]] = []  # (indent, key) of the mappings above this line
     started = False
     for line in text.splitlines():
         bare = line.strip()
         if bare.startswith("#"):
             pending.append(bare)
-        elif bare:
-            key = bare.removeprefix("- ").split(":", 1)[0].strip().strip("'\"")
-            found += [(comment, key if started else "^") for comment in pending]
-            pending, started = [], True
-    return sorted(found + [(comment, "$") for comment in pending])
+            continue
+        if not bare:
+            continue
+        indent = len(line) - len(line.lstrip(" "))
+        item = bare
+        while item.startswith("- "):  # a list item: its keys sit past the dash
+            indent, item = indent + 2, item[2:].lstrip()
+            stack = [(i, k) for i, k in stack if i < indent - 1]
+            stack.append((indent - 1, "-"))
+        key = item.split(":", 1)[0].strip().strip("'\"") if ":" in item else item
+        stack = [(i, k) for i, k in stack if i < indent]
+        path = (*(k for _, k in stack), key)
+        found += [(comment, path if started else ("^",)) for comment in pending]
+        pending, started = [], True
+        stack.append((indent, key))
+    return sorted(found + [(comment, ("$",)) for comment in pending])
 
 
 def _mappings(node: Any, path: tuple[str, ...]) -> list[tuple[Any, list[Any]]]:

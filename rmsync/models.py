@@ -225,6 +225,23 @@ class Selector:
         role = f'"{self.role_name}"' if self.role_name is not None else self.role_id
         return f"session {session}, role {role}"
 
+    def names_pinned(self, record: Record) -> bool:
+        """Whether this selector names what `record` pinned (ids, or names ignoring case):
+        if not, the manifest was edited; if so and it finds another role, the tenant moved."""
+        found = record.resolved
+        session = self.session_id == record.session_id or (
+            self.session_name is not None
+            and found is not None
+            and found.session_name is not None
+            and self.session_name.casefold() == found.session_name.casefold()
+        )
+        role = self.role_id == record.potential_role_id or (
+            self.role_name is not None
+            and found is not None
+            and self.role_name.casefold() == found.role_name.casefold()
+        )
+        return session and role
+
     @property
     def how(self) -> str:
         """`by name`, `by id`, or which part by which."""

@@ -54,7 +54,7 @@ def make_plan(
     recorded ones, and an export whose role is not known yet is planned without it."""
     options = options or Options()
     options = following_moves(manifest, lock, options)
-    options = _with_members(manifest, lock, options)
+    options = with_members(manifest, lock, options)
     lock, moved_from = renamed(manifest, lock)
     unresolved = (*unresolved, *_moves_nowhere(manifest, lock))
     exports, records = _targeted(manifest, lock, options)
@@ -144,7 +144,7 @@ def provisioned(role: Role) -> str:
     )
 
 
-def _with_members(manifest: Manifest, lock: Lock, options: Options) -> Options:
+def with_members(manifest: Manifest, lock: Lock, options: Options) -> Options:
     """The options with `sets.NAME` (in --target or --exclude) standing for the set's members
     too: those the tenant listed now and those the lockfile records (a set whose session is
     gone, or still mining, has only those)."""
@@ -222,6 +222,7 @@ def _moved(
 
 _IDS = frozenset({"session_id", "potential_role_id"})
 _PARAMS_CHANGED = "the export parameters changed"
+_ROLE_CHANGED = "the role changed since it was exported"
 
 
 def _selected(export: Export, step: Step, record: Record | None) -> Step:
@@ -243,8 +244,18 @@ def _selected(export: Export, step: Step, record: Record | None) -> Step:
         f'"{found}" ({cause})'
     )
     params = {c.field for c in step.changes} & set(param_names())
-    reasons = [r for r in step.reasons if r != _PARAMS_CHANGED or params]
-    return replace(step, reasons=(why, *reasons), drift=(why, *step.drift))
+    # The tenant's doing only if the manifest still names what the lockfile pinned (a set's
+    # member always does); else the manifest was edited to name another role, whose state
+    # is no change of the recorded one's.
+    edited = not how.startswith("set ") and not (
+        export.selector is not None and export.selector.names_pinned(record)
+    )
+    dropped = {_PARAMS_CHANGED} if not params else set()
+    if edited:
+        dropped.add(_ROLE_CHANGED)
+    reasons = [r for r in step.reasons if r not in dropped]
+    drift = tuple(d for d in step.drift if d not in dropped) if edited else (why, *step.drift)
+    return replace(step, reasons=(why, *reasons), drift=drift)
 
 
 def _targeted(
@@ -313,6 +324,11 @@ def _new(export: Export, role: Role | None, lock: Lock) -> Step:
         r.resolved is not None and r.resolved.how == how for r in lock.records.values()
     )
     why = f"{how} newly selects its role (not in the lockfile)" if grew else "not in the lockfile"
+    # A set's member not on record is the tenant's doing for `check` even when the set has
+    # none on record yet: on the branch the scheduled check reads, the set was applied when
+    # it merged (or its apply failed), so a person looks before it is exported unseen.
+    fresh = f"{how} selects a role not in the lockfile (a new member, or the set is not applied)"
+    drift = (why,) if grew else (fresh,) if how.startswith("set ") else ()
     return Step(
         action=Action.EXPORT,
         name=export.name,
@@ -320,7 +336,7 @@ def _new(export: Export, role: Role | None, lock: Lock) -> Step:
         request=export.request,
         role=role,
         download=export.download,
-        drift=(why,) if grew else (),
+        drift=drift,
     )
 
 
@@ -372,7 +388,7 @@ def _step(
     if changes:
         reasons.append("the export parameters changed")
     if role_changes:
-        drift.append("the role changed since it was exported")
+        drift.append(_ROLE_CHANGED)
     # An export goes when it expires, or with its role when a re-run session mints new ones.
     rerun = export.selector is not None and record.potential_role_id != export.potential_role_id
     why = "its role went when the session was re-run" if rerun else "exports expire"

@@ -443,7 +443,7 @@ def _md_broken(broken: Sequence[Broken]) -> list[str]:
     groups = len(_grouped(broken))
     more = [f"> - … and {groups - 50:,} more"] if groups > 50 else []
     items = [
-        f"> - {md_text(str(b).replace(chr(10), '; '))}"
+        f"> - {md_text(one_line(str(b)))}"
         + (f" ({md_text(', '.join(names))})" if len(names) > 1 else "")
         for b, names in _grouped(broken)[:50]
     ]
@@ -562,6 +562,15 @@ def _no_comment(text: str) -> str:
     """Never `<!--`: no string in a comment's source may look like the start of its hidden
     marker (or of any HTML comment) to whatever searches for it."""
     return text.replace("<!--", "\\x3c!--")
+
+
+def one_line(text: str) -> str:
+    """A message that lists candidates a line each, on one line: `…; its roles: A (…); B (…)`."""
+    head, *rest = text.split("\n")
+    joined = head
+    for line in rest:
+        joined += (" " if joined.endswith(":") else "; ") + line.strip()
+    return joined
 
 
 def md_text(text: str) -> str:

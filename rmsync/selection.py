@@ -82,12 +82,18 @@ def members(
             continue
         session = given.session
         mine = {n: r for n, r in lock.records.items() if member_of(r, chosen)}
-        roles = [
-            r
-            for r in sorted(given.roles, key=lambda r: (r.name, r.id))
-            if (session.id, r.id) not in asked
-        ]
+        # a role recorded as another set's member stays that set's (overlapping sets)
+        elsewhere = {
+            r.potential_role_id
+            for r in lock.records.values()
+            if r.resolved and r.resolved.how.startswith("set ") and r.resolved.how != chosen.how
+        }
         recorded = {r.potential_role_id: n for n, r in mine.items()}
+        roles = [  # the roles recorded by id first: their names are theirs
+            r
+            for r in sorted(given.roles, key=lambda r: (r.id not in recorded, r.name, r.id))
+            if (session.id, r.id) not in asked and r.id not in elsewhere
+        ]
         # a member moved (moved:) to an export of the manifest's own is that export's now
         staying = {n: r for n, r in mine.items() if _moved_to(n, manifest) not in taken - {n}}
         by_name, unclear = _by_name(staying, roles)
@@ -122,7 +128,7 @@ def members(
             if name is None:
                 base = chosen.template.format(slug=slug(role.name), set=chosen.name)
                 name, n = base, 2
-                while name in taken or (name in lock.records and name not in recorded.values()):
+                while name in taken or name in lock.records:  # never a recorded name
                     name, n = f"{base}-{n}", n + 1
             taken.add(name)
             asked.add((session.id, role.id))
@@ -272,7 +278,7 @@ def pinned(manifest: Manifest, lock: Lock) -> Manifest:
     for export in manifest.exports:
         record = lock.get(export.name)
         named = export.selector
-        if named is not None and record is not None and _still_names(named, record):
+        if named is not None and record is not None and named.names_pinned(record):
             export = replace(export, request=replace(record.request, params=export.params))
             export = replace(export, resolved=record.resolved)
         exports.append(export)
@@ -297,20 +303,3 @@ def pinned(manifest: Manifest, lock: Lock) -> Manifest:
                 )
             )
     return replace(manifest, exports=tuple(sorted(exports, key=lambda e: e.name)))
-
-
-def _still_names(chosen: Selector, record: Record) -> bool:
-    """Whether the selector names what the record pinned (ids, or names ignoring case)."""
-    found = record.resolved
-    session = chosen.session_id == record.session_id or (
-        chosen.session_name is not None
-        and found is not None
-        and found.session_name is not None
-        and chosen.session_name.casefold() == found.session_name.casefold()
-    )
-    role = chosen.role_id == record.potential_role_id or (
-        chosen.role_name is not None
-        and found is not None
-        and chosen.role_name.casefold() == found.role_name.casefold()
-    )
-    return session and role

@@ -43,7 +43,14 @@ from rmsync.models import (
     Target,
     Ui,
 )
-from rmsync.plan import exports_to_read, following_moves, make_plan, refresh_plan, renamed
+from rmsync.plan import (
+    exports_to_read,
+    following_moves,
+    make_plan,
+    refresh_plan,
+    renamed,
+    with_members,
+)
 from rmsync.planfile import PlanFileError
 
 
@@ -251,7 +258,8 @@ def make_job(
     chosen = following_moves(manifest, lock, chosen)  # an old name means its new one
     manifest, unresolved = tenantlist.resolve(client, manifest, lock, chosen.targets)
     chosen = following_moves(manifest, lock, chosen)  # ...a set's member's too
-    source = _source(inputs, manifest, chosen)
+    source = _source(inputs, manifest, chosen)  # as given: sets.NAME, not its members
+    chosen = with_members(manifest, lock, chosen)  # sets.NAME stands for its members too
     files = hash_files(manifest.folder, [e.download for e in manifest.exports if e.download])
     targets, excluded = chosen.targets, chosen.excluded
     roles = [
@@ -312,6 +320,7 @@ def check(inputs: Inputs, where: Where, chosen: Options) -> tuple[Check, Job]:
     with connect(where(manifest), manifest) as client:
         job = make_job(client, inputs, manifest, chosen, every_export=True, access=False)
     broken = {b.name for b in job.plan.broken}
+    chosen = job.options  # with each sets.NAME's members
     roles = {
         e.name: job.live.roles.get(e.potential_role_id)
         for e in job.manifest.exports

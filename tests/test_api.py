@@ -403,6 +403,11 @@ def test_base_url_rules(url: str, ok: bool) -> None:
         "http://u:hunter2pw@127.0.0.1:18499",
         "https://hunter2pw@acme.api.identitynow.com",
         "https://u:hunter2pw@[bad",
+        "https://u:1234/hunter2pw@acme.api.identitynow.com",
+        "https://acme.api.identitynow.com?token=hunter2pw",
+        "https://acme.api.identitynow.com/#hunter2pw",
+        "http://127.0.0.1:18600/x/hunter2pw",
+        "not a url hunter2pw",
     ],
 )
 def test_a_base_url_with_a_password_is_refused_without_showing_it(url: str, tmp_path: Path) -> None:
@@ -665,3 +670,18 @@ def test_a_request_that_never_left_says_so() -> None:
     with Client("http://127.0.0.1:9", CREDS) as client, pytest.raises(ApiError) as caught:
         client.role(ACCOUNTING)
     assert caught.value.sent is False
+
+
+def test_a_403_says_what_a_token_needs(make_sandbox: Callable[..., Sandbox]) -> None:
+    sandbox = make_sandbox(faults={"faults": [], "read_only_clients": [DEFAULT_CLIENT_ID]})
+    with (
+        Client(sandbox.base_url, Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)) as client,
+        pytest.raises(ApiError) as caught,
+    ):
+        client.start_export(FINANCE, ACCOUNTING, ExportParams())
+    assert caught.value.status == 403
+    assert str(caught.value).endswith(
+        "; the token may not do this: starting an export needs the scope "
+        "iai:access-modeling:manage, reading iai:access-modeling:read, and its owner the user "
+        "level ORG_ADMIN, ROLE_ADMIN or ROLE_SUBADMIN"
+    )

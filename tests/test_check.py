@@ -97,7 +97,11 @@ def test_an_entitlement_excluded_in_the_tenant_is_drift(project: Project) -> Non
         {
             "name": "accounting-core",
             "action": "re-export",
-            "reasons": ["the role changed since it was exported"],
+            "reasons": [
+                "the role changed since it was exported",
+                "what changed: entitlements 9 → 8, excluded in the tenant +1 -0 (`rmsync plan` "
+                "names the entitlements)",
+            ],
         }
     ]
     text = project.run("check")
@@ -209,8 +213,8 @@ def test_markdown_starts_with_the_marker_a_job_finds_its_issue_by(project: Proje
         "<!-- rmsync: check -->",
         "### rmsync check: `rmsync.yaml`",
         "",
-        "**Drift: 1 export changed in the tenant since it was recorded; 0 other changes the "
-        "manifest asks for.**",
+        "**Drift: 1 export no longer as recorded (the tenant changed, or an archive on disk); "
+        "0 other changes the manifest asks for.**",
     ]
     assert "- **accounting-core** (re-export): the role changed since it was exported" in out
 
@@ -267,3 +271,57 @@ def test_a_typo_in_a_new_set_is_an_error_not_drift(
         text[0] == 1
         and "The manifest's own mistakes:\n  rmsync.yaml:5: sets.fin.session" in text[1]
     )
+
+
+def test_sets_name_as_a_target_or_left_out_covers_its_members(
+    tenant: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    made = Project(tenant, clock, tmp_path, SET)
+    assert made.run("apply", "--auto-approve", "--wait")[0] == 0
+    assert made.check("--target", "sets.fin")[0] == 0
+    assert made.run("plan", "--detailed-exitcode", "--target", "sets.fin")[0] == 0
+    tenant.exclude_entitlements(ACCOUNTING, [EXCLUDED])
+    code, doc = made.check("--target", "sets.fin")
+    assert (code, [f["name"] for f in doc["drift"]]) == (3, ["fin-accounting-core"])
+    code, doc = made.check("--exclude", "sets.fin")  # nothing else: nothing to compare
+    assert (code, doc["drift"], doc["checked"]) == (0, [], 0)
+
+
+def test_an_edited_selector_is_a_change_not_drift(project: Project) -> None:
+    manifest = project.folder / "rmsync.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("name: Accounting core", "name: Treasury analysts")
+    )
+    code, doc = project.check()
+    assert (code, doc["drift"]) == (2, [])
+    assert [(f["name"], f["action"]) for f in doc["changes"]] == [("accounting-core", "re-export")]
+
+
+def test_members_of_a_set_with_none_on_record_are_drift(
+    tenant: Sandbox, clock: FakeClock, tmp_path: Path
+) -> None:
+    """The scheduled check reads the main branch, where a set was applied when it merged: a
+    member not on record is for a person to see before any apply exports it."""
+    made = Project(tenant, clock, tmp_path, SET.replace("saved: true", "quality: '>= 99'"))
+    assert made.run("apply", "--auto-approve")[0] == 0  # matches nothing: none on record
+    manifest = tmp_path / "rmsync.yaml"
+    manifest.write_text(SET)
+    code, doc = made.check()
+    assert code == 3 and doc["changes"] == []
+    assert doc["drift"][0]["reasons"][0] == (
+        "set fin selects a role not in the lockfile (a new member, or the set is not applied)"
+    )
+
+
+def test_the_drift_issue_fits_the_size_github_takes() -> None:
+    from rmsync.check import Check, Finding, Kind, markdown
+
+    many = tuple(
+        Finding(f"export-{n:04}", Kind.DRIFT, "re-export", ("the role changed " * 20,))
+        for n in range(400)
+    )
+    body = markdown(Check(many, (), 400), "rmsync.yaml")
+    assert len(body) <= 60_000 < len(markdown(Check(many, (), 400), "rmsync.yaml", 10**9))
+    assert body.startswith("<!-- rmsync: check -->\n")
+    shown = body.count("\n- **export-")
+    assert body.endswith(f"_… and {400 - shown:,} more: `rmsync check` lists them all._\n")

@@ -150,3 +150,50 @@ def test_every_manifest_in_the_repository_formats_to_the_same_data_and_stays_put
 def test_the_shipped_example_is_in_canonical_form() -> None:
     text = (ROOT / "examples" / "rmsync.yaml").read_text(encoding="utf-8")
     assert formatted(text, "examples/rmsync.yaml") == text
+
+
+def test_a_comment_stays_with_an_export_named_like_a_field() -> None:
+    """Comments are tied to the path of the line below them, not its bare key: an export
+    called `download` is not the `download:` field of another export."""
+    text = (
+        "version: 1\nexports:\n"
+        "  sel:\n"
+        "    download: exports/s.zip\n"
+        "    potential_role:\n"
+        "      session: {name: Finance Q3 2026}\n"
+        "      name: Payroll specialists\n"
+        "  # the download export\n"
+        "  download:\n"
+        "    session_id: 9f36f5e5-1e81-4eca-b087-548959d91c71\n"
+        "    potential_role_id: e0cc5d7d-bf7f-4f81-b2af-8885b09d9923\n"
+    )
+    out = formatted(text, "rmsync.yaml")
+    lines = out.splitlines()
+    assert lines[lines.index("  # the download export") + 1] == "  download:"
+    assert yaml.safe_load(out) == yaml.safe_load(text)
+
+
+def test_a_bom_is_kept_and_the_rest_formatted(tmp_path: Path) -> None:
+    path = tmp_path / "rmsync.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + MESSY.encode())
+    ran = rmsync("fmt", cwd=tmp_path, env={})
+    assert ran.code == 0, ran.err
+    assert path.read_bytes() == b"\xef\xbb\xbf" + CANONICAL.encode()
+
+
+def test_diff_shows_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "rmsync.yaml"
+    path.write_text(MESSY)
+    ran = rmsync("fmt", "--diff", cwd=tmp_path, env={})
+    assert ran.code == 0 and "+version: 1\n" in ran.out
+    assert path.read_text() == MESSY
+
+
+def test_the_lockfile_is_not_a_manifest_to_format(tmp_path: Path) -> None:
+    (tmp_path / "rmsync.lock.yaml").write_text("version: 3\nexports: {}\n")
+    ran = rmsync("fmt", "rmsync.lock.yaml", cwd=tmp_path, env={})
+    assert ran.code == 1
+    assert ran.err == (
+        "Error: rmsync.lock.yaml is the lockfile, which rmsync writes itself: fmt formats "
+        "manifests\n"
+    )

@@ -417,3 +417,10 @@ def test_exports_that_could_not_be_planned_are_listed_in_every_format() -> None:
         "field": "exports.x0.potential_role_id",
         "message": "gone @team",
     }
+
+
+def test_a_message_that_lists_candidates_reads_on_one_line() -> None:
+    listed = 'no role named "X"; its roles:\n  Accounting core (e0cc…)\n  Payroll (bdc9…)'
+    assert render.one_line(listed) == (
+        'no role named "X"; its roles: Accounting core (e0cc…); Payroll (bdc9…)'
+    )

@@ -78,3 +78,37 @@ def _lock(*members: tuple[str, str, str]) -> Lock:
             resolved=Resolved("Finance", role_name, "set fin"),
         )
     return Lock(records=records)
+
+
+def test_a_new_role_never_takes_a_listed_member_s_name() -> None:
+    """fin-ops is r5's, whose role is still listed: a new role named alike gets fin-ops-2."""
+    sets = replace(manifest(), sets=(FINANCE,))
+    lock = _lock(("fin-ops", "r5", "Ops"))
+    found, missed = members(sets, (), {"fin": listed(("r5", "Ops"), ("r1", "Ops"))}, lock)
+    assert sorted((e.name, e.potential_role_id) for e in found) == [
+        ("fin-ops", "r5"),
+        ("fin-ops-2", "r1"),
+    ]
+    assert missed == []
+    renamed, _ = members(sets, (), {"fin": listed(("r5", "Zeta"), ("r9", "Ops"))}, lock)
+    assert sorted((e.name, e.potential_role_id) for e in renamed) == [
+        ("fin-ops", "r5"),
+        ("fin-ops-2", "r9"),
+    ]
+
+
+def test_a_role_recorded_as_one_set_s_member_stays_with_it() -> None:
+    other = replace(FINANCE, name="fin2", template="fin2-{slug}")
+    sets = replace(manifest(), sets=(FINANCE, other))
+    lock = _lock(("fin2-ops", "r1", "Ops"))
+    lock = Lock(
+        {
+            "fin2-ops": replace(
+                lock.records["fin2-ops"], resolved=Resolved("Finance", "Ops", "set fin2")
+            )
+        }
+    )
+    found, _ = members(
+        sets, (), {"fin": listed(("r1", "Ops")), "fin2": listed(("r1", "Ops"))}, lock
+    )
+    assert [(e.name, e.potential_role_id) for e in found] == [("fin2-ops", "r1")]

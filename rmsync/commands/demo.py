@@ -92,7 +92,7 @@ def _run(folder: Path, base_url: str, sb: Sandbox, keep: bool) -> None:
     _with_legacy(manifest_path, True)
     inputs = config.Inputs(manifest_path)
     where = Target(base_url, Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET))
-    kept = "kept when it ends (--keep)" if keep else "removed when it ends; --keep keeps it"
+    kept = "kept when the demo ends" if keep else "removed when the demo ends; --keep keeps it"
     click.echo(
         f"rmsync demo: the sandbox tenant serves at {base_url}; the example manifest, with one "
         f"export that fails on purpose, is in a temporary folder ({kept}).\n"

@@ -17,7 +17,9 @@ from rmsync import options
     is_flag=True,
     help="Change nothing: name each file not in canonical form and exit 1 if there is one.",
 )
-@click.option("--diff", "show_diff", is_flag=True, help="Print each change as a unified diff.")
+@click.option(
+    "--diff", "show_diff", is_flag=True, help="Print each change as a unified diff; write nothing."
+)
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def command(manifest_path: Path, check: bool, show_diff: bool, files: tuple[Path, ...]) -> None:
     """Put manifest files in canonical form: keys in the documented order, two-space indents,
@@ -30,11 +32,15 @@ def command(manifest_path: Path, check: bool, show_diff: bool, files: tuple[Path
 
     from rmsync import atomic, fmt
     from rmsync.errors import DocumentError, Problem, RmsyncError
-    from rmsync.manifest import load_manifest, manifest_files
+    from rmsync.manifest import LOCK_NAMES, load_manifest, manifest_files
 
     problems: list[Problem] = []
     paths: list[Path] = []
     for given in files or (manifest_path,):
+        if given.name in LOCK_NAMES:
+            raise RmsyncError(
+                f"{given} is the lockfile, which rmsync writes itself: fmt formats manifests"
+            )
         try:
             load_manifest(given)  # only a valid manifest: its keys are known
         except DocumentError as exc:
@@ -57,14 +63,14 @@ def command(manifest_path: Path, check: bool, show_diff: bool, files: tuple[Path
                 text.splitlines(True), canonical.splitlines(True), f"{path}", f"{path} (fmt)"
             )
             click.echo("".join(lines), nl=False)
-        if not check:
+        if not check and not show_diff:  # --diff shows, as --check does, and writes nothing
             atomic.write_text(path, canonical)
     n, of = len(changed), len(paths)
-    if check:
+    if check or show_diff:
         for path in changed:
             click.echo(f"would reformat {path}")
         click.echo(f"{n} of {of} manifest file{'s' if of != 1 else ''} not in canonical form.")
-        if changed:
+        if changed and check:
             sys.exit(1)
         return
     for path in changed:
