@@ -98,7 +98,12 @@ def make_plan(
             steps.append(step)
     wanted = {e.name for e in manifest.exports} | set(problems)  # a broken one is kept
     sets = {s.how for s in manifest.sets}
-    steps += [_forget(record, sets) for name, record in records.items() if name not in wanted]
+    owners = {e.potential_role_id: e.name for e in manifest.exports if e.potential_role_id}
+    steps += [
+        _forget(record, sets, owners.get(record.potential_role_id))
+        for name, record in records.items()
+        if name not in wanted
+    ]
     ordered = tuple(sorted(steps, key=lambda s: s.name))
     return Plan(ordered, tuple(sorted(unchanged)), broken=broken, offline=offline)
 
@@ -340,18 +345,29 @@ def _new(export: Export, role: Role | None, lock: Lock) -> Step:
     )
 
 
-def _forget(record: Record, sets: frozenset[str] | set[str] = frozenset()) -> Step:
+def _forget(
+    record: Record, sets: frozenset[str] | set[str] = frozenset(), owner: str | None = None
+) -> Step:
+    """A record no export names now. A set's member whose role an export of the manifest's
+    own now names is the manifest's doing, said with the `moved:` that would keep it."""
     how = record.resolved.how if record.resolved else None
-    why = (
-        f"{how} no longer selects its role (the role is gone with a re-run, or no longer meets "
-        "the set's conditions; nothing is deleted on the tenant)"
-        if how in sets
-        else "no longer in the manifest (nothing is deleted on the tenant)"
-    )
+    if how in sets and owner is not None:
+        why = (
+            f"its role is now export {owner}'s own, which starts an export of it; to keep this "
+            f"record instead, add moved: {{from: {record.name}, to: {owner}}} (nothing is "
+            "deleted on the tenant)"
+        )
+    elif how in sets:
+        why = (
+            f"{how} no longer selects its role (the role is gone with a re-run, or no longer "
+            "meets the set's conditions; nothing is deleted on the tenant)"
+        )
+    else:
+        why = "no longer in the manifest (nothing is deleted on the tenant)"
     return Step(
         action=Action.FORGET,
         name=record.name,
-        drift=(why,) if how in sets else (),
+        drift=(why,) if how in sets and owner is None else (),
         reasons=(
             why,
             *(

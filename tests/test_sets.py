@@ -424,3 +424,22 @@ def test_members_that_a_re_run_leaves_alike_by_name_are_a_problem_not_a_swap(
     assert "~ name                       = fin-payroll-specialists → payroll-team" in settled.out
     assert "-/+ re-export fin-accounting-core" in settled.out  # followed by name, re-run
     assert "could not plan" not in settled.out
+
+
+def test_a_member_s_role_named_by_an_export_of_its_own_says_how_to_keep_the_record(
+    tenant: Sandbox, tmp_path: Path
+) -> None:
+    env = builders.tenant_env(tenant.base_url)
+    write(tmp_path, MANIFEST)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    own = (
+        "exports:\n  payroll-team:\n    potential_role:\n      session: {name: Finance Q3 2026}\n"
+        "      name: Payroll specialists\n    min_entitlement_popularity: 10\n"
+    )
+    write(tmp_path, MANIFEST + own)
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert (
+        "# fin-payroll-specialists will be forgotten: its role is now export payroll-team's "
+        "own, which starts an export of it; to keep this record instead, add moved: {from: "
+        "fin-payroll-specialists, to: payroll-team}"
+    ) in planned.out
