@@ -47,6 +47,7 @@ class Rmsync(click.Group):
     ) -> Any:
         """Run the command; every way it ends is an exit code (see the module's docstring).
         With `standalone_mode=False`, as click documents: no exit, exceptions propagate."""
+        args = _debug_first(sys.argv[1:] if args is None else list(args))
         if not standalone_mode:
             return super().main(args, prog_name or "rmsync", complete_var, False, **extra)
         interrupts.install()  # before anything is printed: an early signal still ends cleanly
@@ -55,6 +56,14 @@ class Rmsync(click.Group):
         except BaseException as exc:
             _funnel(exc)
         sys.exit(code if isinstance(code, int) else 0)  # an int: click's exit code (--help)
+
+
+def _debug_first(args: list[str]) -> list[str]:
+    """`rmsync plan --debug` as `rmsync --debug plan`: people put it after the command."""
+    end = args.index("--") if "--" in args else len(args)
+    if "--debug" not in args[:end]:
+        return args
+    return ["--debug", *(a for i, a in enumerate(args) if a != "--debug" or i >= end)]
 
 
 def _funnel(exc: BaseException) -> NoReturn:

@@ -32,7 +32,11 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize(
     ("args", "env"),
-    [(("--debug", "plan", "--json"), {}), (("plan", "--json"), {"RMSYNC_LOG": "debug"})],
+    [
+        (("--debug", "plan", "--json"), {}),
+        (("plan", "--json", "--debug"), {}),  # after the command too, where people put it
+        (("plan", "--json"), {"RMSYNC_LOG": "debug"}),
+    ],
 )
 def test_every_request_is_logged_on_stderr_and_no_credential_is(
     sandbox: Sandbox, project: Path, args: tuple[str, ...], env: dict[str, str]
