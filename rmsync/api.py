@@ -517,6 +517,9 @@ class Client:
         says, and asking sooner would ignore it. An invalid one (negative, not a finite
         number, an unreadable date) is ignored."""
         wait = retry_after(response.headers)
+        if response.status_code == 429:
+            with self._lock:
+                self._limiter.slow()  # the tenant's limit is lower than we keep to
         if wait is not None and wait > MAX_RETRY_AFTER:
             status, failed = response.status_code, _error(method, path, response)
             raise ApiError(

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from rmsync.errors import DocumentError, RmsyncError
 from rmsync.manifest import folder_of, load_manifest
-from rmsync.models import Credentials, Manifest, Target
+from rmsync.models import Credentials, Limit, Manifest, Target
 from rmsync.yamlload import load_file
 
 LOCKFILE_NAME = "rmsync.lock.yaml"
@@ -84,7 +84,22 @@ def target(manifest: Manifest, base_url_flag: str | None, env: Mapping[str, str]
                 "or set tenant.base_url in the manifest"
             )
         base_url = _trusted(manifest, manifest.base_url, env)
-    return Target(check_base_url(base_url), credentials(env))
+    return Target(check_base_url(base_url), credentials(env), rate_limit(env))
+
+
+RATE_LIMIT = "SAIL_RATE_LIMIT"
+
+
+def rate_limit(env: Mapping[str, str]) -> Limit | None:
+    """The tenant's rate limit: SAIL_RATE_LIMIT (`--rate-limit` sets it), such as 100/10s (the
+    ISC default, when unset) or `off`."""
+    given = _set(env.get(RATE_LIMIT))
+    if given is None:
+        return Limit()
+    try:
+        return Limit.parse(given)
+    except ValueError as exc:
+        raise ConfigError(f"the rate limit (--rate-limit or {RATE_LIMIT}): {exc}") from None
 
 
 def _given(value: str | None) -> str | None:

@@ -93,6 +93,7 @@ class Target:
 
     base_url: str
     credentials: Credentials
+    limit: Limit | None = field(default_factory=lambda: Limit())  # the tenant's rate limit
 
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -119,6 +120,28 @@ class Duration:
         if not 0 <= seconds < float("inf"):
             raise ValueError(f"{text!r} is not a length of time")
         return cls(text, seconds)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`requests` per `window` seconds, per client id and API version; ISC's is 100 per 10 s."""
+
+    requests: int = 100
+    window: float = 10.0
+
+    @classmethod
+    def parse(cls, text: str) -> Limit | None:
+        """`100/10s` (N requests per duration), or `off` (None: no limit). ValueError else."""
+        given = text.strip().lower()
+        if given in ("off", "none", "0"):
+            return None
+        count, slash, per = given.partition("/")
+        if not slash or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"{text!r} is not a rate: write N/DURATION, such as 100/10s, or off")
+        window = Duration.parse(per).seconds
+        if window <= 0:
+            raise ValueError(f"{text!r} is not a rate: its duration must be more than 0")
+        return cls(int(count), window)
 
 
 # -- what an export is asked for -----

@@ -7,6 +7,7 @@ click at import time (every command, `--help` included, loads this module).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -97,14 +98,40 @@ lock_timeout = click.option(
 )
 
 
+rate_limit = click.option(
+    "--rate-limit",
+    metavar="N/DURATION",
+    help="The tenant's rate limit per client id and API version: 100/10s (ISC's, the "
+    "default), another such as 50/10s, or off (SAIL_RATE_LIMIT too).",
+)
+
+
+def environ(rate_limit: str | None) -> dict[str, str]:
+    """This process's environment, with --rate-limit as SAIL_RATE_LIMIT when given."""
+    env = dict(os.environ)
+    if rate_limit is not None:
+        env["SAIL_RATE_LIMIT"] = rate_limit
+    return env
+
+
 F = TypeVar("F", bound=Callable[..., object])
 
 
 def planning(command: F) -> F:
     """The options of everything that plans (`plan` and `apply`), in the order --help lists
-    them: --manifest, --lockfile, --base-url, --no-color, --target, --exclude, --replace,
-    --download-missing."""
-    stack = (download_missing, replace, exclude, target, color, base_url, lockfile, manifest)
+    them: --manifest, --lockfile, --base-url, --rate-limit, --no-color, --target, --exclude,
+    --replace, --download-missing."""
+    stack = (
+        download_missing,
+        replace,
+        exclude,
+        target,
+        color,
+        rate_limit,
+        base_url,
+        lockfile,
+        manifest,
+    )
     for option in stack:
         command = option(command)
     return command

@@ -1,22 +1,16 @@
 """ISC's rate limit: at most N requests per client id and API version in any window.
 
-Owns: the `Limit` value, and the API client's own sliding-window count of its requests, which
-keeps it under the limit (the sandbox enforces the limit with a different algorithm, in
-rmsync/sandbox/ratelimit.py).
+Owns: the API client's own sliding-window count of its requests, which keeps it under the
+limit (`Limit`, the value, is in models; the sandbox enforces the limit with a different
+algorithm, in rmsync/sandbox/ratelimit.py), and slowing down when a 429 comes all the same.
 Must not: read the clock itself (callers pass the time) or know about HTTP.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from rmsync.models import Limit
 
-
-@dataclass(frozen=True)
-class Limit:
-    """`requests` per `window` seconds; ISC's default is 100 per 10 s."""
-
-    requests: int = 100
-    window: float = 10.0
+__all__ = ["Limit", "RateLimiter"]
 
 
 class RateLimiter:
@@ -37,6 +31,12 @@ class RateLimiter:
             return min(log) + self.limit.window - now
         log.append(now)
         return None
+
+    def slow(self) -> None:
+        """A 429 came all the same: the tenant's limit is lower than we were told. Keep to
+        four fifths of it from now on (one request a window at least)."""
+        if self.limit is not None and self.limit.requests > 1:
+            self.limit = Limit(max(1, self.limit.requests * 4 // 5), self.limit.window)
 
     def settle(self, key: tuple[str, str], admitted: float, done: float) -> None:
         """Move a request's stamp from when it was sent to when its answer came back.

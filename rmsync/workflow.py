@@ -95,7 +95,8 @@ class Job:
 @contextmanager
 def connect(target: Target, manifest: Manifest) -> Iterator[Client]:
     """The run's one client."""
-    with Client(target.base_url, target.credentials, manifest.api_version) as client:
+    version = manifest.api_version
+    with Client(target.base_url, target.credentials, version, limit=target.limit) as client:
         yield client
 
 

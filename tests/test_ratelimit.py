@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from rmsync.api import Client
+from rmsync.models import ApiVersion, Credentials
 from rmsync.ratelimit import Limit, RateLimiter
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox
+from tests.builders import ACCOUNTING
+from tests.conftest import FakeClock
+from tests.run import rmsync
 
 
 def test_admits_up_to_the_limit_then_says_how_long_to_wait() -> None:
@@ -33,3 +45,59 @@ def test_settle_counts_a_request_from_its_answer() -> None:
     assert limiter.admit(key, 10.5) == 2.5  # 3.0 + 10 - 10.5: counted from its answer
     limiter.settle(key, 99.0, 100.0)  # a stamp it does not know changes nothing
     assert limiter.admit(key, 13.0) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [("100/10s", Limit(100, 10.0)), (" 50/1m ", Limit(50, 60.0)), ("off", None), ("OFF", None)],
+)
+def test_a_rate_is_written_as_requests_per_duration(text: str, limit: Limit | None) -> None:
+    assert Limit.parse(text) == limit
+
+
+@pytest.mark.parametrize("text", ["100", "100/", "x/10s", "0/10s", "100/10", "100/0s", "-5/10s"])
+def test_anything_else_is_not_a_rate(text: str) -> None:
+    with pytest.raises(ValueError, match="is not a rate|has no unit|is not a length"):
+        Limit.parse(text)
+
+
+def test_the_limit_comes_from_the_flag_or_the_environment(tmp_path: Path) -> None:
+    from rmsync import config
+
+    assert config.rate_limit({}) == Limit(100, 10.0)  # ISC's
+    assert config.rate_limit({"SAIL_RATE_LIMIT": "20/10s"}) == Limit(20, 10.0)
+    assert config.rate_limit({"SAIL_RATE_LIMIT": "off"}) is None
+    (tmp_path / "rmsync.yaml").write_text("version: 1\nexports: {}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SAIL_")}
+    env |= {"SAIL_BASE_URL": "http://127.0.0.1:9", "SAIL_CLIENT_ID": "i", "SAIL_CLIENT_SECRET": "s"}
+    ran = rmsync("plan", "--rate-limit", "fast", cwd=tmp_path, env=env)
+    assert (ran.code, ran.err) == (
+        1,
+        "Error: the rate limit (--rate-limit or SAIL_RATE_LIMIT): 'fast' is not a rate: write "
+        "N/DURATION, such as 100/10s, or off\n",
+    )
+
+
+def test_the_client_keeps_to_the_limit_it_is_given_and_slows_on_a_429(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    clock = FakeClock()
+    waited: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waited.append(seconds)
+        clock.advance(seconds)
+
+    tenant = make_sandbox(clock=clock, rate_limit=Limit(4, 10.0))  # lower than we are told
+    with Client(
+        tenant.base_url,
+        Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET),
+        ApiVersion.V2025,
+        clock=clock,
+        sleep=sleep,
+        limit=Limit(6, 10.0),
+    ) as client:
+        for _ in range(8):
+            assert client.role(ACCOUNTING) is not None
+        assert client._limiter.limit == Limit(4, 10.0)  # 6 → 4 after the 429
+    assert waited and max(waited) <= 10.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -24,6 +23,7 @@ def command(
     manifest_path: Path,
     lockfile_path: Path | None,
     base_url: str | None,
+    rate_limit: str | None,
     no_color: bool,
     targets: tuple[str, ...],
     excluded: tuple[str, ...],
@@ -43,7 +43,7 @@ def command(
     from rmsync import config, output, workflow
     from rmsync.errors import RmsyncError
 
-    where = config.where(base_url, os.environ)
+    where = config.where(base_url, options.environ(rate_limit))
     colored = output.color(no_color) and not as_json
     ui = output.ui(colored, confirm=not auto_approve and plan_file is None)
     waiting = timeout if wait else None

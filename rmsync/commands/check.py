@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from rmsync import options
 @options.manifest
 @options.lockfile
 @options.base_url
+@options.rate_limit
 @options.target
 @options.exclude
 @click.option(
@@ -31,6 +31,7 @@ def command(
     manifest_path: Path,
     lockfile_path: Path | None,
     base_url: str | None,
+    rate_limit: str | None,
     targets: tuple[str, ...],
     excluded: tuple[str, ...],
     fmt: str,
@@ -48,7 +49,7 @@ def command(
     inputs = config.Inputs(manifest_path, lockfile_path)
     found, job = workflow.check(
         inputs,
-        config.where(base_url, os.environ),
+        config.where(base_url, options.environ(rate_limit)),
         workflow.options(targets, (), False, excluded),
     )
     fmt = "json" if as_json else fmt

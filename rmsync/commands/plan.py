@@ -38,6 +38,7 @@ def command(
     manifest_path: Path,
     lockfile_path: Path | None,
     base_url: str | None,
+    rate_limit: str | None,
     no_color: bool,
     targets: tuple[str, ...],
     excluded: tuple[str, ...],
@@ -77,7 +78,8 @@ def command(
     if offline:
         job = workflow.prepare_offline(inputs, chosen)
     else:
-        job = workflow.prepare(inputs, config.where(base_url, os.environ), chosen)
+        env = options.environ(rate_limit)
+        job = workflow.prepare(inputs, config.where(base_url, env), chosen)
     fmt = "json" if as_json else fmt
     if fmt == "json":
         click.echo(planfile.dumps(job.plan), nl=False)

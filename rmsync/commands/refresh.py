@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
@@ -14,6 +13,7 @@ from rmsync import options
 @options.manifest
 @options.lockfile
 @options.base_url
+@options.rate_limit
 @options.target
 @options.wait
 @options.timeout
@@ -23,6 +23,7 @@ def command(
     manifest_path: Path,
     lockfile_path: Path | None,
     base_url: str | None,
+    rate_limit: str | None,
     targets: tuple[str, ...],
     wait: bool,
     timeout: float,
@@ -37,7 +38,7 @@ def command(
     with output.chatter(as_json):  # with --json, stdout carries only the result document
         result = workflow.refresh_recorded(
             inputs,
-            config.where(base_url, os.environ),
+            config.where(base_url, options.environ(rate_limit)),
             targets,
             output.ui(False),
             waiting,
