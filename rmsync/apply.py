@@ -250,24 +250,32 @@ def wait_for(
         timing.sleep(min(delay, left))
         delay = min(delay * 2, timing.max_delay)
         jobs = client.live([], [r.address for r in running])
+        moved = []
         for record in running:
             job = jobs.exports.get(record.address[2])
             if job is not None and job.status is record.status:
                 continue
-            if job is None:
-                new = replace(record, gone_at=now())
-            else:
-                new = _moved(record, job.status, job.detail, now)
-            with interrupts.deferred():
-                lock = lock.put(new)
-                lockfile.write(lock_path, lock)
-            still = sum(lock.records[n].running for n in watched)
-            status = job.status if job else None
+            new = (
+                replace(record, gone_at=now())
+                if job is None
+                else _moved(record, job.status, job.detail, now)
+            )
+            moved.append((record, new))
+        if not moved:
+            continue
+        with interrupts.deferred():  # one write a round: every change of the round at once
+            records = dict(lock.records)
+            records.update((new.name, new) for _, new in moved)
+            lock = Lock(records)
+            lockfile.write(lock_path, lock)
+        still = sum(lock.records[n].running for n in watched)
+        for before, after in moved:
+            new_status = None if after.gone_at and not before.gone_at else after.status
             report(
                 Progress(
-                    name=record.name,
-                    old=record.status,
-                    new=status,
+                    name=before.name,
+                    old=before.status,
+                    new=new_status,
                     running=still,
                     total=len(watched),
                 )

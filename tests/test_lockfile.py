@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rmsync import lockfile
 from rmsync.lockfile import LockfileError
@@ -241,3 +242,36 @@ def test_names_are_written_as_spelled_unless_a_character_would_hide_in_a_diff() 
         text = lockfile.dumps(Lock({"alpha": readable, "b": replace(sneaky, name="b")}))
         assert text.isascii(), repr(hidden)
         assert lockfile.loads(text, "rmsync.lock.yaml").records["b"] == replace(sneaky, name="b")
+
+
+HOSTILE = [
+    "Café ünïcode 経理 👩💻",
+    "x\n  evil: 1\n#",
+    "carriage\rreturn, tab\t, ESC \x1b[2J, bell \x07",
+    "line\u2028sep\u2029para \u202eevil \ufeffbom",
+    "'single' \"double\" `back` \\ slash: colon, #hash [b] {c} & * ! | > % @",
+    "yes",
+    "0123",
+    "1e3",
+    "",
+    " leading and trailing ",
+    "a" * 2000,
+]
+
+
+@pytest.mark.parametrize("name", HOSTILE, ids=range(len(HOSTILE)))
+def test_libyaml_writes_the_same_bytes_as_the_python_emitter(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lockfile is byte-identical whichever emitter PyYAML has (libyaml is optional)."""
+    base = sample().records["alpha"]
+    odd = replace(base, role=replace(base.role, name=name), error=name or None)
+    lock = Lock({"alpha": odd, "zeta": sample().records["zeta"]})
+    fast = lockfile.dumps(lock)
+    monkeypatch.setattr(lockfile, "DUMPER", yaml.SafeDumper)
+    assert lockfile.dumps(lock) == fast
+    assert lockfile.loads(fast, "rmsync.lock.yaml") == lock
+
+
+def test_libyaml_is_what_dumps_uses_here() -> None:
+    assert lockfile.DUMPER.__name__ == "CSafeDumper"  # CI's PyYAML wheel has it: the fast path runs
