@@ -393,6 +393,7 @@ class Role:
     density: int | None = None
     freshness: int | None = None
     provision_state: str | None = None  # POTENTIAL, PENDING, FAILED, COMPLETE (None: not said)
+    partial: bool = False  # read from its session's summaries: no modified time, no exclusions
 
     @property
     def provisioned(self) -> bool:
@@ -753,6 +754,7 @@ class Options:
     targets: frozenset[str] | None = None
     download_missing: bool = False
     excluded: frozenset[str] = frozenset()  # names left out of the plan (and so of apply)
+    full: bool = False  # read every role whole (one GET each), not from its session's summaries
 
 
 def _quiet(_: object) -> None:
@@ -805,6 +807,23 @@ class RoleSummary:
     saved: bool
     type: str | None  # SPECIALIZED or COMMON
     created: str | None
+
+    def as_role(self) -> Role:
+        """The role as far as a summary tells: counts and name, not its modified time or its
+        excluded entitlements (a plan compares only what both carry; see Role.partial)."""
+        return Role(
+            id=self.id,
+            name=self.name,
+            session_id=self.session_id,
+            identity_count=self.identity_count,
+            entitlement_count=self.entitlement_count,
+            excluded_entitlements=(),
+            modified=None,
+            quality=self.quality,
+            density=self.density,
+            freshness=self.freshness,
+            partial=True,
+        )
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,14 @@ lock_timeout = click.option(
 )
 
 
+refresh = click.option(
+    "--refresh",
+    type=click.Choice(["summary", "full"]),
+    default="summary",
+    show_default=True,
+    help="How roles are read: summary, by the page from their sessions' summaries (250 a "
+    "request; a change that moves no count waits, see README); full, each role whole.",
+)
 rate_limit = click.option(
     "--rate-limit",
     metavar="N/DURATION",
@@ -120,8 +128,9 @@ F = TypeVar("F", bound=Callable[..., object])
 def planning(command: F) -> F:
     """The options of everything that plans (`plan` and `apply`), in the order --help lists
     them: --manifest, --lockfile, --base-url, --rate-limit, --no-color, --target, --exclude,
-    --replace, --download-missing."""
+    --replace, --download-missing, --refresh."""
     stack = (
+        refresh,
         download_missing,
         replace,
         exclude,

@@ -391,7 +391,7 @@ def _step(
 ) -> Step | None:
     changes = _diff(record.request.fields(), export.request.fields())
     role_changes = (  # offline (no role read), the recorded role is all there is
-        _diff(_role_state(record.role), _role_state(role.fingerprint), "role.") if role else ()
+        _diff(*_role_states(record.role, role), "role.") if role else ()
     )
     status = _live_status(record, live)
     reasons, drift = [], []
@@ -538,6 +538,21 @@ def exports_to_read(
         if record.running or (record.status is Status.SUCCESS and fetching):
             wanted.append(record.address)
     return wanted
+
+
+_SUMMARY_FIELDS = ("identity_count", "entitlement_count")  # what a session's summaries carry
+
+
+def _role_states(recorded: Fingerprint, role: Role) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The recorded and live states to compare: all of them for a role read whole; for one
+    read from its session's summaries (partial), only the counts they carry: a change that
+    moves no count (an exclusion whose entitlement the count keeps) waits for `--refresh
+    full`, or for the check, which reads roles whole."""
+    old, new = _role_state(recorded), _role_state(role.fingerprint)
+    if role.partial:
+        old = {k: v for k, v in old.items() if k in _SUMMARY_FIELDS}
+        new = {k: v for k, v in new.items() if k in _SUMMARY_FIELDS}
+    return old, new
 
 
 def _role_state(fingerprint: Fingerprint) -> dict[str, Any]:

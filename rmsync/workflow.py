@@ -11,6 +11,7 @@ token and one rate limiter.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from rmsync import atomic, lockfile, planfile, runlock, selection, tenantlist
-from rmsync.api import Client
+from rmsync.api import ApiError, Client
 from rmsync.apply import Timing, apply_plan, download_ready, wait_for
 from rmsync.check import Check, assess
 from rmsync.config import Inputs
@@ -37,6 +38,7 @@ from rmsync.models import (
     Outcome,
     Plan,
     Provenance,
+    Role,
     Status,
     Step,
     Subject,
@@ -109,6 +111,7 @@ def options(
     replace_: tuple[str, ...] = (),
     download_missing: bool = False,
     excluded: tuple[str, ...] = (),
+    refresh: str = "summary",
 ) -> Options:
     return Options(
         now=datetime.now(UTC),
@@ -116,6 +119,7 @@ def options(
         targets=frozenset(targets) if targets else None,
         download_missing=download_missing,
         excluded=frozenset(excluded),
+        full=refresh == "full",
     )
 
 
@@ -278,8 +282,13 @@ def make_job(
             for n, r in as_named.records.items()
             if r.export_id and (targets is None or n in targets) and n not in excluded
         ]
-    live = client.live(roles, reading)
+    live = _read_live(client, manifest, roles, reading, whole=chosen.full or every_export)
     made = make_plan(manifest, lock, live, chosen, files, unresolved)
+    acting = sorted({s.role.id for s in made.steps if s.role is not None and s.role.partial})
+    if acting:  # a role that has an action is read whole: the record and the review need it
+        whole = client.live(acting, [])
+        live = Live({**live.roles, **whole.roles}, live.exports)
+        made = make_plan(manifest, lock, live, chosen, files, unresolved)
     plan = replace(made, provenance=source, notes=manifest.notes)
     plan = with_access(client, plan) if access else plan
     return Job(manifest, lock_path, lock, plan, chosen, live)
@@ -312,6 +321,34 @@ def prepare_offline(inputs: Inputs, chosen: Options) -> Job:
     made = make_plan(manifest, lock, Live(), chosen, files, offline=True)
     plan = replace(made, provenance=_source(inputs, manifest, chosen), notes=manifest.notes)
     return Job(manifest, inputs.lock_path, lock, plan, chosen)
+
+
+def _read_live(
+    client: Client,
+    manifest: Manifest,
+    role_ids: list[str],
+    reading: list[tuple[str, str, str]],
+    whole: bool,
+) -> Live:
+    """The roles the plan compares and the exports it asks about. Unless `whole`, roles are
+    read by the page from their sessions' summaries (250 a request, not one each; a session
+    with one role wanted is not listed); a role its session's listing lacks (another
+    session, or gone) is asked for alone, which says why."""
+    wanted = set(role_ids)
+    found: dict[str, Role | None] = {}
+    if not whole and wanted:
+        per_session = Counter(
+            e.session_id for e in manifest.exports if e.potential_role_id in wanted and e.session_id
+        )
+        # one role is one request either way: a listing pays from two roles of a session on
+        for session_id in sorted(s for s, n in per_session.items() if n > 1):
+            try:
+                listed = client.roles(session_id)
+            except ApiError:  # a session the tenant lacks: each role alone says why
+                continue
+            found.update((r.id, r.as_role()) for r in listed if r.id in wanted)
+    rest = client.live(sorted(wanted - set(found)), reading)
+    return Live({**found, **rest.roles}, rest.exports)
 
 
 def check(inputs: Inputs, where: Where, chosen: Options) -> tuple[Check, Job]:

@@ -29,6 +29,7 @@ def command(
     excluded: tuple[str, ...],
     replace: tuple[str, ...],
     download_missing: bool,
+    refresh: str,
     auto_approve: bool,
     wait: bool,
     timeout: float,
@@ -57,6 +58,6 @@ def command(
             result = workflow.execute_saved(plan_file, where, ui, waiting, lock_timeout)
         else:
             inputs = config.Inputs(manifest_path, lockfile_path)
-            chosen = workflow.options(targets, replace, download_missing, excluded)
+            chosen = workflow.options(targets, replace, download_missing, excluded, refresh)
             result = workflow.execute(inputs, where, chosen, ui, waiting, lock_timeout)
     output.finish("Apply", result, as_json)

@@ -44,6 +44,7 @@ def command(
     excluded: tuple[str, ...],
     replace: tuple[str, ...],
     download_missing: bool,
+    refresh: str,
     fmt: str,
     as_json: bool,
     out: Path | None,
@@ -61,7 +62,7 @@ def command(
     from rmsync import config, output, planfile, render, workflow
 
     inputs = config.Inputs(manifest_path, lockfile_path)
-    chosen = workflow.options(targets, replace, download_missing, excluded)
+    chosen = workflow.options(targets, replace, download_missing, excluded, refresh)
     why = "--offline" if offline else "no credentials are set (SAIL_CLIENT_ID, ...)"
     offline = offline or not config.has_credentials(os.environ)
     if offline and out is not None:

@@ -1,0 +1,57 @@
+"""Fewer requests (issue 13): a plan reads its roles by the page from their sessions'
+summaries, and only a role that has an action whole; `--refresh full` reads each whole."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from rmsync.sandbox import Sandbox, Schedule
+from tests.builders import tenant_env
+from tests.run import rmsync
+from tests.test_api import Recorder
+
+ROOT = Path(__file__).resolve().parents[1]
+ONE_ROLE = "GET /v2025/role-mining-potential-roles/"
+LISTING = "/potential-role-summaries"
+
+
+def test_a_no_op_plan_reads_each_session_once_and_no_role_alone(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    log = Recorder()
+    tenant = make_sandbox(schedule=Schedule(0, 0, 0), log=log)
+    (tmp_path / "rmsync.yaml").write_text(
+        (ROOT / "tests" / "data" / "manifests" / "by-ids.yaml").read_text()
+    )  # 5 exports: 3 of Finance, 1 of Sales, 1 of Engineering
+    env = tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=tmp_path, env=env).code == 0
+    log.lines.clear()
+    quiet = rmsync("plan", "--detailed-exitcode", cwd=tmp_path, env=env)
+    assert quiet.code == 0, quiet.out
+    assert log.count(LISTING) == 1  # Finance's three roles in one page
+    assert log.count(ONE_ROLE) == 2  # the two sessions with one role each: one GET is cheaper
+    log.lines.clear()
+    assert rmsync("plan", "--refresh", "full", cwd=tmp_path, env=env).code == 0
+    assert (log.count(LISTING), log.count(ONE_ROLE)) == (0, 5)
+
+
+def test_a_role_with_an_action_is_read_whole(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    log = Recorder()
+    tenant = make_sandbox(schedule=Schedule(0, 0, 0), log=log)
+    manifest = tmp_path / "rmsync.yaml"
+    manifest.write_text((ROOT / "tests" / "data" / "manifests" / "by-ids.yaml").read_text())
+    env = tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", "--wait", cwd=tmp_path, env=env).code == 0
+    manifest.write_text(
+        manifest.read_text().replace(
+            "min_entitlement_popularity: 10   #", "min_entitlement_popularity: 20   #"
+        )
+    )
+    log.lines.clear()
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert "-/+ re-export accounting-core" in planned.out
+    assert log.count(ONE_ROLE + "e0cc5d7d") == 1  # the re-exported role, whole
+    assert log.count(ONE_ROLE + "bdc9548b") == 0  # payroll is unchanged: its summary does
