@@ -1,8 +1,9 @@
 """Apply: carry out a plan's steps against the tenant, recording each result as it lands.
 
 Owns: the order of work, what a record holds after each step, and writing the lockfile
-after every recorded result, so an interrupted apply loses nothing: starting an export and
-recording it is one critical section that a first Ctrl-C or SIGTERM waits for. A failed
+after every recorded result, so an interrupted apply loses nothing: starting exports and
+recording them is one critical section, a round of up to ROUND starts (their intents in one
+write, their answers in another), that a first Ctrl-C or SIGTERM waits for. A failed
 step leaves its old record as it was (but an unconfirmed start, which is recorded as
 STARTING in its place) and the others go on. Must not: compute plans or print.
 """
@@ -45,12 +46,35 @@ def apply_plan(
     Downloads are saved relative to `folder` (default: the lockfile's folder)."""
     outcomes = []
     base = folder if folder is not None else lock_path.parent
-    for step in plan.steps:
-        with interrupts.deferred():
-            lock, outcome = _attempt(step, client, lock, lock_path, now, base)
-        outcomes.append(outcome)
-        report(outcome)
+    steps = list(plan.steps)
+    while steps:
+        starts = _starts(steps)
+        if starts:  # a round of starts: two lockfile writes for all of them, not two each
+            del steps[: len(starts)]
+            with interrupts.deferred():
+                lock, done = _start_round(starts, client, lock, lock_path, now)
+        else:
+            step = steps.pop(0)
+            with interrupts.deferred():
+                lock, outcome = _attempt(step, client, lock, lock_path, now, base)
+            done = [outcome]
+        for outcome in done:
+            outcomes.append(outcome)
+            report(outcome)
     return lock, outcomes
+
+
+ROUND = 25  # starts recorded together: at most this many STARTING records after a crash
+
+
+def _starts(steps: list[Step]) -> list[Step]:
+    """The starts at the head of `steps`, ROUND at most."""
+    found = []
+    for step in steps[:ROUND]:
+        if step.action not in (Action.EXPORT, Action.REEXPORT):
+            break
+        found.append(step)
+    return found
 
 
 def _attempt(
@@ -128,29 +152,53 @@ def _start(
     and cannot list a role's exports, so a start whose answer is lost cannot be looked up:
     a run killed in between, or an answer that never came, leaves a STARTING record that
     the next plan names, never an export nobody knows about."""
-    assert step.role is not None
-    intent = Record(
-        name=step.name,
-        request=step.request,
-        export_id=None,
-        status=Status.STARTING,
-        started_at=now(),
-        finished_at=None,
-        role=step.role.fingerprint,
-        access=step.access,
-        resolved=step.resolved,
-    )
-    before = lock  # a renamed export's old record gives way to the new one
-    lock = lock.drop(step.moved_from) if step.moved_from else lock
-    lockfile.write(lock_path, lock.put(intent))
+    lock, (outcome,) = _start_round([step], client, lock, lock_path, now)
+    return lock, outcome
+
+
+def _start_round(
+    steps: list[Step], client: Client, lock: Lock, lock_path: Path, now: Now
+) -> tuple[Lock, list[Outcome]]:
+    """`_start` for a round of steps: every intent recorded in one write before the first
+    start is asked for, every answer in one write after the last. A crash in between leaves
+    the round's records STARTING, each named by the next plan; nothing started goes
+    unrecorded."""
+    kept = {}  # what each step's records were, to put back if the tenant refuses its start
+    intents = []
+    for step in steps:
+        assert step.role is not None
+        kept[step.name] = (lock.get(step.name), lock.get(step.moved_from or ""))
+        intent = _intent(step, now)
+        lock = lock.drop(step.moved_from) if step.moved_from else lock
+        lock = lock.put(intent)
+        intents.append((step, intent))
+    lockfile.write(lock_path, lock)
+    outcomes = []
+    for step, intent in intents:
+        lock, outcome = _answered(step, intent, client, lock, now, kept[step.name])
+        outcomes.append(outcome)
+    lockfile.write(lock_path, lock)
+    return lock, outcomes
+
+
+def _answered(
+    step: Step,
+    intent: Record,
+    client: Client,
+    lock: Lock,
+    now: Now,
+    kept: tuple[Record | None, Record | None],
+) -> tuple[Lock, Outcome]:
+    """Ask the tenant to start the export whose intent is recorded; the lock with its answer."""
     try:
         job = client.start_export(step.session_id, step.potential_role_id, step.params)
     except ApiError as exc:
-        if _refused(exc):  # the tenant answered that it did not start it: nothing to record
-            lockfile.write(lock_path, before)
-            return before, Outcome(step, str(exc), exc.tracking_id)
+        if _refused(exc):  # the tenant did not start it: the records go back as they were
+            own, moved = kept
+            lock = lock.put(own) if own is not None else lock.drop(step.name)
+            lock = lock.put(moved) if moved is not None and step.moved_from else lock
+            return lock, Outcome(step, str(exc), exc.tracking_id)
         lock = lock.put(replace(intent, error=f"the start was not confirmed: {exc}"))
-        lockfile.write(lock_path, lock)
         maybe = (
             f"{exc}; the tenant may have started the export all the same: recorded as STARTING, "
             "and the next plan says so"
@@ -162,9 +210,24 @@ def _start(
         status=job.status,
         finished_at=intent.started_at if job.status.final else None,
     )
-    lock = lock.put(_moved(record, job.status, job.detail, now))
-    lockfile.write(lock_path, lock)
-    return lock, Outcome(step, export_id=job.export_id)
+    return lock.put(_moved(record, job.status, job.detail, now)), Outcome(
+        step, export_id=job.export_id
+    )
+
+
+def _intent(step: Step, now: Now) -> Record:
+    assert step.role is not None
+    return Record(
+        name=step.name,
+        request=step.request,
+        export_id=None,
+        status=Status.STARTING,
+        started_at=now(),
+        finished_at=None,
+        role=step.role.fingerprint,
+        access=step.access,
+        resolved=step.resolved,
+    )
 
 
 def _refused(exc: ApiError) -> bool:

@@ -109,16 +109,38 @@ def test_interrupted_apply_keeps_what_landed(
     lock_path = example.parent / "rmsync.lock.yaml"
     manifest = load_manifest(example)
 
-    def interrupt_after_two(outcome: Outcome) -> None:
-        if len(lockfile.read(lock_path).records) == 2:
-            raise KeyboardInterrupt
+    def interrupt_at_the_first(outcome: Outcome) -> None:
+        raise KeyboardInterrupt
 
     with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
         plan = planned(client, manifest, Lock())
         with pytest.raises(KeyboardInterrupt):
-            apply_plan(plan, client, Lock(), lock_path, fixed_now, interrupt_after_two)
+            apply_plan(plan, client, Lock(), lock_path, fixed_now, interrupt_at_the_first)
     kept = lockfile.read(lock_path)
-    assert sorted(kept.records) == [s.name for s in plan.steps[:2]]
+    # the starts are one round: each landed before the first was reported, and is recorded
+    assert sorted(kept.records) == [s.name for s in plan.steps]
+    made = {e.id for e in sandbox.created_exports()}
+    assert {r.export_id for r in kept.records.values()} == made
+
+
+def test_a_round_of_starts_is_two_writes_not_two_each(
+    sandbox: Sandbox, clock: FakeClock, example: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock_path = example.parent / "rmsync.lock.yaml"
+    manifest = load_manifest(example)
+    written: list[Lock] = []
+    write = lockfile.write
+
+    def counted(path: Path, lock: Lock) -> None:
+        written.append(lock)
+        write(path, lock)
+
+    monkeypatch.setattr(lockfile, "write", counted)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
+        apply_plan(planned(client, manifest, Lock()), client, Lock(), lock_path, fixed_now)
+    assert len(written) == 2  # every intent, then every answer
+    assert {r.status for r in written[0].records.values()} == {Status.STARTING}
+    assert {r.status for r in written[1].records.values()} == {Status.QUEUED}
 
 
 def test_wait_records_every_state_change_until_all_end(

@@ -52,3 +52,12 @@ def test_plan_diff_benchmark_runs_and_prints_its_ratio() -> None:
     lines = run("plan_diff.py", "--exports", "50")
     assert lines[0] == "exports: 50, all unchanged"
     assert lines[-1].startswith("ratio DeepDiff / rmsync make_plan: ")
+
+
+def test_scale_benchmark_runs_and_a_no_op_plan_keeps_to_its_bound() -> None:
+    lines = run("scale.py", "--entries", "40", "--sessions", "3")
+    assert lines[0] == "entries: 40 in 3 sessions; sandbox rate limit off (ISC's computed: 100/10s)"
+    no_op = next(line for line in lines if line.startswith("no-op plan: "))
+    sent, bound = no_op.split(" requests (bound ")
+    assert int(sent.removeprefix("no-op plan: ")) <= int(bound.split(":")[0])
+    assert lines[-2].startswith("ratio requests no-op plan / bound: ")
