@@ -25,9 +25,11 @@ import time
 from collections import Counter
 from pathlib import Path
 from tempfile import TemporaryDirectory
+from typing import Any
 
 import httpx
 import yaml
+from plan_throughput import manifest_for as throughput_manifest  # benchmarks/, beside this
 
 from rmsync import config, lockfile, workflow
 from rmsync.models import Credentials, Target, Ui
@@ -41,19 +43,10 @@ ISC = 100 / 10.0  # requests per second the tenant allows per client id and API 
 
 
 def manifest_for(seed: dict[str, object], folder: Path) -> tuple[Path, Counter[str]]:
-    lines = ["version: 1", "tenant:", "  api_version: beta", "exports:"]
-    per_session: Counter[str] = Counter()
-    for session in seed["sessions"]:  # type: ignore[attr-defined]
-        for role in session["potential_roles"]:
-            per_session[session["id"]] += 1
-            lines += [
-                f"  r-{role['id'][:8]}-{role['id'][-4:]}:",
-                f"    session_id: {session['id']}",
-                f"    potential_role_id: {role['id']}",
-            ]
-    path = folder / "rmsync.yaml"
-    path.write_text("\n".join(lines) + "\n")
-    return path, per_session
+    """The manifest naming every role (as plan_throughput.py writes it), and roles per session."""
+    sessions: list[dict[str, Any]] = seed["sessions"]  # type: ignore[assignment]
+    per_session = Counter({s["id"]: len(s["potential_roles"]) for s in sessions})
+    return throughput_manifest(seed, folder), per_session
 
 
 def quiet() -> Ui:
