@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -347,7 +348,12 @@ class Manifest:
     notes: tuple[str, ...] = ()  # what resolving its sets found worth saying (none matched)
 
     def export(self, name: str) -> Export | None:
-        return next((e for e in self.exports if e.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, Export]:
+        """Exports by name, made once (a lookup per record stays linear, not quadratic)."""
+        return {e.name: e for e in self.exports}
 
 
 # -- the tenant: what is there -----
