@@ -323,17 +323,25 @@ class Client:
             raise ApiError(f"the tenant's answer for session {session_id} is not a session")
         return found
 
-    def roles(self, session_id: str, filters: str | None = None) -> list[RoleSummary]:
+    def roles(
+        self, session_id: str, filters: str | None = None, wanted: frozenset[str] | None = None
+    ) -> list[RoleSummary]:
         """Every potential role of a session (all pages) that `filters` selects (rmsync.where
-        writes them), with its metrics, in the tenant's order. Never who made one."""
+        writes them), with its metrics, in the tenant's order. Never who made one. With
+        `wanted`, the reading stops at the page that brings the last of those ids."""
         path = f"{self._sessions()}/{session_id}/potential-role-summaries"
         query = _sorted_by("createdDate", filters)
         return self._listing(
-            path, lambda item: _summary(item, session_id), "potential roles", query
+            path, lambda item: _summary(item, session_id), "potential roles", query, wanted
         )
 
     def _listing(
-        self, path: str, read: Callable[[Any], _Listed | None], what: str, query: str = ""
+        self,
+        path: str,
+        read: Callable[[Any], _Listed | None],
+        what: str,
+        query: str = "",
+        wanted: frozenset[str] | None = None,
     ) -> list[_Listed]:
         """Every page of a collection (`query`: its sorter, so that pages do not overlap, and
         any filters); an item without an id is left out, and one a moved page boundary repeats
@@ -355,7 +363,7 @@ class Client:
             for x in items:
                 found.setdefault(x.id, x)
             offset += len(page)
-            if len(page) < PAGE:
+            if len(page) < PAGE or (wanted is not None and wanted <= found.keys()):
                 return list(found.values())
 
     def download(self, session_id: str, role_id: str, export_id: str, sink: Sink) -> str:

@@ -11,7 +11,6 @@ token and one rate limiter.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -337,13 +336,15 @@ def _read_live(
     wanted = set(role_ids)
     found: dict[str, Role | None] = {}
     if not whole and wanted:
-        per_session = Counter(
-            e.session_id for e in manifest.exports if e.potential_role_id in wanted and e.session_id
-        )
+        per_session: dict[str, set[str]] = {}
+        for e in manifest.exports:
+            if e.potential_role_id in wanted and e.session_id:
+                per_session.setdefault(e.session_id, set()).add(e.potential_role_id)
         # one role is one request either way: a listing pays from two roles of a session on
-        for session_id in sorted(s for s, n in per_session.items() if n > 1):
-            try:
-                listed = client.roles(session_id)
+        for session_id in sorted(s for s, ids in per_session.items() if len(ids) > 1):
+            mine = frozenset(per_session[session_id])
+            try:  # read until the page that brings the last of them, not further
+                listed = client.roles(session_id, wanted=mine)
             except ApiError:  # a session the tenant lacks: each role alone says why
                 continue
             found.update((r.id, r.as_role()) for r in listed if r.id in wanted)

@@ -55,3 +55,32 @@ def test_a_role_with_an_action_is_read_whole(
     assert "-/+ re-export accounting-core" in planned.out
     assert log.count(ONE_ROLE + "e0cc5d7d") == 1  # the re-exported role, whole
     assert log.count(ONE_ROLE + "bdc9548b") == 0  # payroll is unchanged: its summary does
+
+
+def test_a_listing_stops_at_the_page_that_brings_the_last_wanted_role(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    import yaml
+
+    from rmsync.api import Client
+    from rmsync.models import ApiVersion, Credentials
+    from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from rmsync.sandbox.generate import generate_seed
+    from rmsync.sandbox.seed import parse_seed
+    from rmsync.yamlload import load_text
+
+    doc = generate_seed(600, sessions=1)  # three pages of 250
+    log = Recorder()
+    tenant = make_sandbox(seed=parse_seed(load_text(yaml.safe_dump(doc), "seed")), log=log)
+    session = doc["sessions"][0]["id"]
+    creds = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    with Client(tenant.base_url, creds, ApiVersion.V2025) as client:
+        every = client.roles(session)
+        assert len(every) == 600 and log.count(LISTING) == 3
+        first_page = frozenset(r.id for r in every[:2])
+        found = client.roles(session, wanted=first_page)
+        assert log.count(LISTING) == 4  # one page more, not three
+        assert first_page <= {r.id for r in found}
+        last = frozenset({every[-1].id})
+        client.roles(session, wanted=last)
+        assert log.count(LISTING) == 7  # it is on the last page: every page is read
