@@ -251,3 +251,40 @@ def test_an_archive_that_cannot_be_saved_is_a_clear_error(
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         ["rmsync.yaml", "lock.yaml", blocker.split("/")[0]]
     )
+
+
+PAYROLL_ID = "bdc9548b-639e-509d-9d12-29fb77b8beb9"
+SRE_ID = "1c776213-1173-567a-bcce-4113a36bacb6"
+
+
+def test_in_a_round_a_refused_start_keeps_the_old_record_and_an_unanswered_one_is_starting(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, example: Path
+) -> None:
+    lock_path = example.parent / "rmsync.lock.yaml"
+    sandbox = make_sandbox(schedule=Schedule(0, 0))
+    manifest = load_manifest(example)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock) as client:
+        first, _ = apply_plan(
+            planned(client, manifest, Lock()), client, Lock(), lock_path, fixed_now
+        )
+        text = example.read_text().replace(
+            "  min_entitlement_popularity: 0\n", "  min_entitlement_popularity: 5\n", 1
+        )
+        example.write_text(text)  # a new default: payroll and sre-on-call are re-exported
+        manifest = load_manifest(example)
+        sandbox.set_faults(
+            {
+                "faults": [
+                    {"path": f"**/{PAYROLL_ID}/export-async", "method": "POST", "status": 400},
+                    {"path": f"**/{SRE_ID}/export-async", "method": "POST", "status": 503},
+                ]
+            }
+        )
+        again = planned(client, manifest, first)
+        assert {s.name for s in again.steps} >= {"payroll", "sre-on-call"}
+        lock, outcomes = apply_plan(again, client, first, lock_path, fixed_now)
+    failed = {o.step.name for o in outcomes if not o.ok}
+    assert failed == {"payroll", "sre-on-call"}
+    assert lock.records["payroll"] == first.records["payroll"]  # refused: as it was
+    assert lock.records["sre-on-call"].status is Status.STARTING  # the tenant may have it
+    assert lockfile.read(lock_path) == lock
