@@ -12,6 +12,7 @@ import struct
 import subprocess
 import sys
 from collections.abc import Callable
+from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from rmsync.sandbox import Sandbox, handlers
 from rmsync.sandbox.http import VERSIONS, split_version
 from tests.builders import ACCOUNTING, FINANCE
-from tests.conftest import FakeClock, api_client, token
+from tests.conftest import TLS, FakeClock, api_client, token
 from tests.spec import PREFIX, spec
 
 ROLE = f"/beta/role-mining-sessions/{FINANCE}/potential-roles/{ACCOUNTING}"
@@ -427,3 +428,16 @@ def test_the_sandbox_command_stays_quiet_when_clients_reset() -> None:
     assert "Traceback" not in err
     assert "GET /beta/role-mining-sessions 200" in err
     assert [line for line in err.splitlines() if "error" in line.lower()] == []
+
+
+@pytest.mark.parametrize("secret", ["sécret", "経理", "\udcff"])
+def test_a_secret_of_any_text_is_a_401_never_a_500(sandbox: Sandbox, secret: str) -> None:
+    form = {"grant_type": "client_credentials", "client_id": "rmsync-sandbox"}
+    body = (urlencode(form) + "&client_secret=" + quote(secret, errors="surrogatepass")).encode()
+    response = httpx.post(
+        f"{sandbox.base_url}/oauth/token",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        verify=TLS,
+    )
+    assert response.status_code == 401, response.text

@@ -170,7 +170,8 @@ class Tenant:
 
     def issue_token(self, client_id: str, client_secret: str) -> str:
         known = self.clients.get(client_id)
-        if known is None or not secrets.compare_digest(known, client_secret):
+        given = client_secret.encode("utf-8", "surrogatepass")  # any text: a 401, never a 500
+        if known is None or not secrets.compare_digest(known.encode("utf-8"), given):
             raise Fault(401, "Bad credentials")
         token = secrets.token_urlsafe(32)
         self.tokens[token] = (client_id, self.clock() + self.token_lifetime)
