@@ -527,7 +527,7 @@ class Client:
         wait = retry_after(response.headers)
         if response.status_code == 429:
             with self._lock:
-                self._limiter.slow()  # the tenant's limit is lower than we keep to
+                self._limiter.slow(self._clock())  # the tenant's limit is lower than ours
         if wait is not None and wait > MAX_RETRY_AFTER:
             status, failed = response.status_code, _error(method, path, response)
             raise ApiError(

@@ -117,7 +117,7 @@ def _role_moves(step: Step) -> str | None:
             said.append(f"{_ROLE_FIELDS[change.field]} {change.old} → {change.new}")
     if not said:
         return None
-    return "what changed: " + ", ".join(said) + " (`rmsync plan` names the entitlements)"
+    return "what changed: " + ", ".join(said) + " (rmsync plan names the entitlements)"
 
 
 def summary(check: Check) -> str:

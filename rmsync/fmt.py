@@ -52,6 +52,8 @@ def formatted(text: str, file: str) -> str:
 
     if text.startswith("\ufeff"):  # a BOM: kept as it was, the rest formatted
         return "\ufeff" + formatted(text[1:], file)
+    if "\r\n" in text:  # line ends as the file has them (a Windows checkout): kept
+        return formatted(text.replace("\r\n", "\n"), file).replace("\n", "\r\n")
     round_trip = _yaml()
     try:
         data = round_trip.load(text)

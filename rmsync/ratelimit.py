@@ -18,6 +18,7 @@ class RateLimiter:
 
     def __init__(self, limit: Limit | None) -> None:
         self.limit = limit
+        self._slowed_until = float("-inf")
         self._seen: dict[tuple[str, str], list[float]] = {}
 
     def admit(self, key: tuple[str, str], now: float) -> float | None:
@@ -32,11 +33,14 @@ class RateLimiter:
         log.append(now)
         return None
 
-    def slow(self) -> None:
+    def slow(self, now: float) -> None:
         """A 429 came all the same: the tenant's limit is lower than we were told. Keep to
-        four fifths of it from now on (one request a window at least)."""
-        if self.limit is not None and self.limit.requests > 1:
-            self.limit = Limit(max(1, self.limit.requests * 4 // 5), self.limit.window)
+        four fifths of it from now on (one request a window at least), once a window: the
+        requests in flight together meet the same 429, and count as one."""
+        if self.limit is None or self.limit.requests <= 1 or now < self._slowed_until:
+            return
+        self.limit = Limit(max(1, self.limit.requests * 4 // 5), self.limit.window)
+        self._slowed_until = now + self.limit.window
 
     def settle(self, key: tuple[str, str], admitted: float, done: float) -> None:
         """Move a request's stamp from when it was sent to when its answer came back.

@@ -99,7 +99,7 @@ def test_an_entitlement_excluded_in_the_tenant_is_drift(project: Project) -> Non
             "action": "re-export",
             "reasons": [
                 "the role changed since it was exported",
-                "what changed: entitlements 9 → 8, excluded in the tenant +1 -0 (`rmsync plan` "
+                "what changed: entitlements 9 → 8, excluded in the tenant +1 -0 (rmsync plan "
                 "names the entitlements)",
             ],
         }

@@ -197,3 +197,21 @@ def test_the_lockfile_is_not_a_manifest_to_format(tmp_path: Path) -> None:
         "Error: rmsync.lock.yaml is the lockfile, which rmsync writes itself: fmt formats "
         "manifests\n"
     )
+
+
+def test_crlf_line_ends_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "rmsync.yaml"
+    path.write_bytes(MESSY.replace("\n", "\r\n").encode())
+    assert rmsync("fmt", cwd=tmp_path, env={}).code == 0
+    assert path.read_bytes() == CANONICAL.replace("\n", "\r\n").encode()
+
+
+def test_a_lockfile_under_another_name_is_refused_too(tmp_path: Path) -> None:
+    from rmsync.lockfile import HEADER
+
+    (tmp_path / "other.yaml").write_text(HEADER + "version: 3\nexports: {}\n")
+    ran = rmsync("fmt", "other.yaml", cwd=tmp_path, env={})
+    assert (ran.code, ran.err) == (
+        1,
+        "Error: other.yaml is the lockfile, which rmsync writes itself: fmt formats manifests\n",
+    )

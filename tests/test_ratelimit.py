@@ -101,3 +101,12 @@ def test_the_client_keeps_to_the_limit_it_is_given_and_slows_on_a_429(
             assert client.role(ACCOUNTING) is not None
         assert client._limiter.limit == Limit(4, 10.0)  # 6 → 4 after the 429
     assert waited and max(waited) <= 10.0
+
+
+def test_429s_that_come_together_slow_the_client_once() -> None:
+    limiter = RateLimiter(Limit(100, 10.0))
+    for _ in range(7):  # seven requests in flight meet the same 429
+        limiter.slow(0.0)
+    assert limiter.limit == Limit(80, 10.0)
+    limiter.slow(10.0)  # a window later, another 429: slower again
+    assert limiter.limit == Limit(64, 10.0)

@@ -37,7 +37,7 @@ def command(manifest_path: Path, check: bool, show_diff: bool, files: tuple[Path
     problems: list[Problem] = []
     paths: list[Path] = []
     for given in files or (manifest_path,):
-        if given.name in LOCK_NAMES:
+        if given.name in LOCK_NAMES or _is_lockfile(given):
             raise RmsyncError(
                 f"{given} is the lockfile, which rmsync writes itself: fmt formats manifests"
             )
@@ -53,7 +53,7 @@ def command(manifest_path: Path, check: bool, show_diff: bool, files: tuple[Path
         raise DocumentError(problems)
     changed = []
     for path in paths:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")  # as it is: CRLF line ends too
         canonical = fmt.formatted(text, str(path))
         if canonical == text:
             continue
@@ -76,3 +76,14 @@ def command(manifest_path: Path, check: bool, show_diff: bool, files: tuple[Path
     for path in changed:
         click.echo(f"reformatted {path}")
     click.echo(f"{n} of {of} manifest file{'s' if of != 1 else ''} reformatted.")
+
+
+def _is_lockfile(path: Path) -> bool:
+    """A lockfile under another name: it opens with the lockfile's own header."""
+    from rmsync.lockfile import HEADER
+
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(HEADER.encode())).decode("utf-8", "replace") == HEADER
+    except OSError:
+        return False
