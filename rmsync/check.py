@@ -168,16 +168,13 @@ _SYMBOLS = {"export": "+", "re-export": "!", "update": "~", "download": "<", "fo
 
 
 def _grouped(broken: Sequence[Broken]) -> list[tuple[str, list[str], str]]:
-    """Each problem once (a set's problem holds for each of its members), with its names."""
-    found: dict[str, list[str]] = {}
-    for b in broken:
-        found.setdefault(str(b), []).append(b.name)
-    grouped = []
-    for text, names in found.items():
-        first, *rest = text.split("\n")
+    """Each problem once (render.grouped), as its first line, the rest, and its names."""
+    said = []
+    for b, names in render.grouped(broken):
+        first, *rest = str(b).split("\n")
         also = f" ({', '.join(names)})" if len(names) > 1 else ""
-        grouped.append((first, [x.strip() for x in rest], also))
-    return grouped
+        said.append((first, [x.strip() for x in rest], also))
+    return said
 
 
 def _finding_lines(found: Finding) -> list[str]:

@@ -122,6 +122,18 @@ def environ(rate_limit: str | None) -> dict[str, str]:
     return env
 
 
+json_format = click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+
+
+def one_format(fmt: str, as_json: bool) -> str:
+    """The format asked for: --format's, or json for --json; a --format naming another
+    format beside --json is a usage error (two formats at once)."""
+    given = click.get_current_context().get_parameter_source("fmt")
+    if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
+        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    return "json" if as_json else fmt
+
+
 F = TypeVar("F", bound=Callable[..., object])
 
 

@@ -113,14 +113,14 @@ def broken_lines(broken: Sequence[Broken], color: bool = False) -> list[str]:
         return []
     head = f"rmsync could not plan {counted(len(broken), 'export')}; the rest of the plan stands:"
     lines = ["", _paint(head, "31", color)]
-    for b, names in _grouped(broken):  # a message may list candidates, one a line
+    for b, names in grouped(broken):  # a message may list candidates, one a line
         first, *rest = str(b).split("\n")
         also = f" ({', '.join(names)})" if len(names) > 1 else ""
         lines += [f"  {visible(first)}{also}", *(f"    {visible(x.strip())}" for x in rest)]
     return lines
 
 
-def _grouped(broken: Sequence[Broken]) -> list[tuple[Broken, list[str]]]:
+def grouped(broken: Sequence[Broken]) -> list[tuple[Broken, list[str]]]:
     """One problem said once: a set's missing session keeps each member, but says it once."""
     found: dict[tuple[str, int, str, str], tuple[Broken, list[str]]] = {}
     for b in broken:
@@ -440,12 +440,12 @@ def _md_broken(broken: Sequence[Broken]) -> list[str]:
         return []
     head = f"> [!CAUTION]\n> rmsync could not plan {counted(len(broken), 'export')}; "
     head += "apply refuses this plan until they are fixed or left out with `--exclude`:"
-    groups = len(_grouped(broken))
+    groups = len(grouped(broken))
     more = [f"> - … and {groups - 50:,} more"] if groups > 50 else []
     items = [
         f"> - {md_text(one_line(str(b)))}"
         + (f" ({md_text(', '.join(names))})" if len(names) > 1 else "")
-        for b, names in _grouped(broken)[:50]
+        for b, names in grouped(broken)[:50]
     ]
     return ["\n".join([head, *items, *more])]
 

@@ -26,7 +26,7 @@ from rmsync import options
     help="text for people, json for programs, markdown for an issue (its first line is the "
     "marker <!-- rmsync: check -->).",
 )
-@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@options.json_format
 def command(
     manifest_path: Path,
     lockfile_path: Path | None,
@@ -41,9 +41,7 @@ def command(
     2: changes only the manifest asks for (apply makes them); 3: drift, the tenant changed (a
     role changed, vanished, was re-mined or provisioned; an export expired or ended in ERROR;
     an archive was altered); 1: an error. Every recorded export's status is read."""
-    given = click.get_current_context().get_parameter_source("fmt")
-    if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
-        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    fmt = options.one_format(fmt, as_json)
     from rmsync import check, config, planfile, workflow
 
     inputs = config.Inputs(manifest_path, lockfile_path)
@@ -52,7 +50,6 @@ def command(
         config.where(base_url, options.environ(rate_limit)),
         workflow.options(targets, (), False, excluded),
     )
-    fmt = "json" if as_json else fmt
     if fmt == "json":
         source = job.plan.provenance
         made_from = planfile.provenance_json(source) if source else None

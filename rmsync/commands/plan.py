@@ -21,7 +21,7 @@ from rmsync import options
     show_default=True,
     help="text for people, json for programs, markdown for a pull-request comment.",
 )
-@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@options.json_format
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -52,9 +52,7 @@ def command(
     offline: bool,
 ) -> None:
     """Show what apply would do: compare the manifest and lockfile with the tenant."""
-    given = click.get_current_context().get_parameter_source("fmt")
-    if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
-        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
+    fmt = options.one_format(fmt, as_json)
     if out is not None and str(out) == "-":
         raise click.UsageError(
             "--out - names no file: the plan is printed already (--json prints the document)"
@@ -81,7 +79,6 @@ def command(
     else:
         env = options.environ(rate_limit)
         job = workflow.prepare(inputs, config.where(base_url, env), chosen)
-    fmt = "json" if as_json else fmt
     if fmt == "json":
         click.echo(planfile.dumps(job.plan), nl=False)
     elif fmt == "markdown":

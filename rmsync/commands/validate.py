@@ -22,7 +22,7 @@ from rmsync import options
     help="github: print problems as GitHub Actions annotations on the files' lines; json: a "
     "document for programs (schemas/validate.schema.json).",
 )
-@click.option("--json", "as_json", is_flag=True, help="The same as --format json.")
+@options.json_format
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def command(
     manifest_path: Path,
@@ -35,10 +35,7 @@ def command(
 
     FILES (as pre-commit passes them) are each checked as a manifest instead of --manifest.
     """
-    given = click.get_current_context().get_parameter_source("fmt")
-    if as_json and given is click.core.ParameterSource.COMMANDLINE and fmt != "json":
-        raise click.UsageError(f"--json and --format {fmt} ask for two formats: give one")
-    fmt = "json" if as_json else fmt
+    fmt = options.one_format(fmt, as_json)
     from rmsync import lockfile, output
     from rmsync.config import Inputs
     from rmsync.errors import DocumentError, Problem
