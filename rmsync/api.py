@@ -25,7 +25,7 @@ import ssl
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from types import TracebackType
@@ -259,6 +259,30 @@ class Client:
         body = {f.metadata["api"]: getattr(params, f.name) for f in fields(ExportParams)}
         return _job(self._json("POST", self._export_path(session_id, role_id), body=body), params)
 
+    def start_exports(
+        self, wanted: Sequence[tuple[str, str, ExportParams]]
+    ) -> list[ExportJob | ApiError]:
+        """`start_export` of each (session id, role id, params), sent side by side within the
+        rate limit: a round's starts wait on each other's latency no more than reads do.
+        Each answer, or the ApiError it met, in the order asked."""
+
+        def one(item: tuple[str, str, ExportParams]) -> ExportJob | ApiError:
+            try:
+                return self.start_export(*item)
+            except ApiError as exc:
+                return exc
+
+        pool = ThreadPoolExecutor(max_workers=self._workers)
+        try:
+            return list(pool.map(one, wanted))
+        finally:  # on an interrupt, send nothing more than what is in flight
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def headroom(self) -> float:
+        """How many requests the rate limit admits now without a wait (inf with none)."""
+        with self._lock:
+            return self._limiter.headroom(self._key, self._clock())
+
     def export_status(self, session_id: str, role_id: str, export_id: str) -> ExportJob | None:
         """The export's state, or None if the tenant no longer knows it."""
         try:
@@ -269,14 +293,19 @@ class Client:
 
     def access(self, session_id: str, role: Role) -> Access:
         """What the role's members hold: every entitlement not excluded (common access
-        marked), and the excluded ones; three reads of every page. Names and counts only."""
+        marked), and the excluded ones; three reads of every page, two where the role (read
+        whole) says it excludes none. Names and counts only."""
         base = f"{self._sessions()}/{session_id}/potential-roles/{role.id}"
         # sorted by name: pages of the default order (popularity, many ties) may overlap or skip
         popular = f"{base}/entitlement-popularities"
         by_name = "sorters=entitlementName&includeCommonAccess="
         every = self._listing(popular, _entitlement, "entitlements", by_name + "true")
         plain = self._listing(popular, _entitlement, "entitlements", by_name + "false")
-        excluded = self._listing(f"{base}/excluded-entitlements", _entitlement, "entitlements")
+        excluded = (
+            []
+            if role.exclusions_said and not role.excluded_entitlements
+            else self._listing(f"{base}/excluded-entitlements", _entitlement, "entitlements")
+        )
         uncommon, out = {e.id for e in plain}, {e.id for e in excluded}
         return Access(  # an excluded entitlement is excluded, wherever else it is listed
             members=role.identity_count,
@@ -827,6 +856,7 @@ def _role(body: Any, role_id: str) -> Role:
         density=_metric(body.get("density")),
         freshness=_metric(body.get("freshness")),
         provision_state=_state(body.get("provisionState")),
+        exclusions_said=isinstance(excluded, list),
     )
 
 

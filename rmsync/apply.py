@@ -21,6 +21,7 @@ from rmsync.downloads import ArchiveError, ArchiveGone, fetch
 from rmsync.models import (
     Action,
     ContentChange,
+    ExportJob,
     Lock,
     Outcome,
     Plan,
@@ -41,9 +42,12 @@ def apply_plan(
     now: Now,
     report: Callable[[Outcome], None] = lambda _: None,
     folder: Path | None = None,
+    follow: Follow | None = None,
 ) -> tuple[Lock, list[Outcome]]:
     """Run every step in order; write the lockfile after each result; report each outcome.
-    Downloads are saved relative to `folder` (default: the lockfile's folder)."""
+    Downloads are saved relative to `folder` (default: the lockfile's folder). With `follow`,
+    the exports it starts are followed from their start, asked about between rounds of
+    starts when the rate limit has room to spare."""
     outcomes = []
     base = folder if folder is not None else lock_path.parent
     steps = list(plan.steps)
@@ -53,6 +57,11 @@ def apply_plan(
             del steps[: len(starts)]
             with interrupts.deferred():
                 lock, done = _start_round(starts, client, lock, lock_path, now)
+            if follow is not None:
+                follow.watch(
+                    [o.step.name for o in done if o.ok and lock.records[o.step.name].running]
+                )
+                lock = follow.between_starts(lock, len(_starts(steps)))
         else:
             step = steps.pop(0)
             with interrupts.deferred():
@@ -173,9 +182,12 @@ def _start_round(
         lock = lock.put(intent)
         intents.append((step, intent))
     lockfile.write(lock_path, lock)
+    answers = client.start_exports(
+        [(step.session_id, step.potential_role_id, step.params) for step in steps]
+    )
     outcomes = []
-    for step, intent in intents:
-        lock, outcome = _answered(step, intent, client, lock, now, kept[step.name])
+    for (step, intent), answer in zip(intents, answers, strict=True):
+        lock, outcome = _answered(step, intent, answer, lock, now, kept[step.name])
         outcomes.append(outcome)
     lockfile.write(lock_path, lock)
     return lock, outcomes
@@ -184,15 +196,14 @@ def _start_round(
 def _answered(
     step: Step,
     intent: Record,
-    client: Client,
+    answer: ExportJob | ApiError,
     lock: Lock,
     now: Now,
     kept: tuple[Record | None, Record | None],
 ) -> tuple[Lock, Outcome]:
-    """Ask the tenant to start the export whose intent is recorded; the lock with its answer."""
-    try:
-        job = client.start_export(step.session_id, step.potential_role_id, step.params)
-    except ApiError as exc:
+    """The lock with the tenant's answer to the start whose intent is recorded."""
+    if isinstance(answer, ApiError):
+        exc = answer
         if _refused(exc):  # the tenant did not start it: the records go back as they were
             own, moved = kept
             lock = lock.put(own) if own is not None else lock.drop(step.name)
@@ -206,12 +217,12 @@ def _answered(
         return lock, Outcome(step, maybe, exc.tracking_id)
     record = replace(
         intent,
-        export_id=job.export_id,
-        status=job.status,
-        finished_at=intent.started_at if job.status.final else None,
+        export_id=answer.export_id,
+        status=answer.status,
+        finished_at=intent.started_at if answer.status.final else None,
     )
-    return lock.put(_moved(record, job.status, job.detail, now)), Outcome(
-        step, export_id=job.export_id
+    return lock.put(_moved(record, answer.status, answer.detail, now)), Outcome(
+        step, export_id=answer.export_id
     )
 
 
@@ -298,48 +309,112 @@ def wait_for(
     now: Now,
     timing: Timing,
     report: Callable[[Progress], None] = lambda _: None,
+    follow: Follow | None = None,
 ) -> tuple[Lock, list[str]]:
-    """Poll the named exports (backing off) until each ends, the tenant forgets it, or the
-    timeout runs out; record every change as it is seen. Returns the lock and the names still
-    running when time ran out."""
+    """Poll the named exports until each ends, the tenant forgets it, or the timeout runs out,
+    each export when its own backoff says (`Follow`); record every change as it is seen.
+    Returns the lock and the names still running when time ran out."""
+    follow = follow or Follow(client, lock_path, now, timing, report)
     deadline = timing.clock() + timing.timeout
-    delay = timing.first_delay
     watched = [n for n in names if n in lock.records and lock.records[n].running]
+    follow.watch(watched)
     while True:
-        running = [lock.records[n] for n in watched if lock.records[n].running]
-        left = deadline - timing.clock()
-        if not running or left <= 0:
-            return lock, [r.name for r in running]
-        timing.sleep(min(delay, left))
-        delay = min(delay * 2, timing.max_delay)
-        jobs = client.live([], [r.address for r in running])
+        running = [n for n in watched if lock.records[n].running]
+        at = timing.clock()
+        if not running or at >= deadline:
+            return lock, running
+        due = follow.next_due(running)
+        if due > at:  # nothing to ask yet: sleep until the first export is due, no longer
+            timing.sleep(min(due, deadline) - at)
+            if due > deadline:  # none is due before the time runs out
+                return lock, running
+        lock = follow.poll(lock, follow.due(running, max(due, timing.clock())))
+
+
+class Follow:
+    """When to ask the tenant about each running export: its own backoff, from `first_delay`
+    after it started (or was first watched), doubling to `max_delay` while it runs. One
+    slow export never holds the others back, nor do they make it asked about more often.
+
+    `poll` asks about the given exports side by side, records every change in one lockfile
+    write, and reports each; `between_starts` lets apply ask about the due ones while it is
+    still starting others, but only with the rate limit's room to spare: a start never
+    waits for a poll."""
+
+    def __init__(
+        self,
+        client: Client,
+        lock_path: Path,
+        now: Now,
+        timing: Timing,
+        report: Callable[[Progress], None] = lambda _: None,
+    ) -> None:
+        self._client, self._lock_path, self._now = client, lock_path, now
+        self._timing, self._report = timing, report
+        self._due: dict[str, tuple[float, float]] = {}  # name -> (when, delay)
+        self._watched: list[str] = []
+
+    def watch(self, names: list[str]) -> None:
+        """Follow `names` too (those already followed keep their turn)."""
+        at = self._timing.clock()
+        for name in names:
+            if name not in self._due:
+                self._due[name] = (at + self._timing.first_delay, self._timing.first_delay)
+                self._watched.append(name)
+
+    def next_due(self, names: list[str]) -> float:
+        return min(self._due[n][0] for n in names)
+
+    def due(self, names: list[str], at: float) -> list[str]:
+        return [n for n in names if self._due[n][0] <= at]
+
+    def between_starts(self, lock: Lock, room_for_starts: int) -> Lock:
+        """Ask about the running exports that are due, if the rate limit has room for them
+        and for the next `room_for_starts` starts; else leave them for later."""
+        running = [n for n in self._watched if n in lock.records and lock.records[n].running]
+        due = self.due(running, self._timing.clock()) if running else []
+        if not due or self._client.headroom() < len(due) + room_for_starts:
+            return lock
+        return self.poll(lock, due)
+
+    def poll(self, lock: Lock, names: list[str]) -> Lock:
+        """Ask about `names` (running exports); record and report what moved on."""
+        if not names:
+            return lock
+        running = [lock.records[n] for n in names]
+        jobs = self._client.live([], [r.address for r in running])
+        at = self._timing.clock()
         moved = []
         for record in running:
+            _, delay = self._due[record.name]
+            delay = min(delay * 2, self._timing.max_delay)
+            self._due[record.name] = (at + delay, delay)
             job = jobs.exports.get(record.address[2])
             if job is not None and job.status is record.status:
                 continue
             new = (
-                replace(record, gone_at=now())
+                replace(record, gone_at=self._now())
                 if job is None
-                else _moved(record, job.status, job.detail, now)
+                else _moved(record, job.status, job.detail, self._now)
             )
             moved.append((record, new))
         if not moved:
-            continue
+            return lock
         with interrupts.deferred():  # one write a round: every change of the round at once
             records = dict(lock.records)
             records.update((new.name, new) for _, new in moved)
             lock = Lock(records)
-            lockfile.write(lock_path, lock)
-        still = sum(lock.records[n].running for n in watched)
+            lockfile.write(self._lock_path, lock)
+        still = sum(lock.records[n].running for n in self._watched if n in lock.records)
         for before, after in moved:
             new_status = None if after.gone_at and not before.gone_at else after.status
-            report(
+            self._report(
                 Progress(
                     name=before.name,
                     old=before.status,
                     new=new_status,
                     running=still,
-                    total=len(watched),
+                    total=len(self._watched),
                 )
             )
+        return lock

@@ -46,12 +46,57 @@ class LockfileError(DocumentError):
 
 
 def dumps(lock: Lock) -> str:
-    """The lockfile text: header, version, records sorted by name, keys in a fixed order."""
+    """The lockfile text: header, version, records sorted by name, keys in a fixed order.
+
+    Each record's lines are dumped once and kept while the record lives (records are frozen):
+    apply writes the file after every round, and re-dumping every record each time made a
+    long apply's cost grow with the square of its exports. The text is the same, byte for
+    byte, as dumping the whole document at once (tests hold it so)."""
+    if not lock.records or any(r.name != name for name, r in lock.records.items()):
+        return HEADER + _whole(lock) + END
+    blocks = [_block(lock.records[name]) for name in sorted(lock.records)]
+    readable = not any(hidden for hidden, _ in blocks)
+    if len(_BLOCKS) > 2 * len(blocks) + 1000:  # forget records no lock holds any more
+        kept = {id(lock.records[n]) for n in lock.records}
+        for key in [k for k in _BLOCKS if k not in kept]:
+            del _BLOCKS[key]
+    texts = (_text(lock.records[name], readable) for name in sorted(lock.records))
+    return HEADER + f"version: {VERSION}\nexports:\n" + "".join(texts) + END
+
+
+def _whole(lock: Lock) -> str:
+    """The document dumped at once: what `dumps` writes, record by record."""
     exports = {name: _record_dict(lock.records[name]) for name in sorted(lock.records)}
     doc = {"version": VERSION, "exports": exports}
-    readable = not any(_hidden(text) for text in _strings(doc))
-    body = yaml.dump(doc, Dumper=DUMPER, sort_keys=False, width=1000, allow_unicode=readable)
-    return HEADER + body + END
+    return _dump(doc, not any(_hidden(text) for text in _strings(doc)))
+
+
+_Texts = dict[tuple[bool, type[yaml.SafeDumper]], str]
+# id(record) -> (the record, kept alive so that its id stays its own; whether it holds a
+# character that must stay escaped; its lines, by readable or not and the emitter)
+_BLOCKS: dict[int, tuple[Record, bool, _Texts]] = {}
+
+
+def _block(record: Record) -> tuple[bool, _Texts]:
+    found = _BLOCKS.get(id(record))
+    if found is None or found[0] is not record:
+        hidden = any(_hidden(text) for text in _strings({record.name: _record_dict(record)}))
+        found = _BLOCKS[id(record)] = (record, hidden, {})
+    return found[1], found[2]
+
+
+def _text(record: Record, readable: bool) -> str:
+    """The record's lines under `exports:`, as dumping the whole document writes them."""
+    _, texts = _block(record)
+    key = (readable, DUMPER)
+    if key not in texts:
+        whole = _dump({"exports": {record.name: _record_dict(record)}}, readable)
+        texts[key] = whole[len("exports:\n") :]
+    return texts[key]
+
+
+def _dump(doc: dict[str, Any], readable: bool) -> str:
+    return yaml.dump(doc, Dumper=DUMPER, sort_keys=False, width=1000, allow_unicode=readable)
 
 
 # libyaml's emitter where PyYAML has it (about 5x faster; tests hold its bytes to the pure

@@ -400,6 +400,7 @@ class Role:
     freshness: int | None = None
     provision_state: str | None = None  # POTENTIAL, PENDING, FAILED, COMPLETE (None: not said)
     partial: bool = False  # read from its session's summaries: no modified time, no exclusions
+    exclusions_said: bool = False  # the tenant listed its excluded entitlements (maybe none)
 
     @property
     def provisioned(self) -> bool:

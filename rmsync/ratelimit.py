@@ -33,6 +33,13 @@ class RateLimiter:
         log.append(now)
         return None
 
+    def headroom(self, key: tuple[str, str], now: float) -> float:
+        """How many requests `admit` would take at `now` without a wait (inf with no limit)."""
+        if self.limit is None:
+            return float("inf")
+        horizon = now - self.limit.window
+        return max(0, self.limit.requests - sum(t > horizon for t in self._seen.get(key, ())))
+
     def slow(self, now: float) -> None:
         """A 429 came all the same: the tenant's limit is lower than we were told. Keep to
         four fifths of it from now on (one request a window at least), once a window: the

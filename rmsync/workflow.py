@@ -20,7 +20,7 @@ from typing import Any
 
 from rmsync import atomic, lockfile, planfile, runlock, selection, tenantlist
 from rmsync.api import ApiError, Client
-from rmsync.apply import Timing, apply_plan, download_ready, wait_for
+from rmsync.apply import Follow, Timing, apply_plan, download_ready, wait_for
 from rmsync.check import Check, assess
 from rmsync.config import Inputs
 from rmsync.downloads import hash_files
@@ -475,13 +475,17 @@ def apply(
         raise Unplannable(job.plan.broken, started=False)
     if job.plan.changed:
         ui.confirm(job.plan)
+    follow = None
+    if wait is not None:  # followed from their start: the wait's clock runs from after them
+        timing = timing or Timing(timeout=wait)
+        follow = Follow(client, job.lock_path, now_text, timing, ui.progress)
     lock, outcomes = apply_plan(
-        job.plan, client, job.lock, job.lock_path, now_text, ui.report, job.manifest.folder
+        job.plan, client, job.lock, job.lock_path, now_text, ui.report, job.manifest.folder, follow
     )
     chosen, excluded = job.options.targets, job.options.excluded
     names = sorted(n for n in lock.records if (chosen is None or n in chosen) and n not in excluded)
     wanted = {s.name: s.download for s in job.plan.steps if s.download and s.action in _STARTS}
-    return _finish(client, job, lock, outcomes, names, wanted, ui, wait, timing)
+    return _finish(client, job, lock, outcomes, names, wanted, ui, wait, timing, follow=follow)
 
 
 def refresh(
@@ -523,11 +527,14 @@ def _finish(
     wait: float | None,
     timing: Timing | None,
     running: int | None = None,
+    follow: Follow | None = None,
 ) -> Result:
     late: list[str] = []
     if wait is not None:
         timing = timing or Timing(timeout=wait)
-        lock, late = wait_for(client, lock, job.lock_path, names, now_text, timing, ui.progress)
+        lock, late = wait_for(
+            client, lock, job.lock_path, names, now_text, timing, ui.progress, follow
+        )
     lock, fetched = download_ready(
         client, lock, job.lock_path, wanted, job.manifest.folder, now_text, ui.report
     )

@@ -208,7 +208,43 @@ def test_every_page_of_a_large_role_is_read_and_common_access_is_marked(
     assert all(e.holders == 3 and e.popularity == 50.0 for e in ours.values())
     # all 309: a page of 250, then a short one ends it; without the 100 common: one page
     assert log.count("/entitlement-popularities") == 3
-    assert log.count("/excluded-entitlements") == 1
+    assert log.count("/excluded-entitlements") == 0  # the role, read whole, excludes none
+
+
+def test_exclusions_are_read_unless_the_role_says_there_are_none(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    log = Recorder()
+    sandbox = make_sandbox(log=log)
+    excluded = "2440e21409b1ccb19f270b4ca4ddae8f"
+
+    def without_the_list(method: str, path: str, answer: Answer) -> Answer:
+        status, body, headers = answer
+        if path.endswith(f"/role-mining-potential-roles/{ACCOUNTING}"):  # a terser tenant
+            doc = json.loads(body)
+            del doc["excludedEntitlements"]
+            body = json.dumps(doc).encode()
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+        return status, body, headers
+
+    with Client(sandbox.base_url, CREDS) as client:
+        live = client.role(ACCOUNTING)
+        assert live is not None and live.exclusions_said and not live.excluded_entitlements
+        client.access(FINANCE, live)
+        assert log.count("/excluded-entitlements") == 0  # it says it excludes none
+        sandbox.exclude_entitlements(ACCOUNTING, [excluded])
+        live = client.role(ACCOUNTING)
+        assert live is not None
+        assert [e.id for e in client.access(FINANCE, live).excluded] == [excluded]
+        assert log.count("/excluded-entitlements") == 1
+    with (
+        running(Proxy(sandbox.base_url, reply=without_the_list)) as proxy,
+        Client(proxy.base_url, CREDS) as client,
+    ):
+        live = client.role(ACCOUNTING)
+        assert live is not None and not live.exclusions_said
+        assert [e.id for e in client.access(FINANCE, live).excluded] == [excluded]
+        assert log.count("/excluded-entitlements") == 2  # unsaid: asked
 
 
 def test_a_tenant_that_ignores_offset_is_an_error_not_a_loop(

@@ -275,3 +275,27 @@ def test_libyaml_writes_the_same_bytes_as_the_python_emitter(
 
 def test_libyaml_is_what_dumps_uses_here() -> None:
     assert lockfile.DUMPER.__name__ == "CSafeDumper"  # CI's PyYAML wheel has it: the fast path runs
+
+
+@pytest.mark.parametrize("emitter", ["CSafeDumper", "SafeDumper"])
+def test_record_by_record_is_the_whole_document_dumped_at_once(
+    emitter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """apply writes after every round; each record's lines are dumped once and reused. The
+    file is the same bytes as the document dumped whole, as records come, change and go,
+    and as one whose name must stay escaped makes the whole file escaped and back."""
+    monkeypatch.setattr(lockfile, "DUMPER", getattr(yaml, emitter))
+    base = sample().records["alpha"]
+    lock = Lock({})
+    for n, name in enumerate(HOSTILE * 2):
+        odd = replace(base, name=f"r{n:02}", role=replace(base.role, name=name), error=name or None)
+        lock = lock.put(odd)
+        if n % 3 == 0:
+            lock = lock.put(
+                replace(lock.records["r00"], status=Status.ERROR if n % 2 else Status.SUCCESS)
+            )
+        if n == 8:
+            lock = lock.drop("r03")  # the one with a line separator: readable again
+        text = lockfile.dumps(lock)
+        assert text == lockfile.HEADER + lockfile._whole(lock) + lockfile.END, n
+        assert lockfile.loads(text, "rmsync.lock.yaml") == lock

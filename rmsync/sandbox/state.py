@@ -8,6 +8,7 @@ request, and calls `tick` first. Must not: parse HTTP or build JSON.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 import threading
@@ -155,6 +156,7 @@ class Tenant:
         self.sessions = {s.id: _session_state(s) for s in seed.sessions}
         self.role_index = {r: s.seed.id for s in self.sessions.values() for r in s.roles}
         self.exports: dict[str, Export] = {}
+        self._exports_of: dict[str, int] = {}  # role id -> exports started of it
         self._ids = random.Random(id_seed) if id_seed is not None else None
         self.id_seed = id_seed or 0
         self.templates = tuple(t for s in seed.sessions for t in mining.templates(s))
@@ -330,7 +332,7 @@ class Tenant:
 
     def start_export(self, role: RoleState, min_popularity: int, include_common: bool) -> Export:
         export = Export(
-            self.new_id(),
+            self._export_id(role),
             role.session_id,
             role.seed.id,
             min_popularity,
@@ -341,6 +343,16 @@ class Tenant:
         )
         self.exports[export.id] = export
         return export
+
+    def _export_id(self, role: RoleState) -> str:
+        """A fresh export id; with `id_seed`, one that hangs on the role and how many exports
+        of it came before, not on the order of the requests: starts sent side by side get
+        the same ids in every run."""
+        if self._ids is None:
+            return str(uuid.uuid4())
+        nth = self._exports_of[role.seed.id] = self._exports_of.get(role.seed.id, 0) + 1
+        key = f"{self.id_seed}:export:{role.session_id}:{role.seed.id}:{nth}"
+        return str(uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16], version=4))
 
     def archive(self, role: RoleState, min_popularity: int, include_common: bool) -> bytes:
         ents = archive.included(

@@ -1,0 +1,157 @@
+"""The allowed rate, fully used (issue 13): a round's starts go side by side, exports are
+followed each on its own backoff, and asked about between rounds of starts only with the
+rate limit's room to spare. Real sandbox, real HTTP; only the clock is faked."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from rmsync import lockfile
+from rmsync.api import Client
+from rmsync.apply import Follow, Timing, apply_plan, wait_for
+from rmsync.manifest import load_manifest
+from rmsync.models import Credentials, Limit, Lock, Manifest, Outcome, Plan, Progress, Status
+from rmsync.plan import make_plan
+from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
+from rmsync.sandbox.generate import generate_seed
+from rmsync.sandbox.seed import load_seed
+from tests.conftest import FakeClock
+
+CREDS = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+NOW = "2026-11-23T12:00:00Z"
+
+
+def now() -> str:
+    return NOW
+
+
+def tenant(
+    make_sandbox: Callable[..., Sandbox],
+    folder: Path,
+    roles: int,
+    schedule: Schedule,
+    **more: object,
+) -> tuple[Sandbox, Manifest, Plan]:
+    """A sandbox with `roles` roles in one session (no rate limit of its own), a manifest
+    naming each of them, and the plan that starts them all."""
+    doc = generate_seed(roles=roles, sessions=1, identities=20, seed=7)
+    (folder / "seed.yaml").write_text(yaml.safe_dump(doc), encoding="utf-8")
+    sandbox = make_sandbox(
+        seed=load_seed(folder / "seed.yaml"), rate_limit=None, schedule=schedule, **more
+    )
+    lines = ["version: 1", "exports:"]
+    for session in doc["sessions"]:
+        for n, role in enumerate(session["potential_roles"]):
+            lines += [
+                f"  r{n:03}:",
+                f"    session_id: {session['id']}",
+                f"    potential_role_id: {role['id']}",
+            ]
+    (folder / "rmsync.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    manifest = load_manifest(folder / "rmsync.yaml")
+    return sandbox, manifest, planned(sandbox.base_url, manifest)
+
+
+def planned(base_url: str, manifest: Manifest) -> Plan:
+    with Client(base_url, CREDS, manifest.api_version, limit=None) as reader:
+        live = reader.live([e.potential_role_id for e in manifest.exports], [])
+    return make_plan(manifest, Lock(), live)
+
+
+def test_exports_started_earlier_are_followed_while_later_ones_start(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    # every export runs 30 s; each start's report takes the clock on by 1 s, as slow starts
+    # would: the first round's exports end while the third round is still to start
+    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 60, Schedule(queued=0, running=30))
+    lock_path, events = tmp_path / "rmsync.lock.yaml", []
+
+    def started(outcome: Outcome) -> None:
+        assert outcome.ok, outcome.error
+        events.append(f"start {outcome.step.name}")
+        clock.advance(1)
+
+    def moved(progress: Progress) -> None:
+        events.append(f"{progress.new.value if progress.new else 'gone'} {progress.name}")
+
+    timing = Timing(timeout=600, clock=clock, sleep=clock.advance, first_delay=1)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
+        follow = Follow(client, lock_path, now, timing, moved)
+        lock, _ = apply_plan(plan, client, Lock(), lock_path, now, started, follow=follow)
+        assert "SUCCESS r000" in events  # seen ending before the last round was reported
+        lock, late = wait_for(
+            client, lock, lock_path, sorted(lock.records), now, timing, moved, follow
+        )
+    assert late == []
+    assert {r.status for r in lock.records.values()} == {Status.SUCCESS}
+    assert lockfile.read(lock_path) == lock
+    first_round = [f"SUCCESS r{n:03}" for n in range(25)]
+    third_round = [f"start r{n:03}" for n in range(50, 60)]
+    assert max(map(events.index, first_round)) < min(map(events.index, third_round))
+    # each export was asked about on its own backoff, from its own start: the second round's
+    # (started at 25 s, done at 55 s) at 50 s and 60 s, not at the first round's turns
+    second = [line for line in events if line.endswith("r030")]
+    assert second == ["start r030", "SUCCESS r030"]
+
+
+def test_polls_wait_while_the_rate_limit_is_busy_with_starts(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    # every export is QUEUED for a second, and due to be asked about at once
+    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 60, Schedule(queued=1, running=0))
+    lock_path, events = tmp_path / "rmsync.lock.yaml", []
+    timing = Timing(timeout=600, clock=clock, sleep=clock.advance, first_delay=0)
+    # room for the token and the 60 starts, and a little more: never for a round's polls too
+    limit = Limit(70, 60)
+    with Client(
+        sandbox.base_url, CREDS, manifest.api_version, clock=clock, sleep=clock.advance, limit=limit
+    ) as client:
+        follow = Follow(client, lock_path, now, timing, lambda p: events.append(f"moved {p.name}"))
+        lock, outcomes = apply_plan(
+            plan,
+            client,
+            Lock(),
+            lock_path,
+            now,
+            lambda o: events.append(f"start {o.step.name}"),
+            follow=follow,
+        )
+        assert all(o.ok for o in outcomes)
+        assert {r.status for r in lock.records.values()} == {Status.QUEUED}
+        assert client.requests == 61  # the token and the starts: not one poll among them
+        lock, late = wait_for(
+            client, lock, lock_path, sorted(lock.records), now, timing, follow=follow
+        )
+    assert late == [] and {r.status for r in lock.records.values()} == {Status.SUCCESS}
+
+
+def test_a_rounds_starts_are_sent_side_by_side(
+    make_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    # each start's answer is held until all four starts have arrived: sent one after
+    # another, the first would be held until the gate gives up
+    arrived, gave_up, gate = [0], [0], threading.Event()
+    guard = threading.Lock()
+
+    def hold(line: str) -> None:
+        if line.startswith("POST") and "export-async" in line:
+            with guard:
+                arrived[0] += 1
+                if arrived[0] >= 4:
+                    gate.set()
+            if not gate.wait(30):
+                gave_up[0] += 1
+
+    sandbox, manifest, plan = tenant(
+        make_sandbox, tmp_path, 4, Schedule(0, 0, 0), clock=time.time, log=hold
+    )
+    with Client(sandbox.base_url, CREDS, manifest.api_version, limit=None) as client:
+        lock, outcomes = apply_plan(plan, client, Lock(), tmp_path / "rmsync.lock.yaml", now)
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert arrived == [4] and gave_up == [0]
+    assert len(lock.records) == 4
