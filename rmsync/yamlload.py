@@ -87,6 +87,32 @@ _Loader.yaml_implicit_resolvers = {  # `=` alone is text too, not YAML 1.1's "va
 }
 
 
+def plain_tag(value: str) -> str:
+    """What an unquoted scalar `value` is read as: str, int, float, bool or null (the short
+    name of its tag), as this module's loader resolves it."""
+    found = _PLAIN_TAGS.get(value)
+    if found is None:
+        tag = _TAG + "str"
+        table = _Loader.yaml_implicit_resolvers
+        for candidate, pattern in [*table.get(value[:1], ()), *table.get(None, ())]:
+            if pattern.match(value):
+                tag = candidate
+                break
+        found = _PLAIN_TAGS[value] = _short(tag).removeprefix("!!")
+        if len(_PLAIN_TAGS) > 50_000:  # a file of distinct values gains nothing: start over
+            _PLAIN_TAGS.clear()
+    return found
+
+
+_PLAIN_TAGS: dict[str, str] = {}
+
+
+def unprintable(text: str) -> bool:
+    """Whether `text` holds a character YAML does not allow in a file, or one it reads as a
+    line break where Python's splitting on newlines does not (or a byte order mark)."""
+    return bool(_NON_PRINTABLE.search(text)) or any(c in text for c in "\r\x85\u2028\u2029\ufeff")
+
+
 def field_name(path: Iterable[str | int]) -> str:
     """`exports.acme.session_id`, `identities[3].name`: a path as users write it."""
     text = ""

@@ -55,9 +55,17 @@ def test_plan_diff_benchmark_runs_and_prints_its_ratio() -> None:
 
 
 def test_scale_benchmark_runs_and_a_no_op_plan_keeps_to_its_bound() -> None:
-    lines = run("scale.py", "--entries", "40", "--sessions", "3")
-    assert lines[0] == "entries: 40 in 3 sessions; sandbox rate limit off (ISC's computed: 100/10s)"
+    lines = run(
+        "scale.py",
+        *("--entries", "40", "--sessions", "3", "--apply-entries", "12"),
+        *("--rate-limit", "30/1s", "--latency", "0", "--sizes", "30", "--download-mb", "2"),
+    )
+    assert lines[0] == "## 1. requests: 40 entries in 3 sessions; sandbox rate limit off"
     no_op = next(line for line in lines if line.startswith("no-op plan: "))
     sent, bound = no_op.split(" requests (bound ")
     assert int(sent.removeprefix("no-op plan: ")) <= int(bound.split(":")[0])
-    assert lines[-2].startswith("ratio requests no-op plan / bound: ")
+    applied = next(line for line in lines if line.startswith("rmsync: "))
+    assert applied.endswith(", 0 refused with 429")  # it keeps under the tenant's limit
+    assert any(line.startswith("rate-limit bound for its requests: ") for line in lines)
+    assert any(line.startswith("30 entries (lockfile ") for line in lines)
+    assert lines[-1].startswith("peak Python allocations during it: ")

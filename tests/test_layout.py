@@ -19,6 +19,7 @@ PACKAGE = ROOT / "rmsync"
 LAYERS: list[set[str]] = [
     {"models", "errors", "safetext", "schemacheck"},
     {"bundled", "atomic", "interrupts", "ratelimit", "yamlload", "review", "where", "debuglog"},
+    {"fastyaml"},
     {"manifest", "lockfile", "api", "plan", "render", "runlock", "archive", "selection"},
     {"config", "planfile", "downloads", "report", "archivediff", "check"},
     {"importer", "apply", "tenantlist", "fmt"},
