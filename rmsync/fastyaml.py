@@ -14,6 +14,7 @@ Must not: report problems, read files, or know what a document means.
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from yaml.constructor import SafeConstructor
@@ -29,7 +30,7 @@ _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
 _SINGLE = re.compile(r"'((?:[^']|'')*)'")
 _DOUBLE = re.compile(r'"([^"\\]*)"')
 _INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
-_EMPTY: dict[str, Any] = {"[]": [], "{}": {}}
+_EMPTY = frozenset({"[]", "{}"})
 _BOOLS: dict[str, bool] = SafeConstructor.bool_values
 
 
@@ -37,20 +38,35 @@ class _Outside(Exception):
     """The text leaves the subset: the caller reads it the careful way."""
 
 
-def load(text: str, header: str = "", end: str = "") -> Any | None:
+def load(
+    text: str, header: str = "", end: str = "", shared: dict[str, Any] | None = None
+) -> Any | None:
     """The data of `text` (after `header` and before `end`, comment lines both), or None if
-    any of it is outside the subset."""
+    any of it is outside the subset. Equal values are one object (a text read again is not
+    read again), across calls that pass the same `shared` dict: a lockfile's records name
+    the same entitlements, sources and counts thousands of times."""
     if not text.startswith(header) or not text.endswith(end) or "\t" in text:
         return None
     body = text[len(header) : len(text) - len(end)]
     if not body.endswith("\n") or yamlload.unprintable(body):
         return None
+    _seen.values = shared if shared is not None else {}
     try:
         tokens = [_token(line) for line in body[:-1].split("\n")]
-        data, at = _block(tokens, 0, 0, 1)
+        data, at = _block(tokens, 0, tokens[0][0], 1)  # a document may sit indented
     except _Outside:
         return None
+    finally:
+        _seen.values = None
     return data if at == len(tokens) else None
+
+
+class _Seen(threading.local):
+    values: dict[str, Any] | None = None  # scalar text -> its value, while a load runs
+
+
+_seen = _Seen()
+_MISSING = object()
 
 
 _Token = tuple[int, str, str | None, str | None]  # indent, kind (key, dash, item), key, value
@@ -128,9 +144,18 @@ def _value(
 
 
 def _scalar(text: str) -> Any:
-    found = _EMPTY.get(text)
-    if found is not None:
-        return type(found)()
+    if text in _EMPTY:
+        return [] if text == "[]" else {}  # a new one each time: lists and mappings change
+    seen = _seen.values
+    found = _MISSING if seen is None else seen.get(text, _MISSING)
+    if found is _MISSING:
+        found = _read(text)
+        if seen is not None:
+            seen[text] = found
+    return found
+
+
+def _read(text: str) -> Any:
     if text[0] == "'":
         single = _SINGLE.fullmatch(text)
         if single is None:

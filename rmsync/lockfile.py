@@ -8,6 +8,7 @@ apply.py do) or talk to the tenant.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import replace
@@ -265,8 +266,11 @@ def loads(text: str, file: str) -> Lock:
     A file as rmsync writes it is read the quick way (rmsync.fastyaml); anything else, and
     any problem, the careful way, which says where."""
     quick = _quick(text)
-    if quick is not None:
-        return quick
+    return quick if quick is not None else _careful(text, file)
+
+
+def _careful(text: str, file: str) -> Lock:
+    """`loads` by rmsync.yamlload: every value's line known, every problem found and placed."""
     try:
         doc = load_text(text, file)
     except DocumentError as exc:
@@ -285,17 +289,36 @@ def loads(text: str, file: str) -> Lock:
 
 
 def _quick(text: str) -> Lock | None:
-    """The lock, if `text` is in the subset rmsync.fastyaml reads, of this version, and the
-    schema passes it; else None."""
-    data = fastyaml.load(text, HEADER, END)
-    if not isinstance(data, dict) or data.get("version") != VERSION:
+    """The lock, if `text` is a lockfile of this version as rmsync writes it (rmsync.fastyaml's
+    subset) and the schema passes it; else None. Read record by record, each checked and
+    made a Record before the next is parsed: a large lockfile's parse never holds more
+    than one record's worth of tokens and data at once."""
+    start = f"{HEADER}version: {VERSION}\nexports:\n"
+    if not text.startswith(start) or not text.endswith(END):
         return None
+    first, last = len(start), len(text) - len(END)
+    # each record parsed alone: a line less indented than a record's name makes it None
+    bounds = [m.start() for m in _RECORD.finditer(text, first, last)]
+    if not bounds or bounds[0] != first:
+        return None
+    schema = _schema()["properties"]["exports"]
+    records: dict[str, Record] = {}
+    shared: dict[str, Any] = {}  # one object for each value said again and again
     try:
-        if not schemacheck.conforms(data, _schema()):
-            return None
+        for begin, end in zip(bounds, [*bounds[1:], last], strict=True):
+            doc = fastyaml.load(text[begin:end], shared=shared)
+            if not isinstance(doc, dict) or len(doc) != 1:
+                return None
+            ((name, data),) = doc.items()
+            if name in records or not schemacheck.conforms({name: data}, schema):
+                return None
+            records[name] = _record(name, data)
     except schemacheck.Unsupported:
         return None
-    return Lock({name: _record(name, body) for name, body in data["exports"].items()})
+    return Lock(records)
+
+
+_RECORD = re.compile(r"^  (?! )", re.MULTILINE)  # a record's first line: its name, two in
 
 
 @cache

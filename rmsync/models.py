@@ -278,7 +278,7 @@ class Selector:
         }[parts]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     """What an export's selector resolved to, as the lockfile pins it: the names beside the
     ids, and how they were found."""
@@ -359,7 +359,7 @@ class Manifest:
 # -- the tenant: what is there -----
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Fingerprint:
     """What identifies the state of a potential role: if any of it changes, the role changed."""
 
@@ -418,7 +418,7 @@ class Role:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entitlement:
     """One entitlement of a potential role, as role mining reports it (names, never people)."""
 
@@ -436,7 +436,7 @@ class Entitlement:
         return f"{self.name} ({self.source})" if self.source else self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Access:
     """What a role's members hold, as the tenant reports it at one time: every entitlement
     not excluded from the role, the excluded ones apart, and members by attribute (counts).
@@ -448,7 +448,7 @@ class Access:
     members_by: MembersBy = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Content:
     """What a downloaded archive holds, in counts: the lockfile records it, so a Git diff
     shows that the content changed and by how much. `digest` is the sha256 of the sorted
@@ -483,7 +483,7 @@ class Live:
 # -- the lockfile: what was started and seen -----
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Download:
     """An export's saved archive: path (relative to the manifest's folder), sha256, size,
     and what it holds (None: not read, e.g. recorded by an older rmsync)."""
