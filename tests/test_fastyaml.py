@@ -6,6 +6,7 @@ and on the lockfiles the suite keeps."""
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,7 @@ def test_documents_pyyaml_writes_are_read_as_the_careful_reader_reads_them(
     agree(text)
 
 
+@cache
 def real_lockfile() -> str:
     """The golden lockfile's records, and one more for each tricky text, as an error (each
     quoted or not, as the dumper sees fit): a file read the quick way, before the edits."""
