@@ -57,11 +57,10 @@ def apply_plan(
             del steps[: len(starts)]
             with interrupts.deferred():
                 lock, done = _start_round(starts, client, lock, lock_path, now)
-            if follow is not None:
+            if follow is not None:  # followed from when they started
                 follow.watch(
                     [o.step.name for o in done if o.ok and lock.records[o.step.name].running]
                 )
-                lock = follow.between_starts(lock, len(_starts(steps)))
         else:
             step = steps.pop(0)
             with interrupts.deferred():
@@ -70,6 +69,8 @@ def apply_plan(
         for outcome in done:
             outcomes.append(outcome)
             report(outcome)
+        if starts and follow is not None:  # said after the round's own lines, not amid them
+            lock = follow.between_starts(lock, len(_starts(steps)))
     return lock, outcomes
 
 

@@ -66,10 +66,11 @@ def planned(base_url: str, manifest: Manifest) -> Plan:
 def test_exports_started_earlier_are_followed_while_later_ones_start(
     make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
 ) -> None:
-    # every export runs 30 s; each start's report takes the clock on by 1 s, as slow starts
-    # would: the first round's exports end while the third round is still to start
-    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 60, Schedule(queued=0, running=30))
-    lock_path, events = tmp_path / "rmsync.lock.yaml", []
+    # every export is QUEUED 20 s, then IN_PROGRESS 10 s; each start's report takes the clock
+    # on by 1 s, as slow starts would: the first round ends while the third is still to start
+    schedule = Schedule(queued=20, running=10)
+    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 60, schedule)
+    lock_path, events, totals = tmp_path / "rmsync.lock.yaml", [], []
 
     def started(outcome: Outcome) -> None:
         assert outcome.ok, outcome.error
@@ -78,6 +79,7 @@ def test_exports_started_earlier_are_followed_while_later_ones_start(
 
     def moved(progress: Progress) -> None:
         events.append(f"{progress.new.value if progress.new else 'gone'} {progress.name}")
+        totals.append((progress.total, sum(e.startswith("start") for e in events)))
 
     timing = Timing(timeout=600, clock=clock, sleep=clock.advance, first_delay=1)
     with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
@@ -93,10 +95,13 @@ def test_exports_started_earlier_are_followed_while_later_ones_start(
     first_round = [f"SUCCESS r{n:03}" for n in range(25)]
     third_round = [f"start r{n:03}" for n in range(50, 60)]
     assert max(map(events.index, first_round)) < min(map(events.index, third_round))
-    # each export was asked about on its own backoff, from its own start: the second round's
-    # (started at 25 s, done at 55 s) at 50 s and 60 s, not at the first round's turns
+    # what a round's polls saw is said after the round's own lines: a progress line never
+    # counts an export whose start was not said yet
+    assert all(total <= said for total, said in totals), totals
+    # each export is asked about on its own backoff, from its own start: the second round
+    # (started at 25 s: IN_PROGRESS from 45 s, done at 55 s) is seen at 50 s and at 60 s
     second = [line for line in events if line.endswith("r030")]
-    assert second == ["start r030", "SUCCESS r030"]
+    assert second == ["start r030", "IN_PROGRESS r030", "SUCCESS r030"]
 
 
 def test_polls_wait_while_the_rate_limit_is_busy_with_starts(
