@@ -8,6 +8,7 @@ apply.py do) or talk to the tenant.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -265,7 +266,7 @@ def loads(text: str, file: str) -> Lock:
     A file from a newer rmsync is refused on its version alone, not drowned in problems.
     A file as rmsync writes it is read the quick way (rmsync.fastyaml); anything else, and
     any problem, the careful way, which says where."""
-    quick = _quick(text)
+    quick = _quick(io.StringIO(text))  # split at "\n" alone, as fastyaml reads
     return quick if quick is not None else _careful(text, file)
 
 
@@ -288,37 +289,48 @@ def _careful(text: str, file: str) -> Lock:
     return Lock({name: _record(name, body) for name, body in doc.data["exports"].items()})
 
 
-def _quick(text: str) -> Lock | None:
-    """The lock, if `text` is a lockfile of this version as rmsync writes it (rmsync.fastyaml's
-    subset) and the schema passes it; else None. Read record by record, each checked and
-    made a Record before the next is parsed: a large lockfile's parse never holds more
-    than one record's worth of tokens and data at once."""
-    start = f"{HEADER}version: {VERSION}\nexports:\n"
-    if not text.startswith(start) or not text.endswith(END):
-        return None
-    first, last = len(start), len(text) - len(END)
-    # each record parsed alone: a line less indented than a record's name makes it None
-    bounds = [m.start() for m in _RECORD.finditer(text, first, last)]
-    if not bounds or bounds[0] != first:
+def _quick(lines: Iterable[str]) -> Lock | None:
+    """The lock, if `lines` are a lockfile of this version as rmsync writes it (in
+    rmsync.fastyaml's subset) and the schema passes it; else None. Read record by record,
+    each parsed, checked and made a Record before the next is read: a large lockfile is
+    never held whole, as text or as data."""
+    found = iter(lines)
+    if any(next(found, None) != line for line in _START):
         return None
     schema = _schema()["properties"]["exports"]
     records: dict[str, Record] = {}
     shared: dict[str, Any] = {}  # one object for each value said again and again
+
+    def add(block: list[str]) -> bool:
+        doc = fastyaml.load("".join(block), shared=shared)
+        if not isinstance(doc, dict) or len(doc) != 1:
+            return False
+        ((name, data),) = doc.items()
+        if name in records or not schemacheck.conforms({name: data}, schema):
+            return False
+        records[name] = _record(name, data)
+        return True
+
+    block: list[str] = []
     try:
-        for begin, end in zip(bounds, [*bounds[1:], last], strict=True):
-            doc = fastyaml.load(text[begin:end], shared=shared)
-            if not isinstance(doc, dict) or len(doc) != 1:
-                return None
-            ((name, data),) = doc.items()
-            if name in records or not schemacheck.conforms({name: data}, schema):
-                return None
-            records[name] = _record(name, data)
+        for line in found:
+            if line == END:
+                ended = next(found, None) is None  # the end line, and nothing after it
+                return Lock(records) if ended and block and add(block) else None
+            if _RECORD.match(line):  # a record's first line: its name, two columns in
+                if block and not add(block):
+                    return None
+                block = []
+            elif not block:
+                return None  # the first record's lines, without its name
+            block.append(line)
     except schemacheck.Unsupported:
         return None
-    return Lock(records)
+    return None  # no end line: cut short, and the careful way says so
 
 
-_RECORD = re.compile(r"^  (?! )", re.MULTILINE)  # a record's first line: its name, two in
+_START = [*HEADER.splitlines(keepends=True), f"version: {VERSION}\n", "exports:\n"]
+_RECORD = re.compile(r"  [^ ]")
 
 
 @cache
@@ -386,9 +398,12 @@ def _record(name: str, body: dict[str, Any]) -> Record:
 
 
 def read(path: Path) -> Lock:
-    """The lock at `path`; a missing file is an empty lock."""
+    """The lock at `path`; a missing file is an empty lock. The file as rmsync writes it is
+    read as it streams in; any other is read whole, the careful way."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline="") as handle:
+            quick = _quick(handle)  # newline="": a \r stays, for the careful way to read
+        text = path.read_text(encoding="utf-8") if quick is None else ""
     except FileNotFoundError:
         return Lock()
     except (OSError, UnicodeDecodeError) as exc:
@@ -400,7 +415,7 @@ def read(path: Path) -> Lock:
                 )
             ]
         ) from None
-    return loads(text, str(path))
+    return quick if quick is not None else _careful(text, str(path))
 
 
 def write(path: Path, lock: Lock) -> None:
