@@ -275,7 +275,8 @@ class Client:
         pool = ThreadPoolExecutor(max_workers=self._workers)
         try:
             return list(pool.map(one, wanted))
-        finally:  # on an interrupt, send nothing more than what is in flight
+        finally:  # on a second interrupt, start nothing not yet begun (one waiting for the
+            # rate limit is begun: it still goes; its record stays STARTING, as after a crash)
             pool.shutdown(wait=True, cancel_futures=True)
 
     def headroom(self) -> float:

@@ -10,6 +10,7 @@ STARTING in its place) and the others go on. Must not: compute plans or print.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -32,6 +33,7 @@ from rmsync.models import (
 )
 
 Now = Callable[[], str]
+_log = logging.getLogger("rmsync.http")  # rmsync.debuglog says where its lines go
 
 
 def apply_plan(
@@ -310,26 +312,13 @@ def wait_for(
     now: Now,
     timing: Timing,
     report: Callable[[Progress], None] = lambda _: None,
-    follow: Follow | None = None,
 ) -> tuple[Lock, list[str]]:
-    """Poll the named exports until each ends, the tenant forgets it, or the timeout runs out,
-    each export when its own backoff says (`Follow`); record every change as it is seen.
-    Returns the lock and the names still running when time ran out."""
-    follow = follow or Follow(client, lock_path, now, timing, report)
-    deadline = timing.clock() + timing.timeout
-    watched = [n for n in names if n in lock.records and lock.records[n].running]
-    follow.watch(watched)
-    while True:
-        running = [n for n in watched if lock.records[n].running]
-        at = timing.clock()
-        if not running or at >= deadline:
-            return lock, running
-        due = follow.next_due(running)
-        if due > at:  # nothing to ask yet: sleep until the first export is due, no longer
-            timing.sleep(min(due, deadline) - at)
-            if due > deadline:  # none is due before the time runs out
-                return lock, running
-        lock = follow.poll(lock, follow.due(running, max(due, timing.clock())))
+    """Poll the named exports until each ends, the tenant forgets it, or the timeout runs out
+    (`Follow.until_done`). Returns the lock and the names still running when time ran out."""
+    return Follow(client, lock_path, now, timing, report).until_done(lock, names)
+
+
+MIN_DELAY = 0.25  # seconds between two polls of one export, at the least
 
 
 class Follow:
@@ -355,6 +344,29 @@ class Follow:
         self._due: dict[str, tuple[float, float]] = {}  # name -> (when, delay)
         self._watched: list[str] = []
 
+    def until_done(self, lock: Lock, names: list[str]) -> tuple[Lock, list[str]]:
+        """Poll the named exports, each when it is due, until each ends, the tenant forgets
+        it, or the timeout (from now) runs out; at the deadline, one last look at those still
+        running. Record every change as it is seen. Returns the lock and the names still
+        running when time ran out."""
+        timing = self._timing
+        deadline = timing.clock() + timing.timeout
+        watched = [n for n in names if n in lock.records and lock.records[n].running]
+        self.watch(watched)
+        while True:
+            running = [n for n in watched if lock.records[n].running]
+            at = timing.clock()
+            if not running or at >= deadline:
+                return lock, running
+            due = self.next_due(running)
+            if due >= deadline:  # none is due in time: a last look when the time runs out
+                timing.sleep(deadline - at)
+                lock = self.poll(lock, running)
+                return lock, [n for n in running if lock.records[n].running]
+            if due > at:  # nothing to ask yet: sleep until the first export is due, no longer
+                timing.sleep(due - at)
+            lock = self.poll(lock, self.due(running, max(due, timing.clock())))
+
     def watch(self, names: list[str]) -> None:
         """Follow `names` too (those already followed keep their turn)."""
         at = self._timing.clock()
@@ -376,7 +388,11 @@ class Follow:
         due = self.due(running, self._timing.clock()) if running else []
         if not due or self._client.headroom() < len(due) + room_for_starts:
             return lock
-        return self.poll(lock, due)
+        try:
+            return self.poll(lock, due)
+        except ApiError as exc:  # only a look ahead: the wait after the starts asks again
+            _log.debug(f"asking about exports between rounds of starts failed: {exc}")
+            return lock
 
     def poll(self, lock: Lock, names: list[str]) -> Lock:
         """Ask about `names` (running exports); record and report what moved on."""
@@ -387,9 +403,9 @@ class Follow:
         at = self._timing.clock()
         moved = []
         for record in running:
-            _, delay = self._due[record.name]
-            delay = min(delay * 2, self._timing.max_delay)
-            self._due[record.name] = (at + delay, delay)
+            when, delay = self._due[record.name]
+            delay = min(max(delay * 2, MIN_DELAY), self._timing.max_delay)
+            self._due[record.name] = (max(at, when) + delay, delay)  # always later than before
             job = jobs.exports.get(record.address[2])
             if job is not None and job.status is record.status:
                 continue

@@ -1,8 +1,9 @@
 """A fast reader for the block YAML that rmsync's own dumper writes (the lockfile).
 
 Owns: turning text in that narrow subset (block mappings and indentless lists, one value per
-line, plain keys, plain, single-quoted and backslash-free double-quoted scalars, `[]` and
-`{}`) into the same plain data rmsync.yamlload would make of it, about ten times faster.
+line, plain and single-quoted keys, plain, single-quoted and backslash-free double-quoted
+scalars, `[]` and `{}`) into the same plain data rmsync.yamlload would make of it, about ten
+times faster.
 Anything else (a comment or blank line inside, an anchor, a tag, a flow collection, a
 folded or escaped scalar, a duplicate key, a number PyYAML reads another way, a character
 YAML forbids) gives None, and the caller reads the text with rmsync.yamlload, which
@@ -22,7 +23,8 @@ from yaml.constructor import SafeConstructor
 from rmsync import yamlload
 
 _LINE = re.compile(
-    r"(?P<indent> *)(?P<dash>- )?(?:(?P<key>[^ \-?:,\[\]{}#&*!|>'\"%@`][^:]*):(?: (?P<value>.+))?"
+    r"(?P<indent> *)(?P<dash>- )?(?:(?:(?P<key>[^ \-?:,\[\]{}#&*!|>'\"%@`][^:]*)"
+    r"|'(?P<quoted>(?:[^']|'')*)'):(?: (?P<value>.+))?"
     r"|(?P<item>.+))"
 )
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
@@ -79,6 +81,9 @@ def _token(line: str) -> _Token:
     indent, dash, key, value, item = match.group("indent", "dash", "key", "value", "item")
     if key is not None and (key[-1] == " " or " #" in key or yamlload.plain_tag(key) != "str"):
         raise _Outside  # `yes:`, `1:`: a key PyYAML would not read as text
+    quoted = match.group("quoted")
+    if quoted is not None:  # `'no':`, as the dumper writes a name YAML would read otherwise
+        key = quoted.replace("''", "'")
     if dash is None:
         if key is None:
             raise _Outside  # a scalar alone on a line: a continuation, or not a mapping

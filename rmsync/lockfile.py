@@ -1,9 +1,10 @@
 """The lockfile, `rmsync.lock.yaml`: what rmsync has started and seen, one record per export name.
 
 Owns: the file's format (versioned, sorted, stable keys, a header; checked against
-schemas/lockfile.schema.json, every problem reported at its line), pure dump and load, and
-writing it through rmsync.atomic. Must not: decide what goes in a record (plan.py and
-apply.py do) or talk to the tenant.
+schemas/lockfile.schema.json, every problem reported at its line), dump and load (no I/O;
+each record's lines kept while the record lives, so that a write re-dumps only what changed),
+and reading and writing it (through rmsync.atomic). Must not: decide what goes in a record
+(plan.py and apply.py do) or talk to the tenant.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+import weakref
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import cache
@@ -58,10 +60,6 @@ def dumps(lock: Lock) -> str:
         return HEADER + _whole(lock) + END
     blocks = [_block(lock.records[name]) for name in sorted(lock.records)]
     readable = not any(hidden for hidden, _ in blocks)
-    if len(_BLOCKS) > 2 * len(blocks) + 1000:  # forget records no lock holds any more
-        kept = {id(lock.records[n]) for n in lock.records}
-        for key in [k for k in _BLOCKS if k not in kept]:
-            del _BLOCKS[key]
     texts = (_text(lock.records[name], readable) for name in sorted(lock.records))
     return HEADER + f"version: {VERSION}\nexports:\n" + "".join(texts) + END
 
@@ -74,16 +72,18 @@ def _whole(lock: Lock) -> str:
 
 
 _Texts = dict[tuple[bool, type[yaml.SafeDumper]], str]
-# id(record) -> (the record, kept alive so that its id stays its own; whether it holds a
-# character that must stay escaped; its lines, by readable or not and the emitter)
-_BLOCKS: dict[int, tuple[Record, bool, _Texts]] = {}
+# id(record) -> (the record, weakly; whether it holds a character that must stay escaped;
+# its lines, by readable or not and the emitter). An entry goes when its record does, before
+# its id can be another's.
+_BLOCKS: dict[int, tuple[weakref.ref[Record], bool, _Texts]] = {}
 
 
 def _block(record: Record) -> tuple[bool, _Texts]:
     found = _BLOCKS.get(id(record))
-    if found is None or found[0] is not record:
+    if found is None or found[0]() is not record:
         hidden = any(_hidden(text) for text in _strings({record.name: _record_dict(record)}))
-        found = _BLOCKS[id(record)] = (record, hidden, {})
+        found = _BLOCKS[id(record)] = (weakref.ref(record), hidden, {})
+        weakref.finalize(record, _BLOCKS.pop, id(record), None)
     return found[1], found[2]
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from rmsync import atomic, lockfile, planfile, runlock, selection, tenantlist
 from rmsync.api import ApiError, Client
-from rmsync.apply import Follow, Timing, apply_plan, download_ready, wait_for
+from rmsync.apply import Follow, Timing, apply_plan, download_ready
 from rmsync.check import Check, assess
 from rmsync.config import Inputs
 from rmsync.downloads import hash_files
@@ -532,9 +532,8 @@ def _finish(
     late: list[str] = []
     if wait is not None:
         timing = timing or Timing(timeout=wait)
-        lock, late = wait_for(
-            client, lock, job.lock_path, names, now_text, timing, ui.progress, follow
-        )
+        follow = follow or Follow(client, job.lock_path, now_text, timing, ui.progress)
+        lock, late = follow.until_done(lock, names)
     lock, fetched = download_ready(
         client, lock, job.lock_path, wanted, job.manifest.folder, now_text, ui.report
     )

@@ -86,9 +86,7 @@ def test_exports_started_earlier_are_followed_while_later_ones_start(
         follow = Follow(client, lock_path, now, timing, moved)
         lock, _ = apply_plan(plan, client, Lock(), lock_path, now, started, follow=follow)
         assert "SUCCESS r000" in events  # seen ending before the last round was reported
-        lock, late = wait_for(
-            client, lock, lock_path, sorted(lock.records), now, timing, moved, follow
-        )
+        lock, late = follow.until_done(lock, sorted(lock.records))
     assert late == []
     assert {r.status for r in lock.records.values()} == {Status.SUCCESS}
     assert lockfile.read(lock_path) == lock
@@ -129,9 +127,7 @@ def test_polls_wait_while_the_rate_limit_is_busy_with_starts(
         assert all(o.ok for o in outcomes)
         assert {r.status for r in lock.records.values()} == {Status.QUEUED}
         assert client.requests == 61  # the token and the starts: not one poll among them
-        lock, late = wait_for(
-            client, lock, lock_path, sorted(lock.records), now, timing, follow=follow
-        )
+        lock, late = follow.until_done(lock, sorted(lock.records))
     assert late == [] and {r.status for r in lock.records.values()} == {Status.SUCCESS}
 
 
@@ -160,3 +156,64 @@ def test_a_rounds_starts_are_sent_side_by_side(
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     assert arrived == [4] and gave_up == [0]
     assert len(lock.records) == 4
+
+
+def test_a_poll_between_rounds_that_fails_stops_nothing(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    # the tenant answers every status read with 503: a look ahead between rounds, not a step
+    failing = {"faults": [{"path": "**/export-async/*", "method": "GET", "status": 503}]}
+    sandbox, manifest, plan = tenant(
+        make_sandbox, tmp_path, 60, Schedule(queued=1, running=0), faults=failing
+    )
+    lock_path = tmp_path / "rmsync.lock.yaml"
+    timing = Timing(timeout=600, clock=clock, sleep=clock.advance, first_delay=0)
+    with Client(
+        sandbox.base_url, CREDS, manifest.api_version, clock=clock, sleep=clock.advance, limit=None
+    ) as client:
+        follow = Follow(client, lock_path, now, timing)
+        lock, outcomes = apply_plan(plan, client, Lock(), lock_path, now, follow=follow)
+    assert len(outcomes) == 60 and all(o.ok for o in outcomes)
+    assert lockfile.read(lock_path) == lock and len(lock.records) == 60
+
+
+def test_the_wait_takes_a_last_look_when_its_time_runs_out(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    # done at 4 s; asked about at 1 s and 3 s, next due at 7 s: after the 5 s timeout
+    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 1, Schedule(queued=1, running=3))
+    lock_path, slept = tmp_path / "rmsync.lock.yaml", []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    timing = Timing(timeout=5, clock=clock, sleep=sleep, first_delay=1)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
+        lock, _ = apply_plan(plan, client, Lock(), lock_path, now)
+        lock, late = wait_for(client, lock, lock_path, sorted(lock.records), now, timing)
+    assert slept == [1, 2, 2]  # the last sleep ends at the deadline, and a last look follows
+    assert late == [] and {r.status for r in lock.records.values()} == {Status.SUCCESS}
+
+
+def test_a_wait_ends_even_when_its_clock_stands_still(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    # a sleep that moves no clock: each export's next turn is still later than its last,
+    # so the turns pass the deadline and the wait ends, with a bounded number of polls
+    log: list[str] = []
+    sandbox, manifest, plan = tenant(
+        make_sandbox, tmp_path, 2, Schedule(queued=1, running=3600), log=log.append
+    )
+    lock_path = tmp_path / "rmsync.lock.yaml"
+    for first in (0.0, 1.0):
+        timing = Timing(timeout=30, clock=clock, sleep=lambda _: None, first_delay=first)
+        with Client(
+            sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None
+        ) as client:
+            lock, _ = apply_plan(plan, client, Lock(), lock_path, now)
+            log.clear()
+            lock, late = wait_for(client, lock, lock_path, sorted(lock.records), now, timing)
+        assert late == sorted(lock.records)
+        polls = sum(line.startswith("GET") and "/export-async/" in line for line in log)
+        assert 2 <= polls <= 2 * 10, polls

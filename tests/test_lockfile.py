@@ -299,3 +299,12 @@ def test_record_by_record_is_the_whole_document_dumped_at_once(
         text = lockfile.dumps(lock)
         assert text == lockfile.HEADER + lockfile._whole(lock) + lockfile.END, n
         assert lockfile.loads(text, "rmsync.lock.yaml") == lock
+
+
+def test_the_lines_kept_for_a_record_go_with_it() -> None:
+    """A long apply replaces records thousands of times: what was kept for the old ones goes."""
+    lock, before = sample(), len(lockfile._BLOCKS)
+    for n in range(500):
+        lock = lock.put(replace(lock.records["alpha"], error=f"try {n}"))
+        lockfile.dumps(lock)
+    assert len(lockfile._BLOCKS) <= before + len(lock.records)
