@@ -279,6 +279,11 @@ class Client:
             # rate limit is begun: it still goes; its record stays STARTING, as after a crash)
             pool.shutdown(wait=True, cancel_futures=True)
 
+    @property
+    def workers(self) -> int:
+        """How many requests it sends side by side."""
+        return self._workers
+
     def headroom(self) -> float:
         """How many requests the rate limit admits now without a wait (inf with none)."""
         with self._lock:

@@ -2,8 +2,10 @@
 
 Owns: the order of work, what a record holds after each step, and writing the lockfile
 after every recorded result, so an interrupted apply loses nothing: starting exports and
-recording them is one critical section, a round of up to ROUND starts (their intents in one
-write, their answers in another), that a first Ctrl-C or SIGTERM waits for. A failed
+recording them is one critical section, a round of starts (their intents in one write, their
+answers in another), that a first Ctrl-C or SIGTERM waits for. A round is ROUND starts, more
+(to MAX_ROUND) when writing the lockfile takes over WRITE_SHARE of a round's time: a large
+lockfile costs a bounded share of an apply, never the square of its exports. A failed
 step leaves its old record as it was (but an unconfirmed start, which is recorded as
 STARTING in its place) and the others go on. Must not: compute plans or print.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -45,6 +48,7 @@ def apply_plan(
     report: Callable[[Outcome], None] = lambda _: None,
     folder: Path | None = None,
     follow: Follow | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[Lock, list[Outcome]]:
     """Run every step in order; write the lockfile after each result; report each outcome.
     Downloads are saved relative to `folder` (default: the lockfile's folder). With `follow`,
@@ -52,48 +56,46 @@ def apply_plan(
     starts when the rate limit has room to spare."""
     outcomes = []
     base = folder if folder is not None else lock_path.parent
-    steps = list(plan.steps)
-    while steps:
-        starts = _starts(steps)
-        if starts:  # a round of starts: two lockfile writes for all of them, not two each
-            del steps[: len(starts)]
+    # the starts go in rounds wherever they stand among the other steps (which the plan
+    # sorts by name): each round is the next starts in the plan's order, taken when the
+    # first of them comes up
+    waiting = deque(s for s in plan.steps if s.action in _STARTS)
+    size = ROUND
+    for step in plan.steps:
+        if step.action in _STARTS:
+            if not waiting or waiting[0] is not step:
+                continue  # started in an earlier round
+            starts = [waiting.popleft() for _ in range(min(size, len(waiting)))]
+            began = clock()
             with interrupts.deferred():
-                lock, done = _start_round(starts, client, lock, lock_path, now)
+                lock, done, writing = _start_round(starts, client, lock, lock_path, now, clock)
+            if writing > WRITE_SHARE * (clock() - began):  # the file outgrows the round
+                size = min(2 * size, MAX_ROUND)
             if follow is not None:  # followed from when they started
                 follow.watch(
                     [o.step.name for o in done if o.ok and lock.records[o.step.name].running]
                 )
         else:
-            step = steps.pop(0)
             with interrupts.deferred():
                 lock, outcome = _attempt(step, client, lock, lock_path, now, base)
             done = [outcome]
         for outcome in done:
             outcomes.append(outcome)
             report(outcome)
-        if starts and follow is not None:  # said after the round's own lines, not amid them
-            lock = follow.between_starts(lock, len(_starts(steps)))
+        if step.action in _STARTS and follow is not None:  # after the round's own lines
+            lock = follow.between_starts(lock, min(size, len(waiting)))
     return lock, outcomes
 
 
+_STARTS = (Action.EXPORT, Action.REEXPORT)
 ROUND = 25  # starts recorded together: at most this many STARTING records after a crash
-
-
-def _starts(steps: list[Step]) -> list[Step]:
-    """The starts at the head of `steps`, ROUND at most."""
-    found = []
-    for step in steps[:ROUND]:
-        if step.action not in (Action.EXPORT, Action.REEXPORT):
-            break
-        found.append(step)
-    return found
+MAX_ROUND = 1000  # ... however large the lockfile
+WRITE_SHARE = 0.1  # of a round's time, the most its two lockfile writes should take
 
 
 def _attempt(
     step: Step, client: Client, lock: Lock, lock_path: Path, now: Now, folder: Path
 ) -> tuple[Lock, Outcome]:
-    if step.action in (Action.EXPORT, Action.REEXPORT):
-        return _start(step, client, lock, lock_path, now)
     replacing = step.action is Action.DOWNLOAD and _archive_there(folder, step.download)
     try:
         new, export_id = _run(step, client, lock, now, folder)
@@ -157,24 +159,20 @@ def _run(step: Step, client: Client, lock: Lock, now: Now, folder: Path) -> tupl
     raise AssertionError(f"{step.action} is carried out by _start")  # pragma: no cover
 
 
-def _start(
-    step: Step, client: Client, lock: Lock, lock_path: Path, now: Now
-) -> tuple[Lock, Outcome]:
-    """Record the intent, ask the tenant, record its answer. The tenant has no idempotency key
-    and cannot list a role's exports, so a start whose answer is lost cannot be looked up:
-    a run killed in between, or an answer that never came, leaves a STARTING record that
-    the next plan names, never an export nobody knows about."""
-    lock, (outcome,) = _start_round([step], client, lock, lock_path, now)
-    return lock, outcome
-
-
 def _start_round(
-    steps: list[Step], client: Client, lock: Lock, lock_path: Path, now: Now
-) -> tuple[Lock, list[Outcome]]:
-    """`_start` for a round of steps: every intent recorded in one write before the first
-    start is asked for, every answer in one write after the last. A crash in between leaves
-    the round's records STARTING, each named by the next plan; nothing started goes
-    unrecorded."""
+    steps: list[Step],
+    client: Client,
+    lock: Lock,
+    lock_path: Path,
+    now: Now,
+    clock: Callable[[], float] = time.perf_counter,
+) -> tuple[Lock, list[Outcome], float]:
+    """Start a round of exports: every intent recorded in one write before the first start
+    is asked for, every answer in one write after the last. The tenant has no idempotency
+    key and cannot list a role's exports, so a start whose answer is lost cannot be looked
+    up: a crash in between, or an answer that never came, leaves a STARTING record that the
+    next plan names, never an export nobody knows about. Also returns the seconds the two
+    writes took."""
     kept = {}  # what each step's records were, to put back if the tenant refuses its start
     intents = []
     for step in steps:
@@ -184,7 +182,9 @@ def _start_round(
         lock = lock.drop(step.moved_from) if step.moved_from else lock
         lock = lock.put(intent)
         intents.append((step, intent))
+    began = clock()
     lockfile.write(lock_path, lock)
+    writing = clock() - began
     answers = client.start_exports(
         [(step.session_id, step.potential_role_id, step.params) for step in steps]
     )
@@ -192,8 +192,9 @@ def _start_round(
     for (step, intent), answer in zip(intents, answers, strict=True):
         lock, outcome = _answered(step, intent, answer, lock, now, kept[step.name])
         outcomes.append(outcome)
+    began = clock()
     lockfile.write(lock_path, lock)
-    return lock, outcomes
+    return lock, outcomes, writing + clock() - began
 
 
 def _answered(
@@ -343,12 +344,13 @@ class Follow:
         self._timing, self._report = timing, report
         self._due: dict[str, tuple[float, float]] = {}  # name -> (when, delay)
         self._watched: list[str] = []
+        self.stopped: str | None = None  # why following stopped before the time ran out
 
     def until_done(self, lock: Lock, names: list[str]) -> tuple[Lock, list[str]]:
         """Poll the named exports, each when it is due, until each ends, the tenant forgets
         it, or the timeout (from now) runs out; at the deadline, one last look at those still
         running. Record every change as it is seen. Returns the lock and the names still
-        running when time ran out."""
+        running when time ran out, or when asking failed (`stopped` says why)."""
         timing = self._timing
         deadline = timing.clock() + timing.timeout
         watched = [n for n in names if n in lock.records and lock.records[n].running]
@@ -359,13 +361,16 @@ class Follow:
             if not running or at >= deadline:
                 return lock, running
             due = self.next_due(running)
-            if due >= deadline:  # none is due in time: a last look when the time runs out
-                timing.sleep(deadline - at)
-                lock = self.poll(lock, running)
+            last = due >= deadline  # none is due in time: a last look when the time runs out
+            if last or due > at:  # nothing to ask yet: sleep until the first is due, no longer
+                timing.sleep(min(due, deadline) - at)
+            try:
+                lock = self.poll(lock, running if last else self.due(running, due))
+            except ApiError as exc:  # what was seen is recorded; the rest is for `refresh`
+                self.stopped = str(exc)
                 return lock, [n for n in running if lock.records[n].running]
-            if due > at:  # nothing to ask yet: sleep until the first export is due, no longer
-                timing.sleep(due - at)
-            lock = self.poll(lock, self.due(running, max(due, timing.clock())))
+            if last:
+                return lock, [n for n in running if lock.records[n].running]
 
     def watch(self, names: list[str]) -> None:
         """Follow `names` too (those already followed keep their turn)."""
@@ -382,10 +387,13 @@ class Follow:
         return [n for n in names if self._due[n][0] <= at]
 
     def between_starts(self, lock: Lock, room_for_starts: int) -> Lock:
-        """Ask about the running exports that are due, if the rate limit has room for them
-        and for the next `room_for_starts` starts; else leave them for later."""
+        """Ask about the running exports that are due, the longest due first, as many as go
+        out side by side at once (a round's starts wait for one answer's time, at most), if
+        the rate limit has room for them and for the next `room_for_starts` starts; else
+        leave them for later."""
         running = [n for n in self._watched if n in lock.records and lock.records[n].running]
         due = self.due(running, self._timing.clock()) if running else []
+        due = sorted(due, key=lambda n: self._due[n][0])[: self._client.workers]
         if not due or self._client.headroom() < len(due) + room_for_starts:
             return lock
         try:

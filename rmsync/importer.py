@@ -151,7 +151,7 @@ def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
     for entry in entries:
         if entry.session_name is None and not entry.by_role_name:
             lines += [
-                f"{pad}{entry.name}:  # {safetext.visible(entry.role.name)}",
+                f"{pad}{_scalar(entry.name)}:  # {safetext.visible(entry.role.name)}",
                 f"{inner}session_id: {entry.session_id}",
                 f"{inner}potential_role_id: {entry.role.id}",
             ]
@@ -164,7 +164,7 @@ def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
         role = f"name: {_scalar(entry.role.name)}" if entry.by_role_name else f"id: {entry.role.id}"
         role_named = "" if entry.by_role_name else f"  # {safetext.visible(entry.role.name)}"
         lines += [
-            f"{pad}{entry.name}:{role_named}",
+            f"{pad}{_scalar(entry.name)}:{role_named}",
             f"{inner}potential_role:",
             f"{inner}  session: {session}",
             f"{inner}  {role}",

@@ -117,9 +117,14 @@ class Duration:
         unit = _UNITS.get(text[-1:])
         if unit is None and not bare:
             raise ValueError(f"{text!r} has no unit (s, m, h, d or w)")
-        seconds = float(text[:-1] if unit else text) * (unit or 1)
+        try:
+            seconds = float(text[:-1] if unit else text) * (unit or 1)
+        except ValueError:  # `1ms`, `ten s`: not Python's words for why
+            seconds = float("nan")
         if not 0 <= seconds < float("inf"):
-            raise ValueError(f"{text!r} is not a length of time")
+            raise ValueError(
+                f"{text!r} is not a length of time: a number and s, m, h, d or w, such as 10s"
+            )
         return cls(text, seconds)
 
 
@@ -139,7 +144,7 @@ class Limit:
         count, slash, per = given.partition("/")
         if not slash or not count.strip().isdigit() or int(count) < 1:
             raise ValueError(f"{text!r} is not a rate: write N/DURATION, such as 100/10s, or off")
-        window = Duration.parse(per).seconds
+        window = Duration.parse(per, bare=True).seconds  # `100/10`: seconds, as --timeout reads
         if window <= 0:
             raise ValueError(f"{text!r} is not a rate: its duration must be more than 0")
         return cls(int(count), window)

@@ -534,6 +534,7 @@ def _finish(
         timing = timing or Timing(timeout=wait)
         follow = follow or Follow(client, job.lock_path, now_text, timing, ui.progress)
         lock, late = follow.until_done(lock, names)
+    stopped = follow.stopped if follow is not None else None
     lock, fetched = download_ready(
         client, lock, job.lock_path, wanted, job.manifest.folder, now_text, ui.report
     )
@@ -545,6 +546,7 @@ def _finish(
         timed_out=tuple(late),
         wait=wait,
         running=running,
+        wait_failed=stopped,
     )
 
 
@@ -559,6 +561,7 @@ class Result:
     timed_out: tuple[str, ...] = ()
     wait: float | None = None
     running: int | None = None  # refresh: how many recorded exports it found still running
+    wait_failed: str | None = None  # why the wait stopped before its time ran out
 
     def still_running(self) -> int:
         """How many of the exports running before the run are running still."""
@@ -596,8 +599,10 @@ class Result:
                 found[name] = f"export {record.export_id} ended in ERROR: {why}"
         for name in self.timed_out:
             status = self.after.records[name].status.value
-            found.setdefault(
-                name,
-                f"still {status} when the --timeout ran out (`rmsync refresh --wait` follows it)",
+            why = (
+                f"still {status} when the --timeout ran out"
+                if self.wait_failed is None
+                else f"still {status} when asking about it failed: {self.wait_failed}"
             )
+            found.setdefault(name, f"{why} (`rmsync refresh --wait` follows it)")
         return dict(sorted(found.items()))

@@ -74,6 +74,27 @@ def test_a_failed_apply_still_prints_its_document_and_exits_1(
     assert "Error: 1 export failed (listed above)" in ran.err
 
 
+def test_a_wait_whose_polls_fail_ends_with_its_summary_and_document(
+    make_sandbox: Callable[..., Sandbox], project: Path
+) -> None:
+    # the tenant refuses every status read (403): the wait stops, and says so, name by name
+    refused = {"faults": [{"path": "**/export-async/*", "method": "GET", "status": 403}]}
+    env = tenant_env(make_sandbox(schedule=Schedule(60, 0, 0), faults=refused).base_url)
+    ran = rmsync("apply", "--auto-approve", "--wait", "--json", cwd=project, env=env)
+    assert ran.code == 1, ran.err
+    doc = document(ran.out, "result")
+    assert (doc["result"], doc["exit_code"]) == ("failed", 1)
+    lock = yaml.safe_load((project / "rmsync.lock.yaml").read_text())["exports"]
+    assert sorted(f["name"] for f in doc["failures"]) == sorted(lock)  # every export started
+    assert all(
+        f["reason"].startswith("still QUEUED when asking about it failed: GET ")
+        and "403" in f["reason"]
+        and f["reason"].endswith("(`rmsync refresh --wait` follows it)")
+        for f in doc["failures"]
+    ), doc["failures"]
+    assert "Traceback" not in ran.err
+
+
 def test_refresh_json(
     make_sandbox: Callable[..., Sandbox], clock: FakeClock, project: Path
 ) -> None:

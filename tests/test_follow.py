@@ -7,15 +7,27 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import yaml
 
-from rmsync import lockfile
+from rmsync import apply, lockfile
 from rmsync.api import Client
 from rmsync.apply import Follow, Timing, apply_plan, wait_for
 from rmsync.manifest import load_manifest
-from rmsync.models import Credentials, Limit, Lock, Manifest, Outcome, Plan, Progress, Status
+from rmsync.models import (
+    Action,
+    Credentials,
+    Limit,
+    Lock,
+    Manifest,
+    Outcome,
+    Plan,
+    Progress,
+    Status,
+)
 from rmsync.plan import make_plan
 from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Sandbox, Schedule
 from rmsync.sandbox.generate import generate_seed
@@ -57,10 +69,12 @@ def tenant(
     return sandbox, manifest, planned(sandbox.base_url, manifest)
 
 
-def planned(base_url: str, manifest: Manifest) -> Plan:
+def planned(base_url: str, manifest: Manifest, lock: Lock | None = None) -> Plan:
+    lock = lock or Lock()
+    pending = [r.address for r in lock.records.values() if r.running]
     with Client(base_url, CREDS, manifest.api_version, limit=None) as reader:
-        live = reader.live([e.potential_role_id for e in manifest.exports], [])
-    return make_plan(manifest, Lock(), live)
+        live = reader.live([e.potential_role_id for e in manifest.exports], pending)
+    return make_plan(manifest, lock, live)
 
 
 def test_exports_started_earlier_are_followed_while_later_ones_start(
@@ -82,9 +96,13 @@ def test_exports_started_earlier_are_followed_while_later_ones_start(
         totals.append((progress.total, sum(e.startswith("start") for e in events)))
 
     timing = Timing(timeout=600, clock=clock, sleep=clock.advance, first_delay=1)
-    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
+    with Client(  # every due poll at once between rounds: 50 side by side
+        sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None, workers=50
+    ) as client:
         follow = Follow(client, lock_path, now, timing, moved)
-        lock, _ = apply_plan(plan, client, Lock(), lock_path, now, started, follow=follow)
+        lock, _ = apply_plan(
+            plan, client, Lock(), lock_path, now, started, follow=follow, clock=clock
+        )
         assert "SUCCESS r000" in events  # seen ending before the last round was reported
         lock, late = follow.until_done(lock, sorted(lock.records))
     assert late == []
@@ -111,8 +129,14 @@ def test_polls_wait_while_the_rate_limit_is_busy_with_starts(
     timing = Timing(timeout=600, clock=clock, sleep=clock.advance, first_delay=0)
     # room for the token and the 60 starts, and a little more: never for a round's polls too
     limit = Limit(70, 60)
-    with Client(
-        sandbox.base_url, CREDS, manifest.api_version, clock=clock, sleep=clock.advance, limit=limit
+    with Client(  # 25 side by side: the limit, not the workers, keeps the polls back
+        sandbox.base_url,
+        CREDS,
+        manifest.api_version,
+        clock=clock,
+        sleep=clock.advance,
+        limit=limit,
+        workers=25,
     ) as client:
         follow = Follow(client, lock_path, now, timing, lambda p: events.append(f"moved {p.name}"))
         lock, outcomes = apply_plan(
@@ -123,6 +147,7 @@ def test_polls_wait_while_the_rate_limit_is_busy_with_starts(
             now,
             lambda o: events.append(f"start {o.step.name}"),
             follow=follow,
+            clock=clock,
         )
         assert all(o.ok for o in outcomes)
         assert {r.status for r in lock.records.values()} == {Status.QUEUED}
@@ -172,7 +197,9 @@ def test_a_poll_between_rounds_that_fails_stops_nothing(
         sandbox.base_url, CREDS, manifest.api_version, clock=clock, sleep=clock.advance, limit=None
     ) as client:
         follow = Follow(client, lock_path, now, timing)
-        lock, outcomes = apply_plan(plan, client, Lock(), lock_path, now, follow=follow)
+        lock, outcomes = apply_plan(
+            plan, client, Lock(), lock_path, now, follow=follow, clock=clock
+        )
     assert len(outcomes) == 60 and all(o.ok for o in outcomes)
     assert lockfile.read(lock_path) == lock and len(lock.records) == 60
 
@@ -217,3 +244,90 @@ def test_a_wait_ends_even_when_its_clock_stands_still(
         assert late == sorted(lock.records)
         polls = sum(line.startswith("GET") and "/export-async/" in line for line in log)
         assert 2 <= polls <= 2 * 10, polls
+
+
+def test_rounds_grow_while_writing_the_lockfile_would_take_over_their_time(
+    make_sandbox: Callable[..., Sandbox],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a slow disk: each lockfile write takes a second, the starts no time at all; a round
+    # doubles while its writes take over a tenth of it, to MAX_ROUND
+    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 200, Schedule(0, 0, 0))
+    lock_path, rounds = tmp_path / "rmsync.lock.yaml", []
+    write = lockfile.write
+
+    def slow(path: Path, lock: Lock) -> None:
+        starting = sum(r.status is Status.STARTING for r in lock.records.values())
+        if starting:
+            rounds.append(starting)  # an intent write: the round's size
+        write(path, lock)
+        clock.advance(1)
+
+    monkeypatch.setattr(lockfile, "write", slow)
+    monkeypatch.setattr(apply, "MAX_ROUND", 60)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
+        lock, outcomes = apply_plan(plan, client, Lock(), lock_path, now, clock=clock)
+    assert rounds == [25, 50, 60, 60, 5] and all(o.ok for o in outcomes)
+    assert lockfile.read(lock_path) == lock and len(lock.records) == 200
+    rounds.clear()  # writes that take no time: rounds stay as they start
+
+    def quick(path: Path, lock: Lock) -> None:
+        slow(path, lock)
+        clock.advance(-1)
+
+    monkeypatch.setattr(lockfile, "write", quick)
+    (tmp_path / "rmsync.lock.yaml").unlink()
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
+        apply_plan(plan, client, Lock(), lock_path, now, clock=clock)
+    assert rounds == [25] * 8
+
+
+def test_starts_go_in_rounds_wherever_they_stand_among_other_steps(
+    make_sandbox: Callable[..., Sandbox],
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # every other export was started by an earlier apply and has ended since: the plan,
+    # sorted by name, alternates an update and a start, thirty times
+    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 60, Schedule(queued=1, running=0))
+    lock_path = tmp_path / "rmsync.lock.yaml"
+    earlier = replace(plan, steps=plan.steps[::2])
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
+        lock, _ = apply_plan(earlier, client, Lock(), lock_path, now, clock=clock)
+        clock.advance(2)
+        mixed = planned(sandbox.base_url, manifest, lock)
+        assert [s.action for s in mixed.steps[:4]] == [Action.UPDATE, Action.EXPORT] * 2
+        intents: list[int] = []
+        write = lockfile.write
+
+        def counted(path: Path, lock: Lock) -> None:
+            starting = sum(r.status is Status.STARTING for r in lock.records.values())
+            intents.extend([starting] if starting else [])
+            write(path, lock)
+
+        monkeypatch.setattr(lockfile, "write", counted)
+        lock, outcomes = apply_plan(mixed, client, lock, lock_path, now, clock=clock)
+    assert intents == [25, 5]  # two rounds, not thirty rounds of one
+    assert all(o.ok for o in outcomes) and len(lock.records) == 60
+    assert [o.step.name for o in outcomes][:2] == ["r000", "r001"]  # the plan's order, as far
+
+
+def test_between_rounds_no_more_polls_go_than_the_client_sends_side_by_side(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    # sixty exports QUEUED for a while and due at once; four requests side by side: each
+    # look between rounds asks about the four longest due, so a round waits one answer's
+    # time for them at most
+    sandbox, manifest, plan = tenant(make_sandbox, tmp_path, 60, Schedule(queued=9, running=0))
+    lock_path = tmp_path / "rmsync.lock.yaml"
+    timing = Timing(timeout=600, clock=clock, sleep=clock.advance, first_delay=0)
+    with Client(
+        sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None, workers=4
+    ) as client:
+        follow = Follow(client, lock_path, now, timing)
+        _, outcomes = apply_plan(plan, client, Lock(), lock_path, now, follow=follow, clock=clock)
+        assert all(o.ok for o in outcomes)
+        assert client.requests == 1 + 60 + 3 * 4  # the token, the starts, three looks of four

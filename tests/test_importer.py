@@ -62,6 +62,20 @@ def test_insert_adds_entries_and_keeps_the_rest(text: str) -> None:
     }
 
 
+@pytest.mark.parametrize("by_name", [False, True])
+def test_names_yaml_would_read_as_other_values_are_written_quoted(by_name: bool) -> None:
+    """Roles named `Yes`, `null`, `Off` or `0x1F` give export names YAML 1.1 reads as a
+    flag, nothing or a number: written bare, the manifest had keys that are not text."""
+    names = ["yes", "null", "off", "0x1f", "123", "1e3", "on", "y"]
+    entries = [
+        Entry(n, "s1", role(n.title(), f"r{i}"), session_name="S" if by_name else None,
+              by_role_name=by_name)
+        for i, n in enumerate(names)
+    ]  # fmt: skip
+    data = yaml.safe_load(insert("version: 1\nexports: {}\n", entries))
+    assert list(data["exports"]) == names
+
+
 def test_insert_refuses_flow_style_with_entries() -> None:
     with pytest.raises(ManifestEditError, match="flow style"):
         insert("version: 1\nexports: {a: {session_id: x}}\n", [Entry("n", "s", role("N"))])
