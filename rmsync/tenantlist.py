@@ -143,11 +143,11 @@ class _Tenant:
     """What resolving a manifest's selectors reads, each once: the sessions (only if one is
     named), each session, and each session's roles."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, listed: dict[str, list[RoleSummary]] | None) -> None:
         self.client = client
         self.every: list[Session] | None = None
         self.found: dict[str, Session] = {}
-        self.listed: dict[str, list[RoleSummary]] = {}
+        self.listed: dict[str, list[RoleSummary]] = {} if listed is None else listed
 
     def session(self, selector: Selector) -> Session:
         """The session, once its mining is done: a session still mining (created, or re-run
@@ -171,19 +171,22 @@ def resolve(
     manifest: Manifest,
     lock: Lock | None = None,
     targets: frozenset[str] | None = None,
+    read: dict[str, list[RoleSummary]] | None = None,
 ) -> tuple[Manifest, tuple[Broken, ...]]:
     """The manifest with every `potential_role:` selector resolved to ids (and `resolved`
     saying to what and how) and every set's members as exports; and what could not be found,
     each a problem of its own: an export whose selector found no role or several, and a set
     whose session is not there (its recorded members are then kept as they are). Exports
     given by ids are left as they are. With `targets`, only what they name is looked up (a
-    set, when one of its recorded members or `sets.NAME` is a target): the rest is not read."""
+    set, when one of its recorded members or `sets.NAME` is a target): the rest is not read.
+    Each session's whole listing it reads is left in `read` (session id -> its roles), for
+    the plan to compare the roles from, not to read them again."""
     lock = lock or Lock()
     if targets is not None:
         manifest = replace(manifest, sets=_targeted_sets(manifest, lock, targets))
     if not any(e.selector for e in manifest.exports) and not manifest.sets:
         return manifest, ()
-    tenant = _Tenant(client)
+    tenant = _Tenant(client, read)
     exports, broken = [], []
     for export in manifest.exports:
         if export.selector is None or (targets is not None and export.name not in targets):

@@ -38,6 +38,7 @@ from rmsync.models import (
     Plan,
     Provenance,
     Role,
+    RoleSummary,
     Status,
     Step,
     Subject,
@@ -260,7 +261,8 @@ def make_job(
     lock_path = inputs.lock_path
     lock = lockfile.read(lock_path)  # once: the names resolved and the plan see one lockfile
     chosen = following_moves(manifest, lock, chosen)  # an old name means its new one
-    manifest, unresolved = tenantlist.resolve(client, manifest, lock, chosen.targets)
+    listed: dict[str, list[RoleSummary]] = {}  # the sessions' listings, read once for both
+    manifest, unresolved = tenantlist.resolve(client, manifest, lock, chosen.targets, listed)
     chosen = following_moves(manifest, lock, chosen)  # ...a set's member's too
     source = _source(inputs, manifest, chosen)  # as given: sets.NAME, not its members
     chosen = with_members(manifest, lock, chosen)  # sets.NAME stands for its members too
@@ -281,7 +283,8 @@ def make_job(
             for n, r in as_named.records.items()
             if r.export_id and (targets is None or n in targets) and n not in excluded
         ]
-    live = _read_live(client, manifest, roles, reading, whole=chosen.full or every_export)
+    full = chosen.full or every_export
+    live = _read_live(client, manifest, roles, reading, full, {} if full else listed)
     made = make_plan(manifest, lock, live, chosen, files, unresolved)
     acting = sorted({s.role.id for s in made.steps if s.role is not None and s.role.partial})
     if acting:  # a role that has an action is read whole: the record and the review need it
@@ -328,13 +331,17 @@ def _read_live(
     role_ids: list[str],
     reading: list[tuple[str, str, str]],
     whole: bool,
+    listed: dict[str, list[RoleSummary]],
 ) -> Live:
     """The roles the plan compares and the exports it asks about. Unless `whole`, roles are
     read by the page from their sessions' summaries (250 a request, not one each; a session
-    with one role wanted is not listed); a role its session's listing lacks (another
-    session, or gone) is asked for alone, which says why."""
+    with one role wanted is not listed, and one already `listed` to resolve names is not
+    listed again); a role its session's listing lacks (another session, or gone) is asked
+    for alone, which says why."""
     wanted = set(role_ids)
-    found: dict[str, Role | None] = {}
+    found: dict[str, Role | None] = {
+        r.id: r.as_role() for roles in listed.values() for r in roles if r.id in wanted
+    }
     if not whole and wanted:
         per_session: dict[str, set[str]] = {}
         for e in manifest.exports:
@@ -342,12 +349,14 @@ def _read_live(
                 per_session.setdefault(e.session_id, set()).add(e.potential_role_id)
         # one role is one request either way: a listing pays from two roles of a session on
         for session_id in sorted(s for s, ids in per_session.items() if len(ids) > 1):
+            if session_id in listed:
+                continue  # its whole listing was read to resolve names: what it has is found
             mine = frozenset(per_session[session_id])
             try:  # read until the page that brings the last of them, not further
-                listed = client.roles(session_id, wanted=mine)
+                summaries = client.roles(session_id, wanted=mine)
             except ApiError:  # a session the tenant lacks: each role alone says why
                 continue
-            found.update((r.id, r.as_role()) for r in listed if r.id in wanted)
+            found.update((r.id, r.as_role()) for r in summaries if r.id in wanted)
     rest = client.live(sorted(wanted - set(found)), reading)
     return Live({**found, **rest.roles}, rest.exports)
 
