@@ -60,9 +60,17 @@ def apply_plan(
     # sorts by name): each round is the next starts in the plan's order, taken when the
     # first of them comes up
     waiting = deque(s for s in plan.steps if s.action in _STARTS)
+    # what only changes records (a status seen, an export forgotten) is one write in all
+    records_only = [s for s in plan.steps if s.action in _RECORDS_ONLY]
     size = ROUND
     for step in plan.steps:
-        if step.action in _STARTS:
+        if step.action in _RECORDS_ONLY:
+            if not records_only or records_only[0] is not step:
+                continue  # recorded with the first of them
+            with interrupts.deferred():
+                lock, done = _record_all(records_only, lock, lock_path, now)
+            records_only = []
+        elif step.action in _STARTS:
             if not waiting or waiting[0] is not step:
                 continue  # started in an earlier round
             starts = [waiting.popleft() for _ in range(min(size, len(waiting)))]
@@ -88,6 +96,24 @@ def apply_plan(
 
 
 _STARTS = (Action.EXPORT, Action.REEXPORT)
+_RECORDS_ONLY = (Action.UPDATE, Action.FORGET)
+
+
+def _record_all(
+    steps: list[Step], lock: Lock, lock_path: Path, now: Now
+) -> tuple[Lock, list[Outcome]]:
+    """Carry out steps that ask the tenant nothing (a status already read, a forget) and
+    record them all in one write: refresh and apply no longer rewrite the lockfile once for
+    each of thousands of records."""
+    outcomes = []
+    for step in steps:
+        lock, export_id = _changed(step, lock, now)
+        lock = _renamed(lock, step)
+        outcomes.append(Outcome(step, export_id=export_id))
+    lockfile.write(lock_path, lock)
+    return lock, outcomes
+
+
 ROUND = 25  # starts recorded together: at most this many STARTING records after a crash
 MAX_ROUND = 1000  # ... however large the lockfile
 WRITE_SHARE = 0.1  # of a round's time, the most its two lockfile writes should take
@@ -145,18 +171,21 @@ def _change(path: Path) -> ContentChange | None:
 
 
 def _run(step: Step, client: Client, lock: Lock, now: Now, folder: Path) -> tuple[Lock, str | None]:
-    if step.action is Action.FORGET:
-        return lock.drop(step.name), None
     if step.action is Action.DOWNLOAD:
         assert step.record is not None and step.download is not None
         record = _moved(step.record, step.status or step.record.status, None, now)
         return lock.put(fetch(client, record, step.download, folder, now)), record.export_id
-    if step.action is Action.UPDATE:
-        assert step.record is not None
-        if step.status is None:
-            return lock.put(replace(step.record, gone_at=now())), step.record.export_id
-        return lock.put(_moved(step.record, step.status, step.detail, now)), step.record.export_id
-    raise AssertionError(f"{step.action} is carried out by _start")  # pragma: no cover
+    return _changed(step, lock, now)
+
+
+def _changed(step: Step, lock: Lock, now: Now) -> tuple[Lock, str | None]:
+    """The lock after a step that asks the tenant nothing: a forget, or a status seen."""
+    if step.action is Action.FORGET:
+        return lock.drop(step.name), None
+    assert step.action is Action.UPDATE and step.record is not None, step.action
+    if step.status is None:
+        return lock.put(replace(step.record, gone_at=now())), step.record.export_id
+    return lock.put(_moved(step.record, step.status, step.detail, now)), step.record.export_id
 
 
 def _start_round(
@@ -329,8 +358,8 @@ class Follow:
 
     `poll` asks about the given exports side by side, records every change in one lockfile
     write, and reports each; `between_starts` lets apply ask about the due ones while it is
-    still starting others, but only with the rate limit's room to spare: a start never
-    waits for a poll."""
+    still starting others, as many as go at once and only with the rate limit's room to
+    spare: a round waits for them one answer's time at most."""
 
     def __init__(
         self,
@@ -357,18 +386,19 @@ class Follow:
         self.watch(watched)
         while True:
             running = [n for n in watched if lock.records[n].running]
+            if not running:
+                return lock, []
             at = timing.clock()
-            if not running or at >= deadline:
-                return lock, running
             due = self.next_due(running)
-            last = due >= deadline  # none is due in time: a last look when the time runs out
-            if last or due > at:  # nothing to ask yet: sleep until the first is due, no longer
+            if at < deadline and due > at:  # nothing to ask yet: sleep until the first is due
                 timing.sleep(min(due, deadline) - at)
+                at = max(timing.clock(), min(due, deadline))  # as far as it slept, at least
+            last = at >= deadline  # the time ran out: a last look at every one still running
             try:
-                lock = self.poll(lock, running if last else self.due(running, due))
+                lock = self.poll(lock, running if last else self.due(running, at))
             except ApiError as exc:  # what was seen is recorded; the rest is for `refresh`
                 self.stopped = str(exc)
-                return lock, [n for n in running if lock.records[n].running]
+                last = True
             if last:
                 return lock, [n for n in running if lock.records[n].running]
 

@@ -611,7 +611,7 @@ class Result:
             why = (
                 f"still {status} when the --timeout ran out"
                 if self.wait_failed is None
-                else f"still {status} when asking about it failed: {self.wait_failed}"
+                else f"still {status} when following stopped, on this failure: {self.wait_failed}"
             )
             found.setdefault(name, f"{why} (`rmsync refresh --wait` follows it)")
         return dict(sorted(found.items()))

@@ -87,7 +87,7 @@ def test_a_wait_whose_polls_fail_ends_with_its_summary_and_document(
     lock = yaml.safe_load((project / "rmsync.lock.yaml").read_text())["exports"]
     assert sorted(f["name"] for f in doc["failures"]) == sorted(lock)  # every export started
     assert all(
-        f["reason"].startswith("still QUEUED when asking about it failed: GET ")
+        f["reason"].startswith("still QUEUED when following stopped, on this failure: GET ")
         and "403" in f["reason"]
         and f["reason"].endswith("(`rmsync refresh --wait` follows it)")
         for f in doc["failures"]

@@ -301,18 +301,24 @@ def test_starts_go_in_rounds_wherever_they_stand_among_other_steps(
         mixed = planned(sandbox.base_url, manifest, lock)
         assert [s.action for s in mixed.steps[:4]] == [Action.UPDATE, Action.EXPORT] * 2
         intents: list[int] = []
+        writes = []
         write = lockfile.write
 
         def counted(path: Path, lock: Lock) -> None:
             starting = sum(r.status is Status.STARTING for r in lock.records.values())
             intents.extend([starting] if starting else [])
+            writes.append(path)
             write(path, lock)
 
         monkeypatch.setattr(lockfile, "write", counted)
         lock, outcomes = apply_plan(mixed, client, lock, lock_path, now, clock=clock)
     assert intents == [25, 5]  # two rounds, not thirty rounds of one
+    assert len(writes) == 1 + 2 * 2  # the thirty updates in one write, each round in two
     assert all(o.ok for o in outcomes) and len(lock.records) == 60
-    assert [o.step.name for o in outcomes][:2] == ["r000", "r001"]  # the plan's order, as far
+    assert {r.status for r in lock.records.values()} == {Status.QUEUED, Status.SUCCESS}
+    # each kind when the first of it comes up in the plan: the updates, then the starts
+    assert [o.step.name for o in outcomes][:2] == ["r000", "r002"]
+    assert [o.step.name for o in outcomes][30:32] == ["r001", "r003"]
 
 
 def test_between_rounds_no_more_polls_go_than_the_client_sends_side_by_side(
@@ -331,3 +337,25 @@ def test_between_rounds_no_more_polls_go_than_the_client_sends_side_by_side(
         _, outcomes = apply_plan(plan, client, Lock(), lock_path, now, follow=follow, clock=clock)
         assert all(o.ok for o in outcomes)
         assert client.requests == 1 + 60 + 3 * 4  # the token, the starts, three looks of four
+
+
+def test_the_last_look_comes_after_the_deadline_even_when_a_poll_ran_past_it(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    # every status read takes the tenant 0.2 s: the polls due at 1 s end past the 1.1 s
+    # deadline, and the last look comes after them
+    log: list[str] = []
+    slow = {"faults": [{"path": "**/export-async/*", "method": "GET", "latency": 0.2}]}
+    sandbox, manifest, plan = tenant(
+        make_sandbox, tmp_path, 2, Schedule(queued=100), faults=slow, sleep=clock.advance,
+        log=log.append,
+    )  # fmt: skip
+    lock_path = tmp_path / "rmsync.lock.yaml"
+    timing = Timing(timeout=1.1, clock=clock, sleep=clock.advance, first_delay=1)
+    with Client(sandbox.base_url, CREDS, manifest.api_version, clock=clock, limit=None) as client:
+        lock, _ = apply_plan(plan, client, Lock(), lock_path, now)
+        log.clear()
+        _, late = wait_for(client, lock, lock_path, sorted(lock.records), now, timing)
+    assert late == sorted(lock.records)
+    reads = [line for line in log if line.startswith("GET") and line.endswith(" 200")]
+    assert len(reads) == 2 * 2, log  # when due, and once more when the time has run out
