@@ -151,7 +151,7 @@ def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
     for entry in entries:
         if entry.session_name is None and not entry.by_role_name:
             lines += [
-                f"{pad}{_scalar(entry.name)}:  # {safetext.visible(entry.role.name)}",
+                f"{pad}{_scalar(entry.name, key=True)}:  # {safetext.visible(entry.role.name)}",
                 f"{inner}session_id: {entry.session_id}",
                 f"{inner}potential_role_id: {entry.role.id}",
             ]
@@ -164,7 +164,7 @@ def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
         role = f"name: {_scalar(entry.role.name)}" if entry.by_role_name else f"id: {entry.role.id}"
         role_named = "" if entry.by_role_name else f"  # {safetext.visible(entry.role.name)}"
         lines += [
-            f"{pad}{_scalar(entry.name)}:{role_named}",
+            f"{pad}{_scalar(entry.name, key=True)}:{role_named}",
             f"{inner}potential_role:",
             f"{inner}  session: {session}",
             f"{inner}  {role}",
@@ -172,11 +172,12 @@ def render_entries(entries: Iterable[Entry], indent: int = 2) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _scalar(text: str) -> str:
-    """`text` as a YAML scalar that reads back as itself: plain where YAML allows it."""
+def _scalar(text: str, key: bool = False) -> str:
+    """`text` as a YAML scalar that reads back as itself: plain where YAML allows it, else
+    quoted as `rmsync fmt` writes it (a key in single quotes, a value in double ones)."""
     dumped = yaml.safe_dump(text, allow_unicode=True, width=1_000_000, default_style=None)
     dumped = dumped.removesuffix("\n...\n").removesuffix("\n")
-    if "\n" in dumped or yaml.safe_load(dumped) != text:
+    if "\n" in dumped or yaml.safe_load(dumped) != text or (dumped[:1] == "'" and not key):
         return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML one
     return dumped
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rmsync import safetext
+from rmsync import fmt, safetext
 from rmsync.importer import Entry, ManifestEditError, insert, plan_entries
 from rmsync.manifest import load_manifest
 from rmsync.models import Role, Session, slug
@@ -72,8 +72,9 @@ def test_names_yaml_would_read_as_other_values_are_written_quoted(by_name: bool)
               by_role_name=by_name)
         for i, n in enumerate(names)
     ]  # fmt: skip
-    data = yaml.safe_load(insert("version: 1\nexports: {}\n", entries))
-    assert list(data["exports"]) == names
+    text = insert("version: 1\nexports: {}\n", entries)
+    assert list(yaml.safe_load(text)["exports"]) == names
+    assert fmt.formatted(text, "rmsync.yaml") == text  # as `rmsync fmt` writes it: no churn
 
 
 def test_insert_refuses_flow_style_with_entries() -> None:
