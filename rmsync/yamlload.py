@@ -64,21 +64,10 @@ class _Loader(_Base):  # type: ignore[valid-type,misc]
     """SafeLoader without the implicit timestamp and value types: dates and `=` stay text."""
 
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
-        """The tag of a node, remembered per distinct plain value: a lockfile of thousands of
-        records says the same few hundred values again and again (counts, flags, states),
-        and matching each against every implicit type's pattern was a fifth of reading it."""
-        if kind is not yaml.ScalarNode or not implicit or not implicit[0]:
-            return str(super().resolve(kind, value, implicit))
-        key = (value, implicit)
-        found = _RESOLVED.get(key)
-        if found is None:
-            found = _RESOLVED[key] = str(super().resolve(kind, value, implicit))
-            if len(_RESOLVED) > 50_000:  # a file of distinct values gains nothing: start over
-                _RESOLVED.clear()
-        return found
-
-
-_RESOLVED: dict[tuple[Any, Any], str] = {}
+        """The tag of a node; a plain scalar's is remembered per value (`_implicit_tag`)."""
+        if kind is yaml.ScalarNode and implicit and implicit[0]:
+            return _implicit_tag(value)
+        return str(super().resolve(kind, value, implicit))
 
 
 _Loader.yaml_implicit_resolvers = {  # `=` alone is text too, not YAML 1.1's "value" tag
@@ -90,21 +79,29 @@ _Loader.yaml_implicit_resolvers = {  # `=` alone is text too, not YAML 1.1's "va
 def plain_tag(value: str) -> str:
     """What an unquoted scalar `value` is read as: str, int, float, bool or null (the short
     name of its tag), as this module's loader resolves it."""
-    found = _PLAIN_TAGS.get(value)
+    return _short(_implicit_tag(value)).removeprefix("!!")
+
+
+def _implicit_tag(value: str) -> str:
+    """The tag the loader gives the unquoted scalar `value`, remembered per value: a lockfile
+    of thousands of records says the same few hundred values again and again (counts, flags,
+    states), and matching each against every implicit type's pattern was a fifth of reading
+    it."""
+    found = _IMPLICIT.get(value)
     if found is None:
-        tag = _TAG + "str"
+        found = _TAG + "str"
         table = _Loader.yaml_implicit_resolvers
         for candidate, pattern in [*table.get(value[:1], ()), *table.get(None, ())]:
             if pattern.match(value):
-                tag = candidate
+                found = candidate
                 break
-        found = _PLAIN_TAGS[value] = _short(tag).removeprefix("!!")
-        if len(_PLAIN_TAGS) > 50_000:  # a file of distinct values gains nothing: start over
-            _PLAIN_TAGS.clear()
+        if len(_IMPLICIT) >= 50_000:  # a file of distinct values gains nothing: start over
+            _IMPLICIT.clear()
+        _IMPLICIT[value] = found
     return found
 
 
-_PLAIN_TAGS: dict[str, str] = {}
+_IMPLICIT: dict[str, str] = {}
 
 
 def unprintable(text: str) -> bool:
