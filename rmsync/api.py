@@ -255,20 +255,32 @@ class Client:
             return None
         return _role(body, role_id)
 
-    def start_export(self, session_id: str, role_id: str, params: ExportParams) -> ExportJob:
+    def start_export(
+        self,
+        session_id: str,
+        role_id: str,
+        params: ExportParams,
+        stop: Callable[[], bool] | None = None,
+    ) -> ExportJob:
+        """Start one export. Once `stop()` says so, it is not sent (nor sent again): an
+        ApiError that says it never left."""
         body = {f.metadata["api"]: getattr(params, f.name) for f in fields(ExportParams)}
-        return _job(self._json("POST", self._export_path(session_id, role_id), body=body), params)
+        path = self._export_path(session_id, role_id)
+        return _job(self._json("POST", path, body=body, stop=stop), params)
 
     def start_exports(
-        self, wanted: Sequence[tuple[str, str, ExportParams]]
+        self,
+        wanted: Sequence[tuple[str, str, ExportParams]],
+        stop: Callable[[], bool] | None = None,
     ) -> list[ExportJob | ApiError]:
         """`start_export` of each (session id, role id, params), sent side by side within the
         rate limit: a round's starts wait on each other's latency no more than reads do.
-        Each answer, or the ApiError it met, in the order asked."""
+        Each answer, or the ApiError it met, in the order asked. Once `stop()` says so, no
+        start is begun that was not sent already (Ctrl-C): those answer "not sent"."""
 
         def one(item: tuple[str, str, ExportParams]) -> ExportJob | ApiError:
             try:
-                return self.start_export(*item)
+                return self.start_export(*item, stop=stop)
             except ApiError as exc:
                 return exc
 
@@ -424,8 +436,10 @@ class Client:
 
     # -- the request loop ------------------------------------------------------------------------
 
-    def _json(self, method: str, path: str, body: Any = None) -> Any:
-        response = self._send(method, path, body)
+    def _json(
+        self, method: str, path: str, body: Any = None, stop: Callable[[], bool] | None = None
+    ) -> Any:
+        response = self._send(method, path, body, stop=stop)
         try:
             return response.json()
         except ValueError:
@@ -440,15 +454,16 @@ class Client:
         body: Any,
         sink: Sink | None = None,
         accept: str = ACCEPT_JSON,
+        stop: Callable[[], bool] | None = None,
     ) -> httpx.Response:
         """Send with auth, throttling and retries; a successful body streams into `sink`.
         Only a GET is sent again after a failure on the wire, and after a timeout only
-        TIMEOUT_TRIES times in all."""
+        TIMEOUT_TRIES times in all. Once `stop()` says so, no attempt is begun."""
         refreshed, timeouts = False, 0
         for attempt in range(1, self._attempts + 1):
             last = attempt == self._attempts
             try:
-                response, foreign = self._exchange(method, path, body, sink, accept)
+                response, foreign = self._exchange(method, path, body, sink, accept, stop)
             except _Lost as lost:
                 timeouts += lost.timed_out
                 if method != "GET" or last or timeouts >= TIMEOUT_TRIES:
@@ -475,11 +490,23 @@ class Client:
         raise ApiError(f"{method} {path}: gave up after {self._attempts} attempts")
 
     def _exchange(
-        self, method: str, path: str, body: Any, sink: Sink | None, accept: str
+        self,
+        method: str,
+        path: str,
+        body: Any,
+        sink: Sink | None,
+        accept: str,
+        stop: Callable[[], bool] | None = None,
     ) -> tuple[httpx.Response, str | None]:
         """One attempt: the request, a download's redirects, and the body, read whole or into
-        `sink`. Returns the last answer and the other origin it came from, if it did."""
+        `sink`. Returns the last answer and the other origin it came from, if it did. None
+        is begun once `stop()` says so, checked last thing before sending (after any wait
+        for the rate limit)."""
+        if stop is not None and stop():
+            raise ApiError(f"{method} {path}: not sent: rmsync is stopping", sent=False)
         admitted = self._throttle()
+        if stop is not None and stop():  # its slot of the rate limit goes unused: no harm
+            raise ApiError(f"{method} {path}: not sent: rmsync is stopping", sent=False)
         headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept}
         began = time.monotonic()
         try:

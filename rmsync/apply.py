@@ -214,8 +214,9 @@ def _start_round(
     began = clock()
     lockfile.write(lock_path, lock)
     writing = clock() - began
-    answers = client.start_exports(
-        [(step.session_id, step.potential_role_id, step.params) for step in steps]
+    answers = client.start_exports(  # on Ctrl-C, what was not sent goes back as it was
+        [(step.session_id, step.potential_role_id, step.params) for step in steps],
+        stop=interrupts.stopping,
     )
     outcomes = []
     for (step, intent), answer in zip(intents, answers, strict=True):

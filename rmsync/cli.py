@@ -11,7 +11,9 @@ heavy before a command runs.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -50,12 +52,22 @@ class Rmsync(click.Group):
         args = _debug_first(sys.argv[1:] if args is None else list(args))
         if not standalone_mode:
             return super().main(args, prog_name or "rmsync", complete_var, False, **extra)
-        interrupts.install()  # before anything is printed: an early signal still ends cleanly
+        interrupts.install(_stopping)  # before anything is printed: an early signal ends cleanly
         try:
             code = super().main(args, prog_name or "rmsync", complete_var, False, **extra)
         except BaseException as exc:
             _funnel(exc)
         sys.exit(code if isinstance(code, int) else 0)  # an int: click's exit code (--help)
+
+
+def _stopping() -> None:
+    """Said the moment a signal waits for what is under way (from the signal handler: one
+    unbuffered write, never the buffered stream it may have interrupted)."""
+    message = (
+        "Stopping: what is under way is finished and recorded first (Ctrl-C again stops at once).\n"
+    )
+    with contextlib.suppress(OSError, ValueError):  # no stderr to write to: stopping is enough
+        os.write(sys.stderr.fileno(), message.encode())
 
 
 def _debug_first(args: list[str]) -> list[str]:
@@ -95,8 +107,6 @@ def _log(ctx: click.Context, param: click.Parameter, debug: bool) -> None:
     """Where the traffic log goes: set up now when asked for (or set up by an earlier run in
     this process, which must not leak into this one); else by the API client, when a command
     reaches a tenant (`validate` never loads logging)."""
-    import os
-
     if debug or os.environ.get("RMSYNC_LOG") or "rmsync.debuglog" in sys.modules:
         from rmsync import debuglog
 

@@ -15,6 +15,7 @@ Must not: report problems, read files, or know what a document means.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 from typing import Any
 
@@ -84,6 +85,8 @@ def _token(line: str) -> _Token:
     quoted = match.group("quoted")
     if quoted is not None:  # `'no':`, as the dumper writes a name YAML would read otherwise
         key = quoted.replace("''", "'")
+    if key is not None:  # one object per key: records count members by the same few names
+        key = sys.intern(key)
     if dash is None:
         if key is None:
             raise _Outside  # a scalar alone on a line: a continuation, or not a mapping

@@ -1,9 +1,11 @@
 """Ctrl-C and SIGTERM: stop cleanly, and never between starting an export and recording it.
 
 Owns: the SIGINT/SIGTERM handlers (installed once, at the CLI's edge, before anything is
-printed), the `Interrupted` exception they raise, and `deferred()`, a critical section in
-which a first signal waits until the section ends (a second one stops at once).
-Must not: print, exit or know what the critical sections do.
+printed), the `Interrupted` exception they raise, `deferred()`, a critical section in
+which a first signal waits until the section ends (a second one stops at once), and
+`stopping()`, which work done side by side inside a section asks before it begins more.
+Must not: print, exit or know what the critical sections do (whoever installs the handlers
+says how a waiting signal is told to the user).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -38,22 +40,38 @@ class _State(threading.local):
 
 
 _state = _State()
+_waiting = threading.Event()  # a signal waits for a section to end: any thread may ask
+_told: list[Callable[[], None]] = []  # how the user hears that it waits (set by `install`)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
     if _state.depth and _state.pending is None:
         _state.pending = signum  # finish the critical section first; a second signal won't wait
+        _waiting.set()
+        for tell in _told:
+            tell()
         return
     _state.pending = None
+    _waiting.clear()
     raise Interrupted(signum)
 
 
-def install() -> None:
-    """Route SIGINT and SIGTERM to `Interrupted` (main thread only; elsewhere a no-op)."""
+def install(waiting: Callable[[], None] | None = None) -> None:
+    """Route SIGINT and SIGTERM to `Interrupted` (main thread only; elsewhere a no-op).
+    `waiting` is called when a first signal waits for a critical section to end (from the
+    handler: it must only write, unbuffered)."""
     if threading.current_thread() is not threading.main_thread():
         return
+    _told[:] = [waiting] if waiting is not None else []
     for signum in _SIGNALS:
         signal.signal(signum, _handler)
+
+
+def stopping() -> bool:
+    """Whether a signal waits for the current critical section to end. Threads working for
+    the section ask it before they begin more: what is under way is finished and recorded,
+    what is not begun is left for the next run."""
+    return _waiting.is_set()
 
 
 @contextlib.contextmanager
@@ -66,4 +84,5 @@ def deferred() -> Iterator[None]:
         _state.depth -= 1
         if _state.depth == 0 and _state.pending is not None:
             signum, _state.pending = _state.pending, None
+            _waiting.clear()
             raise Interrupted(signum)

@@ -28,12 +28,14 @@ from rmsync.models import (
     Content,
     Download,
     Entitlement,
+    ExportParams,
     Fingerprint,
     Lock,
     Record,
     Request,
     Resolved,
     Status,
+    param_names,
 )
 from rmsync.yamlload import Located, inline_refs, load_text, schema_problems
 
@@ -218,16 +220,43 @@ def _entitlement_dict(e: Entitlement) -> dict[str, Any]:
     return found
 
 
-def access_from(data: dict[str, Any]) -> Access:
+class _Pool:
+    """One object for each part of a record said again and again, while a lockfile is read
+    the quick way: its records count members by the same departments and locations, and ask
+    with the same parameters, thousands of times. Only parts the schema has passed are
+    pooled, so values that compare equal are of one type too (a count is an int, never 1.0
+    or true): sharing them changes nothing a record says."""
+
+    def __init__(self) -> None:
+        self.tuples: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        self.params: dict[tuple[Any, ...], ExportParams] = {}
+
+    def one(self, made: tuple[Any, ...]) -> tuple[Any, ...]:
+        return self.tuples.setdefault(made, made)
+
+    def export_params(self, values: tuple[Any, ...]) -> ExportParams:
+        found = self.params.get(values)
+        if found is None:
+            found = self.params[values] = ExportParams(*values)
+        return found
+
+
+def _fresh(made: tuple[Any, ...]) -> tuple[Any, ...]:
+    return made
+
+
+def access_from(data: dict[str, Any], pool: _Pool | None = None) -> Access:
     """An Access from data its schema has passed (the lockfile's or the plan document's)."""
+    one = pool.one if pool is not None else _fresh
+    members_by = tuple(
+        one((key, one(tuple(one(item) for item in sorted(counts.items())))))
+        for key, counts in sorted(data.get("members_by", {}).items())
+    )
     return Access(
         members=data["members"],
         entitlements=tuple(_entitlement_from(e) for e in data["entitlements"]),
         excluded=tuple(_entitlement_from(e) for e in data.get("excluded", ())),
-        members_by=tuple(
-            (key, tuple(sorted(counts.items())))
-            for key, counts in sorted(data.get("members_by", {}).items())
-        ),
+        members_by=one(members_by),
     )
 
 
@@ -297,35 +326,36 @@ def _quick(lines: Iterable[str]) -> Lock | None:
     found = iter(lines)
     if any(next(found, None) != line for line in _START):
         return None
-    schema = _schema()["properties"]["exports"]
+    try:
+        conforms = schemacheck.checker(_schema()["properties"]["exports"])
+    except schemacheck.Unsupported:
+        return None
     records: dict[str, Record] = {}
     shared: dict[str, Any] = {}  # one object for each value said again and again
+    pool = _Pool()  # ... and for each part of a record made of them
 
     def add(block: list[str]) -> bool:
         doc = fastyaml.load("".join(block), shared=shared)
         if not isinstance(doc, dict) or len(doc) != 1:
             return False
         ((name, data),) = doc.items()
-        if name in records or not schemacheck.conforms({name: data}, schema):
+        if name in records or not conforms({name: data}):
             return False
-        records[name] = _record(name, data)
+        records[name] = _record(name, data, pool)
         return True
 
     block: list[str] = []
-    try:
-        for line in found:
-            if line == END:
-                ended = next(found, None) is None  # the end line, and nothing after it
-                return Lock(records) if ended and block and add(block) else None
-            if _RECORD.match(line):  # a record's first line: its name, two columns in
-                if block and not add(block):
-                    return None
-                block = []
-            elif not block:
-                return None  # the first record's lines, without its name
-            block.append(line)
-    except schemacheck.Unsupported:
-        return None
+    for line in found:
+        if line == END:
+            ended = next(found, None) is None  # the end line, and nothing after it
+            return Lock(records) if ended and block and add(block) else None
+        if _RECORD.match(line):  # a record's first line: its name, two columns in
+            if block and not add(block):
+                return None
+            block = []
+        elif not block:
+            return None  # the first record's lines, without its name
+        block.append(line)
     return None  # no end line: cut short, and the careful way says so
 
 
@@ -366,12 +396,14 @@ def _damaged(problems: Iterable[Problem]) -> LockfileError:
     return LockfileError(replace(p, message=f"{p.message}; {hint}") for p in problems)
 
 
-def _record(name: str, body: dict[str, Any]) -> Record:
+def _record(name: str, body: dict[str, Any], pool: _Pool | None = None) -> Record:
     """A record from data the schema has passed: nothing is converted, only gathered."""
     role, saved = body["role"], body.get("download")
+    values = tuple(body.get(n, getattr(_DEFAULT, n)) for n in param_names())
+    params = ExportParams(*values) if pool is None else pool.export_params(values)
     return Record(
         name=name,
-        request=Request.from_fields(body),
+        request=Request(body["session_id"], body["potential_role_id"], params),
         export_id=body["export_id"],
         status=Status(body["status"]),
         started_at=body["started_at"],
@@ -386,7 +418,7 @@ def _record(name: str, body: dict[str, Any]) -> Record:
         download=None if saved is None else _download(saved),
         error=body.get("error"),
         gone_at=body.get("gone_at"),
-        access=access_from(body["access"]) if "access" in body else None,
+        access=access_from(body["access"], pool) if "access" in body else None,
         resolved=None
         if "resolved" not in body
         else Resolved(
@@ -395,6 +427,9 @@ def _record(name: str, body: dict[str, Any]) -> Record:
             how=body["resolved"]["how"],
         ),
     )
+
+
+_DEFAULT = ExportParams()
 
 
 def read(path: Path) -> Lock:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -376,7 +377,7 @@ def _exports(doc: Located) -> list[Export]:
         refresh = body.get("refresh_after", defaults.get("refresh_after"))
         selector = _selector(body.get("potential_role"))
         request = Request(  # a selector's ids are found in the tenant: none yet
-            "" if selector else body["session_id"].lower(),
+            "" if selector else sys.intern(body["session_id"].lower()),  # one per session
             "" if selector else body["potential_role_id"].lower(),
             ExportParams.from_fields(body, defaults=base),
         )

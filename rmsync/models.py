@@ -169,7 +169,7 @@ class Status(Enum):
         return self in (Status.SUCCESS, Status.ERROR)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class ExportParams:
     """The parameters of export-async. Each field's `api` metadata is its name on the wire;
     a new parameter is a new field here (plus the schemas), and every stage follows."""
@@ -181,12 +181,16 @@ class ExportParams:
     def from_fields(
         cls, data: Mapping[str, Any], defaults: ExportParams | None = None
     ) -> ExportParams:
-        """The parameters named in `data`; a missing one is taken from `defaults`."""
+        """The parameters named in `data`; a missing one is taken from `defaults` (which is
+        itself what data naming none gives: 50,000 entries share one)."""
         base = defaults or cls()
-        return cls(**{f.name: data.get(f.name, getattr(base, f.name)) for f in fields(cls)})
+        names = [f.name for f in fields(cls)]
+        if not any(name in data for name in names):
+            return base
+        return cls(**{name: data.get(name, getattr(base, name)) for name in names})
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Request:
     """What one export is asked for: which role of which session, with which parameters.
 
@@ -215,6 +219,7 @@ class Request:
 class Asks:
     """What an entry, a record or a step asks for, read through its `request`."""
 
+    __slots__ = ()  # its subclasses keep no per-instance dict: there are 50,000 of them
     request: Request
 
     @property
@@ -238,7 +243,7 @@ def param_names() -> tuple[str, ...]:
 # -- the manifest: what is wanted -----
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Selector:
     """How an export names its role (`potential_role:`): the session and the role, each by
     id or by name. Until resolved against the tenant, the export's request has no ids."""
@@ -293,7 +298,7 @@ class Resolved:
     how: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Export(Asks):
     """One desired export, with where it was declared; a `selector` export's request holds
     the ids it resolved to (`resolved`), or none yet."""
@@ -388,7 +393,7 @@ class Fingerprint:
 MembersBy = tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Role:
     """A potential role as the tenant reports it."""
 
@@ -499,7 +504,7 @@ class Download:
     content: Content | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, weakref_slot=True)
 class Record(Asks):
     """One export rmsync started, as last seen."""
 
@@ -583,7 +588,7 @@ class Change:
     new: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step(Asks):
     """One action on one export name, with everything render and apply need."""
 
@@ -803,7 +808,7 @@ class Session:
     type: str | None = None  # SPECIALIZED or COMMON
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoleSummary:
     """A potential role as a session's listing gives it, with the tenant's own metrics
     (0-100; None: not given). Never who created it."""

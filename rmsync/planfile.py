@@ -191,7 +191,9 @@ def digest_manifest(path: Path, exclude: Path | None = None) -> str:
     for file in manifest_files(path, exclude):
         digest.update(file.name.encode() + b"\0")
         try:
-            digest.update(file.read_bytes())
+            with file.open("rb") as handle:  # read as it streams, hashed as before
+                while chunk := handle.read(1 << 18):
+                    digest.update(chunk)
         except OSError:
             digest.update(b"<unreadable>")
         digest.update(b"\0")
@@ -199,8 +201,10 @@ def digest_manifest(path: Path, exclude: Path | None = None) -> str:
 
 
 def digest_lockfile(path: Path) -> str | None:
+    """sha256 of the lockfile, read as it streams (it can be 80 MB), or None if there is none."""
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
     except FileNotFoundError:
         return None
 

@@ -37,6 +37,13 @@ def conforms(instance: object, schema: object) -> bool:
     return _valid(instance, schema)
 
 
+def checker(schema: object) -> Callable[[object], bool]:
+    """`conforms` for many instances of one schema (a lockfile's records, one at a time): the
+    schema's keywords are checked once, here. Raises Unsupported as `conforms` does."""
+    _supported(schema)
+    return lambda instance: _valid(instance, schema)
+
+
 def _supported(schema: object) -> None:
     if isinstance(schema, bool):
         return

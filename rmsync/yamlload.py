@@ -128,17 +128,13 @@ def load_text(text: str, file: str) -> Located:
     loader = _Loader(text)
     builder = _Builder(loader, file)
     try:
-        node = loader.get_single_node()
-        data = builder.build(node, ()) if node is not None else None
+        data = builder.document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         deep = exc.problem == "exceeded maximum nesting depth"  # libyaml's limit: 1,000 levels
         message = _TOO_DEEP if deep else f"not valid YAML: {exc.problem}"
         raise DocumentError([Problem(file=file, line=line, field="", message=message)]) from None
-    except RecursionError:  # only without libyaml: PyYAML's own parser recurses per level
-        line = getattr(loader, "line", 0) + 1
-        raise DocumentError([Problem(file, line, "", _TOO_DEEP)]) from None
     except _Refused as exc:
         raise DocumentError(_refusals(text, file) or [exc.problem]) from None
     finally:
@@ -205,13 +201,26 @@ class _Refused(Exception):
         self.problem = problem
 
 
-class _Builder:
-    """Plain data and lines from a composed node tree, entering no node twice.
+class _Stop(Exception):
+    """The build stopped (an alias, a merge key, nesting too deep): the rest of the file is
+    only parsed, because a YAML error anywhere in it is what the file is reported for."""
 
-    An alias is the very node it names, met again: entering it again is how an alias bomb
-    (nine levels of ten aliases each) grows to a billion values. So the second meeting of any
-    node, or a merge key, stops the build at once; so does a node deeper than MAX_DEPTH.
-    A value that breaks its tag or MAX_NUMBER is noted in `refused` and the build goes on.
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Builder:
+    """Plain data and lines from the parser's events, one value at a time.
+
+    No node tree is composed: a 50,000-entry manifest's tree took 120 MB at its peak, its
+    events a few. The composer's own checks are kept (an alias names an anchor before it, an
+    anchor is not given twice, one document), and so is what the tree walk refused: an alias
+    met anywhere it would be built or checked (entering the node it names again is how an
+    alias bomb of nine levels of ten aliases grows to a billion values), a merge key, a list
+    or mapping deeper than MAX_DEPTH. Those stop the build at once, and the rest of the file
+    is only parsed. A value that breaks its tag or MAX_NUMBER is noted in `refused` and the
+    build goes on.
     """
 
     def __init__(self, loader: _Loader, file: str) -> None:
@@ -220,25 +229,79 @@ class _Builder:
         self.lines: dict[JsonPath, int] = {}
         self.problems: list[Problem] = []
         self.refused: list[Problem] = []
-        self.seen: set[int] = set()
+        self.anchors: dict[str, Any] = {}  # each anchor's mark
+        self.constructed: dict[tuple[str, str], Any] = {}  # `1`, `true`: made once each
 
-    def build(self, node: yaml.Node, path: JsonPath) -> Any:
-        self.enter(node, path, len(path))
-        self.lines[path] = node.start_mark.line + 1
-        if not self.fits(node, path):
+    def document(self) -> Any:
+        """The one document's data, None for a file without one; raises what stopped it."""
+        loader = self.loader
+        loader.get_event()  # the stream's start
+        if loader.check_event(yaml.StreamEndEvent):
             return None
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self.scalar(node, path)
+        first = loader.get_event()  # the document's start
+        stopped: Exception | None = None
+        data = None
+        try:
+            data = self.build((), 0)
+        except _Stop as stop:
+            stopped = stop.error
+        while not loader.check_event(yaml.StreamEndEvent):  # the rest: parsed, not built
+            event = self.next()
+            if isinstance(event, yaml.DocumentStartEvent):
+                raise yaml.composer.ComposerError(
+                    "expected a single document in the stream",
+                    _mark(first),
+                    "but found another document",
+                    _mark(event),
+                )
+        if stopped is not None:
+            raise stopped
+        return data
 
-    def mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+    def next(self) -> yaml.Event:
+        """The next event, with the composer's checks of anchors and aliases."""
+        event: yaml.Event = self.loader.get_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise yaml.composer.ComposerError(
+                    None, None, f"found undefined alias {event.anchor!r}", _mark(event)
+                )
+        elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+            first = self.anchors.get(event.anchor)
+            if first is not None:
+                raise yaml.composer.ComposerError(
+                    f"found duplicate anchor {event.anchor!r}; first occurrence",
+                    first,
+                    "second occurrence",
+                    _mark(event),
+                )
+            self.anchors[event.anchor] = _mark(event)
+        return event
+
+    def build(self, path: JsonPath, depth: int) -> Any:
+        event = self.next()
+        self.enter(event, path, depth)
+        self.lines[path] = _line(event)
+        tag = self.tag(event)
+        if not self.fits(event, tag, path):
+            self.skip(event)
+            return None
+        if isinstance(event, yaml.MappingStartEvent):
+            return self.mapping(path, depth)
+        if isinstance(event, yaml.SequenceStartEvent):
+            items: list[Any] = []
+            while not self.loader.check_event(yaml.SequenceEndEvent):
+                items.append(self.build((*path, len(items)), depth + 1))
+            self.loader.get_event()
+            return items
+        assert isinstance(event, yaml.ScalarEvent)  # an alias stopped at `enter`
+        return self.scalar(event, tag, path)
+
+    def mapping(self, path: JsonPath, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            self.mark(key_node, path, len(path) + 1, key=True)
-            key = self.key(key_node, path)
-            line = key_node.start_mark.line + 1
+        while not self.loader.check_event(yaml.MappingEndEvent):
+            line = _line(self.loader.peek_event())
+            key = self.key(path, depth + 1)
             if key is _SKIPPED:
                 pass
             elif not isinstance(key, str):
@@ -249,94 +312,138 @@ class _Builder:
                     line, (*path, key), f"duplicate key (first defined on line {first}); keep one"
                 )
             else:
-                result[key] = self.build(value_node, (*path, key))
+                result[key] = self.build((*path, key), depth + 1)
                 self.lines[(*path, key)] = line
                 continue
             where = (*path, key) if isinstance(key, str) else path
-            self.mark(value_node, where, len(path) + 1)  # not built: aliases are still reported
+            self.mark(where, depth + 1)  # not built: aliases are still reported
+        self.loader.get_event()
         return result
 
-    def key(self, node: yaml.Node, path: JsonPath) -> Any:
+    def key(self, path: JsonPath, depth: int) -> Any:
         """A scalar key's value; a list or mapping as a key is a problem, and not built."""
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node, path) if self.fits(node, path) else _SKIPPED
-        kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
-        self.problem(
-            node.start_mark.line + 1, path, f"a {kind} is not allowed as a key; keys are text"
-        )
+        event = self.loader.peek_event()
+        if not isinstance(event, yaml.CollectionStartEvent):
+            event = self.mark(path, depth, key=True)
+            if isinstance(event, yaml.ScalarEvent):
+                tag = self.tag(event)
+                return self.scalar(event, tag, path) if self.fits(event, tag, path) else _SKIPPED
+            return _SKIPPED
+        self.mark(path, depth, key=True)
+        kind = "list" if isinstance(event, yaml.SequenceStartEvent) else "mapping"
+        line = _line(event)
+        self.problem(line, path, f"a {kind} is not allowed as a key; keys are text")
         return _SKIPPED
 
-    def scalar(self, node: yaml.Node, path: JsonPath) -> Any:
-        if node.tag == _MERGE_TAG:  # `a: <<`: a merge key only where it is a key
-            return node.value
-        if node.tag in (_TAG + "int", _TAG + "float") and len(node.value) > MAX_NUMBER:
-            return self.refuse(node, path, _TOO_LONG.format(len(node.value)))
-        if node.tag == _STR:  # most values: the text itself, as SafeConstructor makes it
-            return node.value
+    def scalar(self, event: yaml.ScalarEvent, tag: str, path: JsonPath) -> Any:
+        value = event.value
+        if tag in (_STR, _MERGE_TAG):  # most values: the text itself; `a: <<` too
+            return value
+        if tag in (_TAG + "int", _TAG + "float") and len(value) > MAX_NUMBER:
+            return self.refuse(event, path, _TOO_LONG.format(len(value)))
+        found = self.constructed.get((tag, value), _SKIPPED)
+        if found is not _SKIPPED:
+            return found
+        node = yaml.ScalarNode(tag, value, _mark(event), None, event.style)
         try:
-            value = self.loader.construct_object(node, deep=True)
+            found = self.loader.construct_object(node, deep=True)
         except (ValueError, LookupError, AttributeError, TypeError, ArithmeticError):  # !!int abc
-            tag = _short(node.tag)
-            return self.refuse(node, path, f"{_shown(node.value)} is not a valid {tag}; {_FIX}")
-        if isinstance(value, float) and not math.isfinite(value):  # .nan, .inf: no rmsync field
-            return self.refuse(node, path, f"{_shown(node.value)} is not a finite number")
-        return value
+            return self.refuse(event, path, f"{_shown(value)} is not a valid {_short(tag)}; {_FIX}")
+        finally:
+            self.loader.constructed_objects.pop(node, None)
+        if isinstance(found, float) and not math.isfinite(found):  # .nan, .inf: no rmsync field
+            return self.refuse(event, path, f"{_shown(value)} is not a finite number")
+        self.constructed[(tag, value)] = found
+        return found
 
-    def fits(self, node: yaml.Node, path: JsonPath) -> bool:
-        """Whether `node`'s tag is a plain one (explicit or not) for its kind of node."""
-        kind = _KIND[type(node)]
-        if node.tag in _PLAIN[kind] or (kind == "single value" and node.tag == _MERGE_TAG):
+    def tag(self, event: yaml.Event) -> str:
+        """The tag of the node `event` starts, explicit or resolved as the composer does."""
+        given: str | None = getattr(event, "tag", None)
+        if given is not None and given != "!":
+            return given
+        if isinstance(event, yaml.ScalarEvent):
+            if event.implicit[0]:
+                return _implicit_tag(event.value)
+            return str(self.loader.resolve(yaml.ScalarNode, event.value, event.implicit))
+        kind = yaml.MappingNode if isinstance(event, yaml.MappingStartEvent) else yaml.SequenceNode
+        return str(self.loader.resolve(kind, None, getattr(event, "implicit", True)))
+
+    def fits(self, event: yaml.Event, tag: str, path: JsonPath) -> bool:
+        """Whether `tag` is a plain one (explicit or not) for the kind of node `event` starts."""
+        kind = _KIND[type(event)]
+        if tag in _PLAIN[kind] or (kind == "single value" and tag == _MERGE_TAG):
             return True
-        tag = _short(node.tag)
-        if any(node.tag in tags for tags in _PLAIN.values()):
-            self.refuse(node, path, f"YAML tag {tag} does not fit a {kind}; remove it")
+        shown = _short(tag)
+        if any(tag in tags for tags in _PLAIN.values()):
+            self.refuse(event, path, f"YAML tag {shown} does not fit a {kind}; remove it")
         else:
-            self.refuse(node, path, f"YAML tag {tag} is not allowed in rmsync files; remove it")
+            self.refuse(event, path, f"YAML tag {shown} is not allowed in rmsync files; remove it")
         return False
 
-    def refuse(self, node: yaml.Node, path: JsonPath, message: str) -> object:
+    def refuse(self, event: yaml.Event, path: JsonPath, message: str) -> object:
         """Note a value that cannot be read; the build goes on without it (`_SKIPPED`)."""
-        line = node.start_mark.line + 1
+        line = _line(event)
         self.refused.append(
             Problem(file=self.file, line=line, field=field_name(path), message=message)
         )
         return _SKIPPED
 
-    def mark(self, node: yaml.Node, path: JsonPath, depth: int, key: bool = False) -> None:
-        """Enter `node` and all it holds without building it (keys, skipped values)."""
-        if key and node.tag == _MERGE_TAG:
-            raise _Refused(
-                Problem(
-                    file=self.file,
-                    line=node.start_mark.line + 1,
-                    field=field_name(path),
-                    message=_MERGE,
-                )
-            )
-        self.enter(node, path, depth)
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                self.mark(key_node, path, depth + 1, key=True)
-                self.mark(value_node, path, depth + 1)
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                self.mark(item, path, depth + 1)
+    def mark(self, path: JsonPath, depth: int, key: bool = False) -> yaml.Event:
+        """Read the next node and all it holds without building it (keys, skipped values);
+        return its first event."""
+        event = self.next()
+        if key and isinstance(event, yaml.ScalarEvent) and self.tag(event) == _MERGE_TAG:
+            message = _MERGE
+            line = _line(event)
+            raise _Stop(_Refused(Problem(self.file, line, field_name(path), message)))
+        self.enter(event, path, depth)
+        if isinstance(event, yaml.MappingStartEvent):
+            while not self.loader.check_event(yaml.MappingEndEvent):
+                self.mark(path, depth + 1, key=True)
+                self.mark(path, depth + 1)
+            self.loader.get_event()
+        elif isinstance(event, yaml.SequenceStartEvent):
+            while not self.loader.check_event(yaml.SequenceEndEvent):
+                self.mark(path, depth + 1)
+            self.loader.get_event()
+        return event
 
-    def enter(self, node: yaml.Node, path: JsonPath, depth: int) -> None:
-        """Refuse a node met before (an alias), or a list or mapping too deep to go into."""
-        line = node.start_mark.line + 1
-        if id(node) in self.seen:
+    def skip(self, event: yaml.Event) -> None:
+        """Read the rest of the list or mapping `event` starts (if it does), unchecked."""
+        open_ = 1 if isinstance(event, yaml.CollectionStartEvent) else 0
+        while open_:
+            found = self.next()
+            if isinstance(found, yaml.CollectionStartEvent):
+                open_ += 1
+            elif isinstance(found, yaml.CollectionEndEvent):
+                open_ -= 1
+
+    def enter(self, event: yaml.Event, path: JsonPath, depth: int) -> None:
+        """Stop at an alias, or at a list or mapping too deep to go into."""
+        line = _line(event)
+        if isinstance(event, yaml.AliasEvent):
             field = field_name(path) or "(document)"
-            problem = Problem(file=self.file, line=line, field=field, message=_ALIAS.format("..."))
-            raise _Refused(problem)
-        self.seen.add(id(node))
-        if depth >= MAX_DEPTH and isinstance(node, yaml.CollectionNode):
-            raise DocumentError([Problem(self.file, line, field_name(path), _TOO_DEEP)])
+            message = _ALIAS.format(event.anchor)
+            raise _Stop(_Refused(Problem(file=self.file, line=line, field=field, message=message)))
+        if depth >= MAX_DEPTH and isinstance(event, yaml.CollectionStartEvent):
+            problem = Problem(self.file, line, field_name(path), _TOO_DEEP)
+            raise _Stop(DocumentError([problem]))
 
     def problem(self, line: int, path: JsonPath, message: str) -> None:
         self.problems.append(
             Problem(file=self.file, line=line, field=field_name(path), message=message)
         )
+
+
+def _line(event: yaml.Event) -> int:
+    """The 1-based line where `event` starts."""
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else 1
+
+
+def _mark(event: yaml.Event) -> Any:
+    """Where `event` starts, for a YAML error (libyaml's marks are a type of their own)."""
+    return event.start_mark
 
 
 _SKIPPED = object()  # a key or value that could not be read (its problem is noted)
@@ -345,7 +452,11 @@ _PLAIN = {
     "list": {_TAG + "seq"},
     "mapping": {_TAG + "map"},
 }
-_KIND = {yaml.ScalarNode: "single value", yaml.SequenceNode: "list", yaml.MappingNode: "mapping"}
+_KIND = {
+    yaml.ScalarEvent: "single value",
+    yaml.SequenceStartEvent: "list",
+    yaml.MappingStartEvent: "mapping",
+}
 _DEEP = f"nested more than {MAX_DEPTH} levels deep"
 _LONG = "a number of {} characters is too long"
 _TOO_DEEP = _DEEP + "; rmsync files need a few levels, flatten it"
@@ -442,7 +553,7 @@ class _Scan:
         return str(self.loader.resolve(yaml.ScalarNode, event.value, event.implicit))
 
     def report(self, event: yaml.Event, path: JsonPath, message: str) -> None:
-        line = event.start_mark.line + 1 if event.start_mark else 1
+        line = _line(event) if event.start_mark else 1
         self.problems.append(
             Problem(
                 file=self.file, line=line, field=field_name(path) or "(document)", message=message

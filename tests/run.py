@@ -77,12 +77,14 @@ def spawn(*args: str, cwd: Path, env: Mapping[str, str]) -> subprocess.Popen[str
     )
 
 
-def read_until(proc: subprocess.Popen[str], needle: str) -> str:
-    """What `proc` prints up to the end of the first `needle` (it need not end a line)."""
-    assert proc.stdout is not None
+def read_until(proc: subprocess.Popen[str], needle: str, err: bool = False) -> str:
+    """What `proc` prints (on stderr if `err`) up to the end of the first `needle` (it need
+    not end a line)."""
+    stream = proc.stderr if err else proc.stdout
+    assert stream is not None
     seen = ""
     while not seen.endswith(needle):
-        char = proc.stdout.read(1)
+        char = stream.read(1)
         if not char:
             raise AssertionError(f"{needle!r} never came; the process printed {seen!r}")
         seen += char

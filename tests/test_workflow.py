@@ -201,6 +201,48 @@ def test_an_interrupt_while_an_export_starts_waits_until_it_is_recorded(
     assert f"{started} exported" not in out  # it stopped: no summary claims a finished run
 
 
+def test_a_first_interrupt_in_a_round_sends_no_more_starts_and_records_every_one_sent(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox]
+) -> None:
+    seed = yaml.safe_load((ROOT / "rmsync" / "sandbox" / "default_seed.yaml").read_text())
+    exports = {
+        f"role-{n}": {"session_id": session["id"], "potential_role_id": role["id"]}
+        for n, (session, role) in enumerate(
+            (s, r) for s in seed["sessions"] for r in s["potential_roles"]
+        )
+    }
+    assert len(exports) > 8  # more starts in the round than go out side by side
+    (tmp_path / "rmsync.yaml").write_text(yaml.safe_dump({"version": 1, "exports": exports}))
+    sandbox = make_sandbox()
+    arrived, release, lock = [], threading.Event(), threading.Lock()
+    all_in = threading.Event()
+
+    def hold_every_start(method: str, path: str) -> None:
+        if method == "POST" and path.endswith("/export-async"):
+            with lock:
+                arrived.append(path)
+                if len(arrived) == 8:
+                    all_in.set()
+            assert release.wait(30)
+
+    proxy = Proxy(sandbox.base_url, before_reply=hold_every_start)
+    with running(proxy):
+        proc = spawn("apply", "--auto-approve", cwd=tmp_path, env=tenant_env(proxy.base_url))
+        try:
+            assert all_in.wait(60)  # eight starts made by the tenant, their answers held
+            proc.send_signal(signal.SIGINT)
+            read_until(proc, "Stopping: what is under way is finished and recorded first", err=True)
+        finally:
+            release.set()
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert len(proxy.requests("POST", "/export-async")) == 8  # none begun after the Ctrl-C
+    kept = records(tmp_path)
+    assert len(kept) == 8 and all(r["status"] != "STARTING" for r in kept.values())
+    assert err.strip().endswith("every result so far is recorded in rmsync.lock.yaml.")
+    assert "Apply complete" not in out and "export started" not in out  # nothing claims more
+
+
 def answered(
     project: Path, base_url: str, answer: Callable[[int, subprocess.Popen[str]], object]
 ) -> tuple[int, str]:
