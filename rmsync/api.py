@@ -59,6 +59,7 @@ PAGE = 250  # the most ISC returns in one page
 _log = logging.getLogger("rmsync.http")  # rmsync.debuglog says where its lines go
 LONG_WAIT = 3.0  # a wait this long is said even without --debug: it must not look like a hang
 MAX_RETRY_AFTER = 60.0  # the longest Retry-After rmsync sleeps through (see Client._pause)
+STOP_CHECK = 0.1  # seconds between looks at `stop()` while a request that may stop waits
 MAX_REDIRECTS = 5  # a download's redirects followed, at most
 # Each phase its own timeout: a tenant that accepts a connection and never answers fails
 # after two read timeouts (about two minutes), not after six (see TIMEOUT_TRIES).
@@ -481,7 +482,7 @@ class Client:
                     self._token, refreshed = None, True  # the token may have been revoked early
                     continue
             if _retryable(method, response) and not last:
-                self._pause(method, path, response, attempt)
+                self._pause(method, path, response, attempt, stop)
                 continue
             if response.is_success:
                 return response
@@ -504,7 +505,7 @@ class Client:
         for the rate limit)."""
         if stop is not None and stop():
             raise ApiError(f"{method} {path}: not sent: rmsync is stopping", sent=False)
-        admitted = self._throttle()
+        admitted = self._throttle(stop)
         if stop is not None and stop():  # its slot of the rate limit goes unused: no harm
             raise ApiError(f"{method} {path}: not sent: rmsync is stopping", sent=False)
         headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept}
@@ -580,7 +581,14 @@ class Client:
         finally:
             response.close()
 
-    def _pause(self, method: str, path: str, response: httpx.Response, attempt: int) -> None:
+    def _pause(
+        self,
+        method: str,
+        path: str,
+        response: httpx.Response,
+        attempt: int,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
         """Wait before trying again: the tenant's Retry-After, if it gives a valid one of at
         most MAX_RETRY_AFTER seconds, else the backoff. A longer Retry-After is an ApiError
         at once: sleeping through it would leave a run hanging for as long as the tenant
@@ -606,18 +614,30 @@ class Client:
             f"({why}, attempt {attempt + 1} of {self._attempts})"
         )
         self._say(self._clock(), pause, said)
-        self._sleep(pause)
+        self._wait(pause, stop)
 
-    def _throttle(self) -> float:
-        """Wait until the rate limit admits a request; return the time it was admitted at."""
+    def _throttle(self, stop: Callable[[], bool] | None = None) -> float:
+        """Wait until the rate limit admits a request; return the time it was admitted at.
+        A wait ends early once `stop()` says so (the caller then sends nothing)."""
         while True:
             with self._lock:
                 now = self._clock()
                 wait = self._limiter.admit(self._key, now)
-            if wait is None:
+            if wait is None or (stop is not None and stop()):
                 return now
             self._said_wait(now, wait)
-            self._sleep(wait)
+            self._wait(wait, stop)
+
+    def _wait(self, seconds: float, stop: Callable[[], bool] | None) -> None:
+        """Sleep `seconds`; with `stop`, a look at it every STOP_CHECK s, and no more sleep
+        once it says so: stopping never sits out a rate-limit window or a Retry-After."""
+        if stop is None:
+            self._sleep(seconds)
+            return
+        left = seconds
+        while left > 0 and not stop():
+            self._sleep(min(left, STOP_CHECK))
+            left -= STOP_CHECK
 
     def _said_wait(self, now: float, wait: float) -> None:
         """A wait for the rate limit, in the debug log; a long one on stderr too, once while

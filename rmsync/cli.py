@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -60,14 +61,16 @@ class Rmsync(click.Group):
         sys.exit(code if isinstance(code, int) else 0)  # an int: click's exit code (--help)
 
 
-def _stopping() -> None:
+def _stopping(signum: int) -> None:
     """Said the moment a signal waits for what is under way (from the signal handler: one
-    unbuffered write, never the buffered stream it may have interrupted)."""
+    unbuffered write to the standard error's descriptor, never the buffered stream it may
+    have interrupted)."""
+    again = "Ctrl-C again" if signum == signal.SIGINT else f"a second {signal.Signals(signum).name}"
     message = (
-        "Stopping: what is under way is finished and recorded first (Ctrl-C again stops at once).\n"
+        f"Stopping: what is under way is finished and recorded first ({again} stops at once).\n"
     )
-    with contextlib.suppress(OSError, ValueError):  # no stderr to write to: stopping is enough
-        os.write(sys.stderr.fileno(), message.encode())
+    with contextlib.suppress(OSError):  # no standard error to write to: stopping is enough
+        os.write(2, message.encode())
 
 
 def _debug_first(args: list[str]) -> list[str]:

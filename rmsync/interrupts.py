@@ -40,8 +40,8 @@ class _State(threading.local):
 
 
 _state = _State()
-_waiting = threading.Event()  # a signal waits for a section to end: any thread may ask
-_told: list[Callable[[], None]] = []  # how the user hears that it waits (set by `install`)
+_waiting = threading.Event()  # set from a signal until its section ends: any thread may ask
+_told: list[Callable[[int], None]] = []  # how the user hears that it waits (set by `install`)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
@@ -49,17 +49,16 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         _state.pending = signum  # finish the critical section first; a second signal won't wait
         _waiting.set()
         for tell in _told:
-            tell()
+            tell(signum)
         return
-    _state.pending = None
-    _waiting.clear()
+    _state.pending = None  # a second signal (`stopping()` stays true until the section ends)
     raise Interrupted(signum)
 
 
-def install(waiting: Callable[[], None] | None = None) -> None:
+def install(waiting: Callable[[int], None] | None = None) -> None:
     """Route SIGINT and SIGTERM to `Interrupted` (main thread only; elsewhere a no-op).
-    `waiting` is called when a first signal waits for a critical section to end (from the
-    handler: it must only write, unbuffered)."""
+    `waiting(signum)` is called when a first signal waits for a critical section to end
+    (from the handler: it must only write, unbuffered)."""
     if threading.current_thread() is not threading.main_thread():
         return
     _told[:] = [waiting] if waiting is not None else []
@@ -82,7 +81,8 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         _state.depth -= 1
-        if _state.depth == 0 and _state.pending is not None:
-            signum, _state.pending = _state.pending, None
-            _waiting.clear()
-            raise Interrupted(signum)
+        if _state.depth == 0:
+            _waiting.clear()  # nothing left under way: what comes next may begin
+            if _state.pending is not None:
+                signum, _state.pending = _state.pending, None
+                raise Interrupted(signum)

@@ -208,13 +208,6 @@ class Request:
         found.update((f.name, getattr(self.params, f.name)) for f in fields(ExportParams))
         return found
 
-    @classmethod
-    def from_fields(cls, data: Mapping[str, Any], defaults: ExportParams | None = None) -> Request:
-        """The request from flat fields (as `fields()` gives); a missing parameter is taken
-        from `defaults`."""
-        params = ExportParams.from_fields(data, defaults)
-        return cls(data["session_id"], data["potential_role_id"], params)
-
 
 class Asks:
     """What an entry, a record or a step asks for, read through its `request`."""

@@ -190,11 +190,13 @@ def digest_manifest(path: Path, exclude: Path | None = None) -> str:
     digest = hashlib.sha256()
     for file in manifest_files(path, exclude):
         digest.update(file.name.encode() + b"\0")
+        before = digest.copy()
         try:
-            with file.open("rb") as handle:  # read as it streams, hashed as before
+            with file.open("rb") as handle:  # read as it streams, hashed as the bytes whole
                 while chunk := handle.read(1 << 18):
                     digest.update(chunk)
         except OSError:
+            digest = before  # what it read before it failed does not count
             digest.update(b"<unreadable>")
         digest.update(b"\0")
     return digest.hexdigest()

@@ -392,7 +392,7 @@ class _Builder:
         """Read the next node and all it holds without building it (keys, skipped values);
         return its first event."""
         event = self.next()
-        if key and isinstance(event, yaml.ScalarEvent) and self.tag(event) == _MERGE_TAG:
+        if key and not isinstance(event, yaml.AliasEvent) and self.tag(event) == _MERGE_TAG:
             message = _MERGE
             line = _line(event)
             raise _Stop(_Refused(Problem(self.file, line, field_name(path), message)))
@@ -442,7 +442,8 @@ def _line(event: yaml.Event) -> int:
 
 
 def _mark(event: yaml.Event) -> Any:
-    """Where `event` starts, for a YAML error (libyaml's marks are a type of their own)."""
+    """Where `event` starts, as a YAML error takes it (typed Any: libyaml's marks are not
+    PyYAML's Mark class, though the errors read them alike)."""
     return event.start_mark
 
 
@@ -553,7 +554,7 @@ class _Scan:
         return str(self.loader.resolve(yaml.ScalarNode, event.value, event.implicit))
 
     def report(self, event: yaml.Event, path: JsonPath, message: str) -> None:
-        line = _line(event) if event.start_mark else 1
+        line = _line(event)
         self.problems.append(
             Problem(
                 file=self.file, line=line, field=field_name(path) or "(document)", message=message

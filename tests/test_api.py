@@ -15,6 +15,7 @@ import pytest
 
 from rmsync.api import (
     MAX_RETRY_AFTER,
+    STOP_CHECK,
     TIMEOUT,
     ApiError,
     Client,
@@ -685,3 +686,57 @@ def test_a_403_says_what_a_token_needs(make_sandbox: Callable[..., Sandbox]) -> 
         "iai:access-modeling:manage, reading iai:access-modeling:read, and its owner the user "
         "level ORG_ADMIN, ROLE_ADMIN or ROLE_SUBADMIN"
     )
+
+
+# -- stopping: what is not sent when a signal waits (Ctrl-C in a round of starts) -----------
+
+
+def stopper(clock: FakeClock, slept: list[float]) -> tuple[Callable[[float], None], list[bool]]:
+    """A sleep that presses Ctrl-C the first time anything waits, and the flag it sets."""
+    stopped = [False]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        stopped[0] = True
+        clock.advance(seconds)
+
+    return sleep, stopped
+
+
+def test_starts_waiting_for_the_rate_limit_are_not_sent_once_stopping(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    slept: list[float] = []
+    sleep, stopped = stopper(clock, slept)
+    wanted = [(FINANCE, ACCOUNTING, ExportParams(min_entitlement_popularity=n)) for n in range(6)]
+    with Client(
+        sandbox.base_url, CREDS, clock=clock, sleep=sleep, limit=Limit(2, 60.0)
+    ) as client:  # two starts; the other four wait a minute for the limit
+        answers = client.start_exports(wanted, stop=lambda: stopped[0])
+    started = [a for a in answers if not isinstance(a, ApiError)]
+    unsent = [a for a in answers if isinstance(a, ApiError)]
+    assert len(started) == 2 and len(unsent) == 4
+    assert all(not a.sent and "not sent: rmsync is stopping" in str(a) for a in unsent)
+    assert max(slept) <= STOP_CHECK  # a look every tenth of a second, not a minute's sleep
+
+
+def test_a_start_told_to_retry_later_is_not_sent_again_once_stopping(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    def busy(method: str, path: str) -> Answer | None:
+        if method == "POST" and path.endswith("/export-async"):
+            return 429, b'{"message": "slow down"}', {"Retry-After": "30"}
+        return None
+
+    slept: list[float] = []
+    sleep, stopped = stopper(clock, slept)
+    with (
+        running(Proxy(sandbox.base_url, answer=busy)) as proxy,
+        Client(proxy.base_url, CREDS, clock=clock, sleep=sleep, limit=None) as client,
+    ):
+        (answer,) = client.start_exports(
+            [(FINANCE, ACCOUNTING, ExportParams())], stop=lambda: stopped[0]
+        )
+    assert isinstance(answer, ApiError) and not answer.sent
+    assert len(proxy.requests("POST", "/export-async")) == 1  # asked once, never again
+    assert max(slept) <= STOP_CHECK  # the 30 s Retry-After was not sat out

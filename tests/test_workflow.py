@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rmsync import interrupts
 from rmsync.sandbox import Sandbox, Schedule
 from tests.builders import FINANCE, MAINFRAME, tenant_env
 from tests.conftest import FakeClock
@@ -241,6 +242,24 @@ def test_a_first_interrupt_in_a_round_sends_no_more_starts_and_records_every_one
     assert len(kept) == 8 and all(r["status"] != "STARTING" for r in kept.values())
     assert err.strip().endswith("every result so far is recorded in rmsync.lock.yaml.")
     assert "Apply complete" not in out and "export started" not in out  # nothing claims more
+
+
+def test_stopping_lasts_until_the_section_ends_even_after_a_second_signal() -> None:
+    saved = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    told: list[int] = []
+    interrupts.install(told.append)
+    try:
+        assert not interrupts.stopping()
+        with interrupts.deferred():
+            signal.raise_signal(signal.SIGTERM)  # the first waits for the section...
+            assert interrupts.stopping() and told == [signal.SIGTERM]
+            with pytest.raises(interrupts.Interrupted):
+                signal.raise_signal(signal.SIGINT)  # ...a second one stops at once...
+            assert interrupts.stopping()  # ...and what still runs begins nothing more
+        assert not interrupts.stopping()  # the section is over: the next run may begin
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 def answered(

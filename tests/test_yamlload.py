@@ -142,6 +142,16 @@ def test_merge_keys_are_refused_once_each() -> None:
     ]
 
 
+def test_a_list_or_mapping_tagged_as_a_merge_key_is_refused_too() -> None:
+    assert refused("x:\n  ? !!merge [a]\n  : 1\n") == ["f.yaml:2: x: " + MERGE]
+    assert refused("a: 1\na: {? !!merge [z] : 1}\n") == ["f.yaml:2: a: " + MERGE]
+
+
+def test_an_alias_of_an_anchor_inside_a_refused_value_is_refused_at_the_alias() -> None:
+    # the value with a tag is never built, but its anchor is known: the alias is an alias
+    assert refused("a: !foo [&x 1]\nb: *x\n") == ["f.yaml:2: b: " + ALIAS.format("x")]
+
+
 def test_anchors_alone_and_quoted_merge_keys_are_plain_data() -> None:
     doc = load_text('a: &a 1\nb:\n  "<<": 2\n', "f.yaml")
     assert doc.data == {"a": 1, "b": {"<<": 2}}
