@@ -643,7 +643,7 @@ class Client:
         """A wait for the rate limit, in the debug log; a long one on stderr too, once while
         it lasts (many requests may be waiting for the same window)."""
         limit = self._limiter.limit
-        rate = f"{limit.requests} requests per {limit.window:g} s" if limit else ""
+        rate = str(limit) if limit else ""
         said = f"waiting {wait:.1f} s for the rate limit ({rate} per client id and API version)"
         self._say(now, wait, said)
 

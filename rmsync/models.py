@@ -145,9 +145,20 @@ class Limit:
         if not slash or not count.strip().isdigit() or int(count) < 1:
             raise ValueError(f"{text!r} is not a rate: write N/DURATION, such as 100/10s, or off")
         window = Duration.parse(per, bare=True).seconds  # `100/10`: seconds, as --timeout reads
-        if window <= 0:
-            raise ValueError(f"{text!r} is not a rate: its duration must be more than 0")
+        if not MIN_WINDOW <= window <= MAX_WINDOW:
+            raise ValueError(
+                f"{text!r} is not a rate: its duration must be from {MIN_WINDOW:g} s to "
+                f"{MAX_WINDOW / 3600:g} h (ISC's is 100/10s)"
+            )
         return cls(int(count), window)
+
+    def __str__(self) -> str:
+        """`100 requests per 10 s`."""
+        return f"{self.requests} request{'' if self.requests == 1 else 's'} per {self.window:g} s"
+
+
+MIN_WINDOW = 0.1  # seconds: a rate limit's window, shorter than any tenant counts in
+MAX_WINDOW = 86400.0  # ... and longer: a day
 
 
 # -- what an export is asked for -----

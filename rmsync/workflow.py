@@ -585,6 +585,12 @@ class Result:
         for outcome in self.outcomes:
             if outcome.ok:
                 done[outcome.step.action] += 1
+        if self.running is not None:  # refresh: each record that moved on, read or waited for
+            done[Action.UPDATE] = sum(
+                (r.status, r.gone_at) != (was.status, was.gone_at)
+                for n, r in self.after.records.items()
+                if (was := self.before.records.get(n)) is not None
+            )
         return done
 
     def failures(self) -> dict[str, str]:

@@ -15,6 +15,7 @@ import yaml
 from rmsync.sandbox import Sandbox, Schedule
 from tests.builders import FINANCE, tenant_env
 from tests.conftest import FakeClock
+from tests.proxy import Proxy, running
 from tests.run import rmsync
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,6 +109,32 @@ def test_refresh_json(
     assert {r["status"] for r in doc["records"].values()} == {"SUCCESS"}
     nothing = rmsync("refresh", "--json", cwd=project, env=env)
     assert document(nothing.out, "result")["outcomes"] == []
+
+
+def test_refresh_wait_counts_what_the_wait_saw_finish(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, project: Path
+) -> None:
+    sandbox = make_sandbox(schedule=Schedule(5, 5, 0))
+    env = tenant_env(sandbox.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=project, env=env).code == 0
+    asked: list[str] = []
+
+    def later(method: str, path: str) -> None:  # the refresh reads them queued; the wait, done
+        if method == "GET" and "/export-async/" in path:
+            asked.append(path)
+            if len(asked) > 5:
+                clock.advance(60)
+        return None
+
+    with running(Proxy(sandbox.base_url, answer=later)) as proxy:
+        env = tenant_env(proxy.base_url)
+        ran = rmsync("refresh", "--wait", "--json", cwd=project, env=env)
+    assert ran.code == 0, ran.err
+    doc = document(ran.out, "result")
+    assert {r["status"] for r in doc["records"].values()} == {"SUCCESS"}
+    assert doc["counts"]["update"] == 5  # it said 0: only what the first read saw counted
+    text = rmsync("refresh", cwd=project, env=env)
+    assert text.out == "Nothing to refresh: no recorded export is still running.\n"
 
 
 def test_validate_json_valid_and_not(project: Path, tmp_path: Path) -> None:

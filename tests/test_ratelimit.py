@@ -62,12 +62,21 @@ def test_a_rate_is_written_as_requests_per_duration(text: str, limit: Limit | No
 
 
 @pytest.mark.parametrize(
-    "text", ["100", "100/", "x/10s", "0/10s", "100/0s", "-5/10s", "100/1ms", "100/ten s"]
+    "text",
+    [
+        *("100", "100/", "x/10s", "0/10s", "100/0s", "-5/10s", "100/1ms", "100/ten s"),
+        *("100/0.001", "100/1e9", "100/2d"),  # a millisecond as a bare number, decades, two days
+    ],
 )
 def test_anything_else_is_not_a_rate(text: str) -> None:
     with pytest.raises(ValueError, match="is not a rate|is not a length of time") as caught:
         Limit.parse(text)
     assert "convert" not in str(caught.value)  # said in rmsync's words, not Python's
+
+
+def test_a_rate_reads_as_it_is_said() -> None:
+    assert str(Limit(100, 10.0)) == "100 requests per 10 s"
+    assert str(Limit(1, 0.5)) == "1 request per 0.5 s"
 
 
 def test_the_limit_comes_from_the_flag_or_the_environment(tmp_path: Path) -> None:
