@@ -273,24 +273,35 @@ class Client:
         self,
         wanted: Sequence[tuple[str, str, ExportParams]],
         stop: Callable[[], bool] | None = None,
+        answered: Callable[[int, ExportJob | ApiError], None] = lambda i, answer: None,
     ) -> list[ExportJob | ApiError]:
         """`start_export` of each (session id, role id, params), sent side by side within the
         rate limit: a round's starts wait on each other's latency no more than reads do.
         Each answer, or the ApiError it met, in the order asked. Once `stop()` says so, no
-        start is begun that was not sent already (Ctrl-C): those answer "not sent"."""
+        start is begun that was not sent already (Ctrl-C): those answer "not sent".
+        `answered(i, answer)` hears each answer as it comes, and the "not sent" of each start
+        never begun, even when the wait for them is cut short (a second Ctrl-C raises here
+        once the starts under way have their answers): the caller can record them all."""
 
-        def one(item: tuple[str, str, ExportParams]) -> ExportJob | ApiError:
+        def one(i: int, item: tuple[str, str, ExportParams]) -> ExportJob | ApiError:
             try:
-                return self.start_export(*item, stop=stop)
+                found: ExportJob | ApiError = self.start_export(*item, stop=stop)
             except ApiError as exc:
-                return exc
+                found = exc
+            answered(i, found)
+            return found
 
         pool = ThreadPoolExecutor(max_workers=self._workers)
+        futures = [pool.submit(one, i, item) for i, item in enumerate(wanted)]
         try:
-            return list(pool.map(one, wanted))
-        finally:  # on a second interrupt, start nothing not yet begun (one waiting for the
-            # rate limit is begun: it still goes; its record stays STARTING, as after a crash)
+            return [future.result() for future in futures]
+        finally:  # cut short: what is under way finishes, what is not begun never is
             pool.shutdown(wait=True, cancel_futures=True)
+            for i, future in enumerate(futures):
+                if future.cancelled():
+                    session_id, role_id, _ = wanted[i]
+                    path = self._export_path(session_id, role_id)
+                    answered(i, ApiError(f"POST {path}: not sent: rmsync is stopping", sent=False))
 
     @property
     def workers(self) -> int:
@@ -378,7 +389,7 @@ class Client:
         writes them), with its metrics, in the tenant's order. Never who made one. With
         `wanted`, the reading stops at the page that brings the last of those ids."""
         path = f"{self._sessions()}/{session_id}/potential-role-summaries"
-        query = _sorted_by("createdDate", filters)
+        query = _sorted_by("createdDate", filters) + "&count=true"  # the spec's X-Total-Count
         return self._listing(
             path, lambda item: _summary(item, session_id), "potential roles", query, wanted
         )
@@ -394,14 +405,23 @@ class Client:
         """Every page of a collection (`query`: its sorter, so that pages do not overlap, and
         any filters); an item without an id is left out, and one a moved page boundary repeats
         is kept once. A page that brings nothing new is an ApiError: the tenant ignores
-        `offset`, and reading on would never end."""
+        `offset`, and reading on would never end. Where the query asks for `count=true`, the
+        tenant's X-Total-Count (if it gives a valid one) ends the reading at the last full
+        page, not at an empty one after it."""
         found: dict[str, _Listed] = {}
         offset = 0
         while True:
             url = f"{path}?{query + '&' if query else ''}offset={offset}&limit={PAGE}"
-            page = self._json("GET", url)
+            response = self._send("GET", url, None)
+            try:
+                page = response.json()
+            except ValueError:
+                raise ApiError(
+                    f"GET {url}: the tenant answered {response.status_code} with a non-JSON body"
+                ) from None
             if not isinstance(page, list):
                 raise ApiError(f"the tenant's answer to GET {path} is not a list of {what}")
+            total = _total(response.headers.get("x-total-count"))
             items = [x for item in page if (x := read(item)) is not None]
             if offset and items and all(x.id in found for x in items):
                 raise ApiError(  # it would go on for ever
@@ -412,6 +432,8 @@ class Client:
                 found.setdefault(x.id, x)
             offset += len(page)
             if len(page) < PAGE or (wanted is not None and wanted <= found.keys()):
+                return list(found.values())
+            if total is not None and offset >= total:  # that page was the last
                 return list(found.values())
 
     def download(self, session_id: str, role_id: str, export_id: str, sink: Sink) -> str:
@@ -625,7 +647,8 @@ class Client:
                 wait = self._limiter.admit(self._key, now)
             if wait is None or (stop is not None and stop()):
                 return now
-            self._said_wait(now, wait)
+            if wait >= 0.01:  # a wait of a few milliseconds is not worth a line of its own
+                self._said_wait(now, wait)
             self._wait(wait, stop)
 
     def _wait(self, seconds: float, stop: Callable[[], bool] | None) -> None:
@@ -1057,6 +1080,12 @@ def _detail(body: dict[str, Any]) -> str | None:
 # -- reading sessions and role summaries (never who made them) --------------------------------
 
 _Listed = TypeVar("_Listed", Session, RoleSummary, Entitlement, Role)
+
+
+def _total(header: str | None) -> int | None:
+    """X-Total-Count as a count of items, or None when it is missing or not one."""
+    text = (header or "").strip()
+    return int(text) if text.isdigit() and len(text) < 10 else None
 
 
 def _sorted_by(sorter: str, filters: str | None) -> str:

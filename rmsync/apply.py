@@ -214,10 +214,19 @@ def _start_round(
     began = clock()
     lockfile.write(lock_path, lock)
     writing = clock() - began
-    answers = client.start_exports(  # on Ctrl-C, what was not sent goes back as it was
-        [(step.session_id, step.potential_role_id, step.params) for step in steps],
-        stop=interrupts.stopping,
-    )
+    came: dict[int, ExportJob | ApiError] = {}
+    try:
+        answers = client.start_exports(  # on Ctrl-C, what was not sent goes back as it was
+            [(step.session_id, step.potential_role_id, step.params) for step in steps],
+            stop=interrupts.stopping,
+            answered=came.__setitem__,
+        )
+    except BaseException:  # a second Ctrl-C: every answer that came is recorded all the same
+        for i, (step, intent) in enumerate(intents):
+            if i in came:  # one without an answer stays STARTING: the tenant may have it
+                lock, _ = _answered(step, intent, came[i], lock, now, kept[step.name])
+        lockfile.write(lock_path, lock)
+        raise
     outcomes = []
     for (step, intent), answer in zip(intents, answers, strict=True):
         lock, outcome = _answered(step, intent, answer, lock, now, kept[step.name])

@@ -37,7 +37,7 @@ from rmsync.models import (
     Status,
     param_names,
 )
-from rmsync.yamlload import Located, inline_refs, load_text, schema_problems
+from rmsync.yamlload import Located, decode, inline_refs, load_text, schema_problems
 
 VERSION = 3
 HEADER = (
@@ -441,12 +441,23 @@ def read(path: Path) -> Lock:
         text = path.read_text(encoding="utf-8") if quick is None else ""
     except FileNotFoundError:
         return Lock()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+    except UnicodeDecodeError:  # said at the line of the first byte that is not, and which
+        try:
+            decode(path.read_bytes(), str(path), "cannot read the lockfile: ")
+        except DocumentError as exc:
+            raise _damaged(exc.problems) from None
+        except OSError:
+            pass
+        message = "cannot read the lockfile: not UTF-8 text"
+        raise _damaged([Problem(str(path), 1, "", message)]) from None
+    except OSError as exc:
         raise LockfileError(
             [
                 Problem(
-                    file=str(path), line=1, field="", message=f"cannot read the lockfile: {reason}"
+                    file=str(path),
+                    line=1,
+                    field="",
+                    message=f"cannot read the lockfile: {exc.strerror}",
                 )
             ]
         ) from None

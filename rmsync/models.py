@@ -583,6 +583,9 @@ class Action(Enum):
         return verbs[self.value]
 
 
+EXPORTING = frozenset({Action.EXPORT, Action.REEXPORT})  # the actions that start an export
+
+
 @dataclass(frozen=True)
 class Change:
     """One field that differs: recorded value → wanted or live value."""

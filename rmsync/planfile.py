@@ -24,6 +24,7 @@ from rmsync.errors import RmsyncError
 from rmsync.lockfile import access_dict, access_from
 from rmsync.manifest import manifest_files
 from rmsync.models import (
+    EXPORTING,
     Action,
     Broken,
     Change,
@@ -400,10 +401,12 @@ def _role(data: Mapping[str, Any], session_id: str) -> Role:
 
 
 def changed_roles(plan: Plan, live: Mapping[str, Role | None]) -> list[str]:
-    """Each planned role whose live state is no longer what the plan saw, and how."""
+    """Each role the plan will export whose live state is no longer what the plan saw, and
+    how. An update or a forget records what the tenant says of the export, not of its role:
+    its role is not read again (the plan may have seen only its summary)."""
     found = []
     for step in plan.steps:
-        if step.role is None:
+        if step.role is None or step.action not in EXPORTING:
             continue
         now = live.get(step.potential_role_id)
         if now is None:

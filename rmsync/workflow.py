@@ -28,6 +28,7 @@ from rmsync.errors import DocumentError, Problem, RmsyncError
 from rmsync.interrupts import Interrupted
 from rmsync.manifest import load_manifest
 from rmsync.models import (
+    EXPORTING,
     Action,
     Broken,
     Live,
@@ -286,8 +287,10 @@ def make_job(
     full = chosen.full or every_export
     live = _read_live(client, manifest, roles, reading, full, {} if full else listed)
     made = make_plan(manifest, lock, live, chosen, files, unresolved)
-    acting = sorted({s.role.id for s in made.steps if s.role is not None and s.role.partial})
-    if acting:  # a role that has an action is read whole: the record and the review need it
+    acting = sorted(  # an update or a forget records what the tenant said of the export alone
+        {s.role.id for s in made.steps if s.role and s.role.partial and s.action in EXPORTING}
+    )
+    if acting:  # a role that will be exported is read whole: the record and the review need it
         whole = client.live(acting, [])
         live = Live({**live.roles, **whole.roles}, live.exports)
         made = make_plan(manifest, lock, live, chosen, files, unresolved)
@@ -447,7 +450,8 @@ def saved_job(client: Client, path: Path, doc: Mapping[str, Any], manifest: Mani
     planfile.check_actions(path, doc, manifest, lock)
     saved = planfile.rebuild(doc, lock)
     updated = [s.record.address for s in saved.steps if s.action is Action.UPDATE and s.record]
-    live = client.live([s.potential_role_id for s in saved.steps if s.role], updated)
+    exporting = [s.potential_role_id for s in saved.steps if s.role and s.action in EXPORTING]
+    live = client.live(exporting, updated)
     moved = planfile.changed_roles(saved, live.roles) + planfile.moved_exports(saved, live.exports)
     if moved:
         raise PlanFileError(

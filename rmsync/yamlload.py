@@ -341,6 +341,13 @@ class _Builder:
             return value
         if tag in (_TAG + "int", _TAG + "float") and len(value) > MAX_NUMBER:
             return self.refuse(event, path, _TOO_LONG.format(len(value)))
+        if tag in (_TAG + "int", _TAG + "float") and event.tag is None and _OLD_NUMBER.match(value):
+            number = self.loader.construct_object(yaml.ScalarNode(tag, value), deep=True)
+            message = (
+                f"{_shown(value)} is a number in a form YAML tools read differently ({number} "
+                f"here, as YAML 1.1 reads it); write {number}, or put it in quotes if it is text"
+            )
+            return self.refuse(event, path, message)
         found = self.constructed.get((tag, value), _SKIPPED)
         if found is not _SKIPPED:
             return found
@@ -433,6 +440,12 @@ class _Builder:
         self.problems.append(
             Problem(file=self.file, line=line, field=field_name(path), message=message)
         )
+
+
+# Numbers as only YAML 1.1 writes them: octal `010` (8), binary `0b11`, hexadecimal, `1_000`,
+# sexagesimal `1:30` (90). PyYAML reads them so; YAML 1.2 tools read `010` as 10 and the rest
+# as text. A plain decimal is the one way both agree on.
+_OLD_NUMBER = re.compile(r"[-+]?(?:0[0-9_]|0[bxo]|[^:_]*[:_])", re.IGNORECASE)
 
 
 def _line(event: yaml.Event) -> int:

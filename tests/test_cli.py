@@ -812,3 +812,21 @@ def test_generate_seed_never_writes_over_a_link(tmp_path: Path) -> None:
     assert (tmp_path / "seed.yaml").is_symlink() and (
         tmp_path / "target.yaml"
     ).read_text() == "kept\n"
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [
+        (("--no-rate-limit",), "export SAIL_RATE_LIMIT=off"),
+        (("--rate-limit", "5"), "export SAIL_RATE_LIMIT=5/10s"),
+    ],
+)
+def test_a_sandbox_with_another_rate_limit_says_how_to_tell_rmsync(
+    flags: tuple[str, ...], said: str
+) -> None:
+    proc, lines = _serve(*flags, "--quiet")
+    try:
+        assert lines[4].strip() == said  # else rmsync keeps to ISC's 100/10s against it
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=10)

@@ -308,3 +308,15 @@ def test_the_lines_kept_for_a_record_go_with_it() -> None:
         lock = lock.put(replace(lock.records["alpha"], error=f"try {n}"))
         lockfile.dumps(lock)
     assert len(lockfile._BLOCKS) <= before + len(lock.records)
+
+
+def test_a_lockfile_that_is_not_utf8_is_refused_at_the_line_of_the_byte(tmp_path: Path) -> None:
+    path = tmp_path / "rmsync.lock.yaml"
+    path.write_bytes(lockfile.dumps(Lock()).encode() + b"# caf\xe9\n")
+    with pytest.raises(LockfileError) as caught:
+        lockfile.read(path)
+    lines = lockfile.dumps(Lock()).count("\n") + 1
+    assert [str(p) for p in caught.value.problems] == [
+        f"{path}:{lines}: cannot read the lockfile: not UTF-8 text (byte 0xe9); "
+        "restore the lockfile from Git"
+    ]

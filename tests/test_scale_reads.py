@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rmsync.sandbox import Sandbox, Schedule
 from tests.builders import tenant_env
+from tests.conftest import FakeClock
 from tests.run import rmsync
 from tests.test_api import Recorder
 
@@ -105,3 +106,41 @@ def test_a_no_op_plan_by_name_reads_each_session_once_too(
     quiet = rmsync("plan", "--detailed-exitcode", *skip, cwd=tmp_path, env=env)
     assert quiet.code == 0, quiet.out
     assert log.count(LISTING) == 1 and log.count(ONE_ROLE) == 0
+
+
+def test_a_listing_of_whole_pages_asks_for_no_empty_page_after_them(
+    make_sandbox: Callable[..., Sandbox],
+) -> None:
+    import yaml
+
+    from rmsync.api import Client
+    from rmsync.models import ApiVersion, Credentials
+    from rmsync.sandbox import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+    from rmsync.sandbox.generate import generate_seed
+    from rmsync.sandbox.seed import parse_seed
+    from rmsync.yamlload import load_text
+
+    doc = generate_seed(500, sessions=1)  # two full pages of 250
+    log = Recorder()
+    tenant = make_sandbox(seed=parse_seed(load_text(yaml.safe_dump(doc), "seed")), log=log)
+    creds = Credentials(DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET)
+    with Client(tenant.base_url, creds, ApiVersion.V2025) as client:
+        assert len(client.roles(doc["sessions"][0]["id"])) == 500
+    assert log.count(LISTING) == 2  # the tenant's count says there is no third (it asked one)
+
+
+def test_an_export_that_moved_on_is_recorded_without_reading_its_role_whole(
+    make_sandbox: Callable[..., Sandbox], clock: FakeClock, tmp_path: Path
+) -> None:
+    log = Recorder()
+    tenant = make_sandbox(schedule=Schedule(5, 5, 0), log=log)
+    (tmp_path / "rmsync.yaml").write_text(
+        (ROOT / "tests" / "data" / "manifests" / "by-ids.yaml").read_text()
+    )
+    env = tenant_env(tenant.base_url)
+    assert rmsync("apply", "--auto-approve", cwd=tmp_path, env=env).code == 0
+    clock.advance(60)  # all five have finished: the plan updates their records
+    log.lines.clear()
+    planned = rmsync("plan", cwd=tmp_path, env=env)
+    assert planned.out.count("~ update") == 5, planned.out
+    assert log.count(ONE_ROLE) == 2  # the two sessions with one role each, as for a no-op plan

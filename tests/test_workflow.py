@@ -202,18 +202,22 @@ def test_an_interrupt_while_an_export_starts_waits_until_it_is_recorded(
     assert f"{started} exported" not in out  # it stopped: no summary claims a finished run
 
 
+def every_seed_role(folder: Path) -> int:
+    """A manifest in `folder` exporting every role of the sandbox's seed; how many."""
+    seed = yaml.safe_load((ROOT / "rmsync" / "sandbox" / "default_seed.yaml").read_text())
+    roles = [(s, r) for s in seed["sessions"] for r in s["potential_roles"]]
+    exports = {
+        f"role-{n}": {"session_id": session["id"], "potential_role_id": role["id"]}
+        for n, (session, role) in enumerate(roles)
+    }
+    (folder / "rmsync.yaml").write_text(yaml.safe_dump({"version": 1, "exports": exports}))
+    return len(exports)
+
+
 def test_a_first_interrupt_in_a_round_sends_no_more_starts_and_records_every_one_sent(
     tmp_path: Path, make_sandbox: Callable[..., Sandbox]
 ) -> None:
-    seed = yaml.safe_load((ROOT / "rmsync" / "sandbox" / "default_seed.yaml").read_text())
-    exports = {
-        f"role-{n}": {"session_id": session["id"], "potential_role_id": role["id"]}
-        for n, (session, role) in enumerate(
-            (s, r) for s in seed["sessions"] for r in s["potential_roles"]
-        )
-    }
-    assert len(exports) > 8  # more starts in the round than go out side by side
-    (tmp_path / "rmsync.yaml").write_text(yaml.safe_dump({"version": 1, "exports": exports}))
+    assert every_seed_role(tmp_path) > 8  # more starts in the round than go out side by side
     sandbox = make_sandbox()
     arrived, release, lock = [], threading.Event(), threading.Lock()
     all_in = threading.Event()
@@ -242,6 +246,51 @@ def test_a_first_interrupt_in_a_round_sends_no_more_starts_and_records_every_one
     assert len(kept) == 8 and all(r["status"] != "STARTING" for r in kept.values())
     assert err.strip().endswith("every result so far is recorded in rmsync.lock.yaml.")
     assert "Apply complete" not in out and "export started" not in out  # nothing claims more
+
+
+def test_a_second_interrupt_in_a_round_still_records_every_answer_that_came(
+    tmp_path: Path, make_sandbox: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every_seed_role(tmp_path)
+    sandbox = make_sandbox()
+    arrived, release, all_in = [], threading.Event(), threading.Event()
+
+    def hold_every_start(method: str, path: str) -> None:
+        if method == "POST" and path.endswith("/export-async"):
+            arrived.append(path)
+            if len(arrived) == 8:
+                all_in.set()
+            assert release.wait(30)
+
+    own, signals = interrupts._handler, []
+
+    def handler(signum: int, frame: object) -> None:  # rmsync's, which lets the answers go
+        signals.append(signum)  # once the second Ctrl-C is in: it is then already cut short
+        if len(signals) == 2:
+            release.set()
+        own(signum, None)
+
+    def press() -> None:  # a user at the keyboard, twice
+        assert all_in.wait(60)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+        while not interrupts.stopping():
+            release.wait(0.01)
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+
+    saved = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(interrupts, "_handler", handler)
+    proxy = Proxy(sandbox.base_url, before_reply=hold_every_start)
+    try:
+        with running(proxy):
+            threading.Thread(target=press, daemon=True).start()
+            ran = rmsync("apply", "--auto-approve", cwd=tmp_path, env=tenant_env(proxy.base_url))
+    finally:
+        release.set()
+        signal.signal(signal.SIGINT, saved)
+    assert ran.code == 130, ran.err
+    assert len(signals) == 2 and len(proxy.requests("POST", "/export-async")) == 8
+    kept = records(tmp_path)  # the eight answered, the six never sent left as they were
+    assert len(kept) == 8 and all(r["status"] != "STARTING" for r in kept.values()), kept
 
 
 def test_stopping_lasts_until_the_section_ends_even_after_a_second_signal() -> None:

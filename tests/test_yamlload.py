@@ -142,6 +142,31 @@ def test_merge_keys_are_refused_once_each() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("010", "8"), ("1:30", "90"), ("1_0", "10"), ("0x1F", "31"), ("0b11", "3"), ("1_0.5", "10.5")],
+)
+def test_numbers_only_yaml_1_1_reads_so_are_refused_not_misread(text: str, number: str) -> None:
+    assert refused(f"min_entitlement_popularity: {text}\n") == [
+        f"f.yaml:1: min_entitlement_popularity: {text!r} is a number in a form YAML tools read "
+        f"differently ({number} here, as YAML 1.1 reads it); write {number}, or put it in quotes "
+        "if it is text"
+    ]
+
+
+def test_decimal_numbers_and_quoted_or_tagged_ones_read_as_written() -> None:
+    text = 'a: 0\nb: -0\nc: 10\nd: 0.5\ne: "010"\nf: !!int 010\ng: 1.5e+3\n'
+    assert load_text(text, "f.yaml").data == {
+        "a": 0,
+        "b": 0,
+        "c": 10,
+        "d": 0.5,
+        "e": "010",
+        "f": 8,
+        "g": 1500.0,
+    }
+
+
 def test_a_list_or_mapping_tagged_as_a_merge_key_is_refused_too() -> None:
     assert refused("x:\n  ? !!merge [a]\n  : 1\n") == ["f.yaml:2: x: " + MERGE]
     assert refused("a: 1\na: {? !!merge [z] : 1}\n") == ["f.yaml:2: a: " + MERGE]

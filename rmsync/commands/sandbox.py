@@ -121,6 +121,10 @@ def command(
         click.echo(f"  export SAIL_BASE_URL={server.base_url}")
         click.echo(f"  export SAIL_CLIENT_ID={client.client_id}")
         click.echo(f"  export SAIL_CLIENT_SECRET={secret}")
+        if no_rate_limit:  # else rmsync keeps to ISC's limit, and a large plan waits for nothing
+            click.echo("  export SAIL_RATE_LIMIT=off")
+        elif rate_limit != 100:
+            click.echo(f"  export SAIL_RATE_LIMIT={rate_limit}/10s")
         if faults is not None:
             click.echo(f"Faults from {faults_path}: {_describe(faults)}.")
         if archive_layout != "rmsync":
