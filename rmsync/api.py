@@ -647,7 +647,7 @@ class Client:
                 wait = self._limiter.admit(self._key, now)
             if wait is None or (stop is not None and stop()):
                 return now
-            if wait >= 0.01:  # a wait of a few milliseconds is not worth a line of its own
+            if wait >= 0.05:  # one that would be said as "0.0 s" is not worth a line
                 self._said_wait(now, wait)
             self._wait(wait, stop)
 

@@ -75,7 +75,7 @@ def apply_plan(
                 continue  # started in an earlier round
             starts = [waiting.popleft() for _ in range(min(size, len(waiting)))]
             began = clock()
-            with interrupts.deferred():
+            with interrupts.firm():  # cut short, it would lose the answers of starts sent
                 lock, done, writing = _start_round(starts, client, lock, lock_path, now, clock)
             if writing > WRITE_SHARE * (clock() - began):  # the file outgrows the round
                 size = min(2 * size, MAX_ROUND)

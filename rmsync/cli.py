@@ -61,14 +61,26 @@ class Rmsync(click.Group):
         sys.exit(code if isinstance(code, int) else 0)  # an int: click's exit code (--help)
 
 
-def _stopping(signum: int) -> None:
+def _stopping(signum: int, again: bool, firm: bool) -> None:
     """Said the moment a signal waits for what is under way (from the signal handler: one
     unbuffered write to the standard error's descriptor, never the buffered stream it may
     have interrupted)."""
-    again = "Ctrl-C again" if signum == signal.SIGINT else f"a second {signal.Signals(signum).name}"
-    message = (
-        f"Stopping: what is under way is finished and recorded first ({again} stops at once).\n"
-    )
+    name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+    if again:
+        message = (
+            "Still stopping: waiting for the answers to the starts already sent, so that "
+            "none is lost.\n"
+        )
+    elif firm:
+        message = (
+            "Stopping: nothing more is sent; the starts already sent are answered and recorded "
+            "first, so that none is lost.\n"
+        )
+    else:
+        message = (
+            "Stopping: what is under way is finished and recorded first "
+            f"({name} again stops at once).\n"
+        )
     with contextlib.suppress(OSError):  # no standard error to write to: stopping is enough
         os.write(2, message.encode())
 

@@ -3,7 +3,8 @@
 Owns: the SIGINT/SIGTERM handlers (installed once, at the CLI's edge, before anything is
 printed), the `Interrupted` exception they raise, `deferred()`, a critical section in
 which a first signal waits until the section ends (a second one stops at once), and
-`stopping()`, which work done side by side inside a section asks before it begins more.
+`firm()`, a section no signal cuts short (a second one waits too), and `stopping()`,
+which work done side by side inside a section asks before it begins more.
 Must not: print, exit or know what the critical sections do (whoever installs the handlers
 says how a waiting signal is told to the user).
 """
@@ -36,29 +37,33 @@ class Interrupted(BaseException):
 
 class _State(threading.local):
     depth = 0
+    firm = 0  # inside a section that no signal cuts short (`firm()`)
     pending: int | None = None
 
 
 _state = _State()
 _waiting = threading.Event()  # set from a signal until its section ends: any thread may ask
-_told: list[Callable[[int], None]] = []  # how the user hears that it waits (set by `install`)
+Told = Callable[[int, bool, bool], None]  # (signal, said before, in a firm section)
+_told: list[Told] = []  # how the user hears that a signal waits (set by `install`)
 
 
 def _handler(signum: int, frame: FrameType | None) -> None:
-    if _state.depth and _state.pending is None:
-        _state.pending = signum  # finish the critical section first; a second signal won't wait
+    if _state.firm or (_state.depth and _state.pending is None):
+        again = _state.pending is not None  # in a firm section, every signal waits for its end
+        _state.pending = _state.pending or signum  # the section is finished first
         _waiting.set()
         for tell in _told:
-            tell(signum)
+            tell(signum, again, bool(_state.firm))
         return
     _state.pending = None  # a second signal (`stopping()` stays true until the section ends)
     raise Interrupted(signum)
 
 
-def install(waiting: Callable[[int], None] | None = None) -> None:
+def install(waiting: Told | None = None) -> None:
     """Route SIGINT and SIGTERM to `Interrupted` (main thread only; elsewhere a no-op).
-    `waiting(signum)` is called when a first signal waits for a critical section to end
-    (from the handler: it must only write, unbuffered)."""
+    `waiting(signum, again, firm)` is called when a signal waits for a critical section to
+    end: `again` when one waits already, `firm` in a section no signal cuts short (from the
+    handler: it must only write, unbuffered)."""
     if threading.current_thread() is not threading.main_thread():
         return
     _told[:] = [waiting] if waiting is not None else []
@@ -71,6 +76,19 @@ def stopping() -> bool:
     the section ask it before they begin more: what is under way is finished and recorded,
     what is not begun is left for the next run."""
     return _waiting.is_set()
+
+
+@contextlib.contextmanager
+def firm() -> Iterator[None]:
+    """`deferred()`, but every signal waits for the block's end, a second one too: for work
+    that, cut short, would lose what the tenant has already done (the answers to starts
+    already sent). It must end soon once `stopping()` says so: send nothing more."""
+    _state.firm += 1
+    try:
+        with deferred():
+            yield
+    finally:
+        _state.firm -= 1
 
 
 @contextlib.contextmanager

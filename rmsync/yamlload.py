@@ -341,7 +341,7 @@ class _Builder:
             return value
         if tag in (_TAG + "int", _TAG + "float") and len(value) > MAX_NUMBER:
             return self.refuse(event, path, _TOO_LONG.format(len(value)))
-        if tag in (_TAG + "int", _TAG + "float") and event.tag is None and _OLD_NUMBER.match(value):
+        if tag in (_TAG + "int", _TAG + "float") and _OLD_NUMBER.match(value):  # `!!int 010` too
             number = self.loader.construct_object(yaml.ScalarNode(tag, value), deep=True)
             message = (
                 f"{_shown(value)} is a number in a form YAML tools read differently ({number} "

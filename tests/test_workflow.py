@@ -236,7 +236,7 @@ def test_a_first_interrupt_in_a_round_sends_no_more_starts_and_records_every_one
         try:
             assert all_in.wait(60)  # eight starts made by the tenant, their answers held
             proc.send_signal(signal.SIGINT)
-            read_until(proc, "Stopping: what is under way is finished and recorded first", err=True)
+            read_until(proc, "Stopping: nothing more is sent; the starts already sent", err=True)
         finally:
             release.set()
         out, err = proc.communicate(timeout=60)
@@ -296,7 +296,7 @@ def test_a_second_interrupt_in_a_round_still_records_every_answer_that_came(
 def test_stopping_lasts_until_the_section_ends_even_after_a_second_signal() -> None:
     saved = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
     told: list[int] = []
-    interrupts.install(told.append)
+    interrupts.install(lambda signum, again, firm: told.append(signum))
     try:
         assert not interrupts.stopping()
         with interrupts.deferred():
@@ -306,6 +306,30 @@ def test_stopping_lasts_until_the_section_ends_even_after_a_second_signal() -> N
                 signal.raise_signal(signal.SIGINT)  # ...a second one stops at once...
             assert interrupts.stopping()  # ...and what still runs begins nothing more
         assert not interrupts.stopping()  # the section is over: the next run may begin
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def test_in_a_firm_section_every_signal_waits_for_its_end() -> None:
+    saved = {n: signal.getsignal(n) for n in (signal.SIGINT, signal.SIGTERM)}
+    told: list[tuple[int, bool, bool]] = []
+    interrupts.install(lambda signum, again, firm: told.append((signum, again, firm)))
+    reached = False
+    try:
+        with pytest.raises(interrupts.Interrupted) as caught, interrupts.firm():
+            signal.raise_signal(signal.SIGINT)
+            assert interrupts.stopping()  # what works for the section sends nothing more...
+            signal.raise_signal(signal.SIGINT)  # ...and a second signal, a third, wait too:
+            signal.raise_signal(signal.SIGTERM)  # the answers under way must not be lost
+            reached = True
+        assert reached and caught.value.signum == signal.SIGINT  # then the first one stops it
+        assert told == [
+            (signal.SIGINT, False, True),
+            (signal.SIGINT, True, True),
+            (signal.SIGTERM, True, True),
+        ]
+        assert not interrupts.stopping()
     finally:
         for signum, handler in saved.items():
             signal.signal(signum, handler)

@@ -154,17 +154,18 @@ def test_numbers_only_yaml_1_1_reads_so_are_refused_not_misread(text: str, numbe
     ]
 
 
-def test_decimal_numbers_and_quoted_or_tagged_ones_read_as_written() -> None:
-    text = 'a: 0\nb: -0\nc: 10\nd: 0.5\ne: "010"\nf: !!int 010\ng: 1.5e+3\n'
+def test_decimal_numbers_read_as_written_and_tagged_old_forms_are_refused_too() -> None:
+    text = 'a: 0\nb: -0\nc: 10\nd: 0.5\ne: "010"\nf: !!int 10\ng: 1.5e+3\n'
     assert load_text(text, "f.yaml").data == {
         "a": 0,
         "b": 0,
         "c": 10,
         "d": 0.5,
         "e": "010",
-        "f": 8,
+        "f": 10,
         "g": 1500.0,
     }
+    assert refused("f: !!int 010\n")[0].startswith("f.yaml:1: f: '010' is a number in a form")
 
 
 def test_a_list_or_mapping_tagged_as_a_merge_key_is_refused_too() -> None:
