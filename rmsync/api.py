@@ -280,8 +280,8 @@ class Client:
         Each answer, or the ApiError it met, in the order asked. Once `stop()` says so, no
         start is begun that was not sent already (Ctrl-C): those answer "not sent".
         `answered(i, answer)` hears each answer as it comes, and the "not sent" of each start
-        never begun, even when the wait for them is cut short (a second Ctrl-C raises here
-        once the starts under way have their answers): the caller can record them all."""
+        never begun, even when the wait for them is cut short (by anything but a signal,
+        which waits for the round): the caller can record them all."""
 
         def one(i: int, item: tuple[str, str, ExportParams]) -> ExportJob | ApiError:
             try:
@@ -300,8 +300,7 @@ class Client:
             for i, future in enumerate(futures):
                 if future.cancelled():
                     session_id, role_id, _ = wanted[i]
-                    path = self._export_path(session_id, role_id)
-                    answered(i, ApiError(f"POST {path}: not sent: rmsync is stopping", sent=False))
+                    answered(i, _not_sent("POST", self._export_path(session_id, role_id)))
 
     @property
     def workers(self) -> int:
@@ -413,12 +412,7 @@ class Client:
         while True:
             url = f"{path}?{query + '&' if query else ''}offset={offset}&limit={PAGE}"
             response = self._send("GET", url, None)
-            try:
-                page = response.json()
-            except ValueError:
-                raise ApiError(
-                    f"GET {url}: the tenant answered {response.status_code} with a non-JSON body"
-                ) from None
+            page = _body(response, "GET", url)
             if not isinstance(page, list):
                 raise ApiError(f"the tenant's answer to GET {path} is not a list of {what}")
             total = _total(response.headers.get("x-total-count"))
@@ -462,13 +456,7 @@ class Client:
     def _json(
         self, method: str, path: str, body: Any = None, stop: Callable[[], bool] | None = None
     ) -> Any:
-        response = self._send(method, path, body, stop=stop)
-        try:
-            return response.json()
-        except ValueError:
-            raise ApiError(
-                f"{method} {path}: the tenant answered {response.status_code} with a non-JSON body"
-            ) from None
+        return _body(self._send(method, path, body, stop=stop), method, path)
 
     def _send(
         self,
@@ -525,11 +513,9 @@ class Client:
         `sink`. Returns the last answer and the other origin it came from, if it did. None
         is begun once `stop()` says so, checked last thing before sending (after any wait
         for the rate limit)."""
-        if stop is not None and stop():
-            raise ApiError(f"{method} {path}: not sent: rmsync is stopping", sent=False)
         admitted = self._throttle(stop)
         if stop is not None and stop():  # its slot of the rate limit goes unused: no harm
-            raise ApiError(f"{method} {path}: not sent: rmsync is stopping", sent=False)
+            raise _not_sent(method, path)
         headers = {"Authorization": f"Bearer {self._bearer()}", "Accept": accept}
         began = time.monotonic()
         try:
@@ -1080,6 +1066,21 @@ def _detail(body: dict[str, Any]) -> str | None:
 # -- reading sessions and role summaries (never who made them) --------------------------------
 
 _Listed = TypeVar("_Listed", Session, RoleSummary, Entitlement, Role)
+
+
+def _body(response: httpx.Response, method: str, path: str) -> Any:
+    """The JSON an answer carries, or an ApiError that says it carries none."""
+    try:
+        return response.json()
+    except ValueError:
+        raise ApiError(
+            f"{method} {path}: the tenant answered {response.status_code} with a non-JSON body"
+        ) from None
+
+
+def _not_sent(method: str, path: str) -> ApiError:
+    """What a request that was never sent (rmsync is stopping) answers."""
+    return ApiError(f"{method} {path}: not sent: rmsync is stopping", sent=False)
 
 
 def _total(header: str | None) -> int | None:

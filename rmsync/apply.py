@@ -23,6 +23,7 @@ from rmsync import archive, interrupts, lockfile
 from rmsync.api import ApiError, Client
 from rmsync.downloads import ArchiveError, ArchiveGone, fetch
 from rmsync.models import (
+    EXPORTING,
     Action,
     ContentChange,
     ExportJob,
@@ -59,7 +60,7 @@ def apply_plan(
     # the starts go in rounds wherever they stand among the other steps (which the plan
     # sorts by name): each round is the next starts in the plan's order, taken when the
     # first of them comes up
-    waiting = deque(s for s in plan.steps if s.action in _STARTS)
+    waiting = deque(s for s in plan.steps if s.action in EXPORTING)
     # what only changes records (a status seen, an export forgotten) is one write in all
     records_only = [s for s in plan.steps if s.action in _RECORDS_ONLY]
     size = ROUND
@@ -70,7 +71,7 @@ def apply_plan(
             with interrupts.deferred():
                 lock, done = _record_all(records_only, lock, lock_path, now)
             records_only = []
-        elif step.action in _STARTS:
+        elif step.action in EXPORTING:
             if not waiting or waiting[0] is not step:
                 continue  # started in an earlier round
             starts = [waiting.popleft() for _ in range(min(size, len(waiting)))]
@@ -90,12 +91,11 @@ def apply_plan(
         for outcome in done:
             outcomes.append(outcome)
             report(outcome)
-        if step.action in _STARTS and follow is not None:  # after the round's own lines
+        if step.action in EXPORTING and follow is not None:  # after the round's own lines
             lock = follow.between_starts(lock, min(size, len(waiting)))
     return lock, outcomes
 
 
-_STARTS = (Action.EXPORT, Action.REEXPORT)
 _RECORDS_ONLY = (Action.UPDATE, Action.FORGET)
 
 
@@ -221,7 +221,7 @@ def _start_round(
             stop=interrupts.stopping,
             answered=came.__setitem__,
         )
-    except BaseException:  # a second Ctrl-C: every answer that came is recorded all the same
+    except BaseException:  # cut short all the same: every answer that came is still recorded
         for i, (step, intent) in enumerate(intents):
             if i in came:  # one without an answer stays STARTING: the tenant may have it
                 lock, _ = _answered(step, intent, came[i], lock, now, kept[step.name])

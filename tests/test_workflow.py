@@ -202,6 +202,27 @@ def test_an_interrupt_while_an_export_starts_waits_until_it_is_recorded(
     assert f"{started} exported" not in out  # it stopped: no summary claims a finished run
 
 
+class HeldStarts:
+    """A proxy's `before_reply`: holds the answer to every start until `release` is set;
+    `all_in` is set once `count` starts have come (the tenant has made their exports)."""
+
+    def __init__(self, count: int) -> None:
+        self.count, self.arrived = count, 0
+        self.lock, self.all_in, self.release = (
+            threading.Lock(),
+            threading.Event(),
+            threading.Event(),
+        )
+
+    def __call__(self, method: str, path: str) -> None:
+        if method == "POST" and path.endswith("/export-async"):
+            with self.lock:
+                self.arrived += 1
+                if self.arrived == self.count:
+                    self.all_in.set()
+            assert self.release.wait(30)
+
+
 def every_seed_role(folder: Path) -> int:
     """A manifest in `folder` exporting every role of the sandbox's seed; how many."""
     seed = yaml.safe_load((ROOT / "rmsync" / "sandbox" / "default_seed.yaml").read_text())
@@ -219,18 +240,9 @@ def test_a_first_interrupt_in_a_round_sends_no_more_starts_and_records_every_one
 ) -> None:
     assert every_seed_role(tmp_path) > 8  # more starts in the round than go out side by side
     sandbox = make_sandbox()
-    arrived, release, lock = [], threading.Event(), threading.Lock()
-    all_in = threading.Event()
-
-    def hold_every_start(method: str, path: str) -> None:
-        if method == "POST" and path.endswith("/export-async"):
-            with lock:
-                arrived.append(path)
-                if len(arrived) == 8:
-                    all_in.set()
-            assert release.wait(30)
-
-    proxy = Proxy(sandbox.base_url, before_reply=hold_every_start)
+    held = HeldStarts(8)
+    all_in, release = held.all_in, held.release
+    proxy = Proxy(sandbox.base_url, before_reply=held)
     with running(proxy):
         proc = spawn("apply", "--auto-approve", cwd=tmp_path, env=tenant_env(proxy.base_url))
         try:
@@ -253,14 +265,8 @@ def test_a_second_interrupt_in_a_round_still_records_every_answer_that_came(
 ) -> None:
     every_seed_role(tmp_path)
     sandbox = make_sandbox()
-    arrived, release, all_in = [], threading.Event(), threading.Event()
-
-    def hold_every_start(method: str, path: str) -> None:
-        if method == "POST" and path.endswith("/export-async"):
-            arrived.append(path)
-            if len(arrived) == 8:
-                all_in.set()
-            assert release.wait(30)
+    held = HeldStarts(8)
+    all_in, release = held.all_in, held.release
 
     own, signals = interrupts._handler, []
 
@@ -279,7 +285,7 @@ def test_a_second_interrupt_in_a_round_still_records_every_answer_that_came(
 
     saved = signal.getsignal(signal.SIGINT)
     monkeypatch.setattr(interrupts, "_handler", handler)
-    proxy = Proxy(sandbox.base_url, before_reply=hold_every_start)
+    proxy = Proxy(sandbox.base_url, before_reply=held)
     try:
         with running(proxy):
             threading.Thread(target=press, daemon=True).start()
